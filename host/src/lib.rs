@@ -1,0 +1,9 @@
+//! guildhost: the bot side of a Discord bot platform, run as sandboxed WebAssembly plugins.
+//!
+//! Messages arrive on Redis queues in the layout of the npm package `bull` (4.x); they are decoded
+//! and validated by [`protocol`], consumed and produced by [`queue`], and handed to Wasm components
+//! by [`runtime`]. See `ARCHITECTURE.md` at the repository root for the code map.
+
+pub mod protocol;
+pub mod queue;
+pub mod runtime;

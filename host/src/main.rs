@@ -1,0 +1,5 @@
+//! The `guildhost` binary operators run.
+
+fn main() {
+    println!("guildhost {}", env!("CARGO_PKG_VERSION"));
+}

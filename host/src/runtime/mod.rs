@@ -1,0 +1,1 @@
+//! The sandboxed plugin runtime: wasmtime components implementing the `guildhost:plugin` WIT world.

@@ -1,0 +1,14 @@
+# The everyday recipes. `just --list` shows them.
+
+# Run the whole test suite (the same command CI runs after preparing the machine).
+test:
+    cargo test --workspace
+
+# Format and lint exactly as CI does.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Prepare a fresh machine and run everything CI runs.
+ci:
+    bash .ci/run
