@@ -4,6 +4,7 @@
 //! and validated by [`protocol`], consumed and produced by [`queue`], and handed to Wasm components
 //! by [`runtime`]. See `ARCHITECTURE.md` at the repository root for the code map.
 
+pub mod config;
 pub mod protocol;
 pub mod queue;
 pub mod runtime;
