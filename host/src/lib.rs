@@ -5,6 +5,7 @@
 //! by [`runtime`]. See `ARCHITECTURE.md` at the repository root for the code map.
 
 pub mod config;
+pub mod dispatch;
 pub mod protocol;
 pub mod queue;
 pub mod runtime;
