@@ -323,7 +323,9 @@ impl Config {
             backoff: o.backoff.unwrap_or(defaults.backoff),
             remove_on_complete: o.remove_on_complete.unwrap_or(defaults.remove_on_complete),
             remove_on_fail: o.remove_on_fail.unwrap_or(defaults.remove_on_fail),
-            stalled_interval_ms: o.stalled_interval_ms.unwrap_or(defaults.stalled_interval_ms),
+            stalled_interval_ms: o
+                .stalled_interval_ms
+                .unwrap_or(defaults.stalled_interval_ms),
             max_stalled_count: o.max_stalled_count.unwrap_or(defaults.max_stalled_count),
             lock_duration_ms: o.lock_duration_ms.unwrap_or(defaults.lock_duration_ms),
         }
@@ -341,7 +343,10 @@ fn check_queue(key: &str, q: &QueueSettings) -> Result<(), ConfigError> {
         problem,
     };
     if q.concurrency == 0 {
-        return Err(invalid("concurrency", "must be at least 1, got 0".to_owned()));
+        return Err(invalid(
+            "concurrency",
+            "must be at least 1, got 0".to_owned(),
+        ));
     }
     if q.attempts == 0 {
         return Err(invalid("attempts", "must be at least 1, got 0".to_owned()));
@@ -407,8 +412,14 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            ("[redis]\nurl = \"http://x\"\n", "redis.url: must start with"),
-            ("[redis]\nprefix = \"\"\n", "redis.prefix: must not be empty"),
+            (
+                "[redis]\nurl = \"http://x\"\n",
+                "redis.url: must start with",
+            ),
+            (
+                "[redis]\nprefix = \"\"\n",
+                "redis.prefix: must not be empty",
+            ),
             (
                 "[discord]\nproxy = \"ftp://x\"\n",
                 "discord.proxy: must be an http",

@@ -4,7 +4,9 @@
 //! and validated by [`protocol`], consumed and produced by [`queue`], and handed to Wasm components
 //! by [`runtime`]. See `ARCHITECTURE.md` at the repository root for the code map.
 
+pub mod app;
 pub mod config;
+pub mod discord;
 pub mod dispatch;
 pub mod protocol;
 pub mod queue;

@@ -1,1 +1,169 @@
 //! The sandboxed plugin runtime: wasmtime components implementing the `guildhost:plugin` WIT world.
+//!
+//! Knows nothing of Redis, queues or Discord: dispatch hands it a WIT [`bindings::Envelope`] and
+//! [`bindings::Message`] and gets back the outputs to apply.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use guildhost::runtime::{Runtime, RuntimeConfig, GuildContext, kv::MemoryKv};
+//! # fn demo(envelope: guildhost::runtime::bindings::Envelope, message: guildhost::runtime::bindings::Message) -> anyhow::Result<()> {
+//! let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), Arc::new(MemoryKv::new()))?);
+//! runtime.scan_dir("plugins.d".as_ref());            // or runtime.watch(dir, interval)
+//! for plugin in runtime.subscribers(&envelope.type_name) {
+//!     // On a blocking thread: KV calls may block.
+//!     match plugin.call(&envelope, &message, &GuildContext::default()) {
+//!         Ok(result) => { /* enqueue result.outputs; report result.dropped */ }
+//!         Err(failure) => { /* failure.error names the plugin and the limit */ }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod bindings;
+pub mod breaker;
+pub mod cache;
+pub mod engine;
+pub mod error;
+pub mod host;
+pub mod kv;
+pub mod lanes;
+pub mod limits;
+pub mod manifest;
+pub mod outputs;
+pub mod plugin;
+pub mod registry;
+pub mod reload;
+pub mod tool;
+pub mod world;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use engine::{Allocator, PluginEngine, RuntimeConfig};
+pub use error::{LoadError, ManifestError, PluginError};
+pub use host::{LogLevel, LogLine, LogSource};
+pub use kv::{KvStore, MemoryKv};
+pub use limits::{PluginLimits, RuntimeLimits};
+pub use manifest::{InstancePolicy, Manifest, Scope};
+pub use outputs::{DropReason, DroppedOutput, message_type_name};
+pub use plugin::{CallError, CallResult, GuildContext, LoadedPlugin};
+pub use registry::PluginRegistry;
+pub use reload::{ReloadReport, Watcher};
+pub use world::WorldVersion;
+
+use cache::ArtifactCache;
+use plugin::{Linkers, LoadContext};
+
+/// The plugin runtime: one engine, the linkers, the artifact cache, the KV store and the
+/// registry of plugins serving now.
+pub struct Runtime {
+    engine: Arc<PluginEngine>,
+    linkers: Linkers,
+    cache: ArtifactCache,
+    kv: Arc<dyn KvStore>,
+    config: Arc<RuntimeConfig>,
+    registry: PluginRegistry,
+    generations: AtomicU64,
+    directory: Mutex<reload::DirectoryState>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("engine", &self.engine)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine (starting its epoch ticker) and the linkers.
+    pub fn new(config: RuntimeConfig, kv: Arc<dyn KvStore>) -> anyhow::Result<Self> {
+        let engine = PluginEngine::new(&config)?;
+        let linkers = Linkers::new(&engine)?;
+        Ok(Self {
+            cache: ArtifactCache::new(config.cache_dir.clone()),
+            engine,
+            linkers,
+            kv,
+            config: Arc::new(config),
+            registry: PluginRegistry::default(),
+            generations: AtomicU64::new(1),
+            directory: Mutex::new(reload::DirectoryState::default()),
+        })
+    }
+
+    /// The engine (allocator in use, compatibility key).
+    pub fn engine(&self) -> &Arc<PluginEngine> {
+        &self.engine
+    }
+
+    /// The runtime's configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// The plugins serving now.
+    pub fn registry(&self) -> &PluginRegistry {
+        &self.registry
+    }
+
+    /// Loads a plugin from its manifest and component bytes, without installing it.
+    pub fn load(&self, manifest: Manifest, wasm: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let context = LoadContext {
+            engine: &self.engine,
+            linkers: &self.linkers,
+            cache: &self.cache,
+            kv: &self.kv,
+            config: &self.config,
+        };
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        LoadedPlugin::load(&context, manifest, wasm, generation).map(Arc::new)
+    }
+
+    /// Loads `<dir>/<name>.wasm` with its manifest `<dir>/<name>.toml`, without installing it.
+    pub fn load_file(&self, wasm_path: &Path) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let manifest_path = wasm_path.with_extension("toml");
+        let manifest = Manifest::load(&manifest_path, &self.config.limits)?;
+        let stem = wasm_path.file_stem().and_then(|stem| stem.to_str());
+        if stem != Some(manifest.name.as_str()) {
+            return Err(LoadError::NameMismatch {
+                file: wasm_path.to_path_buf(),
+                name: manifest.name,
+            });
+        }
+        let wasm = std::fs::read(wasm_path).map_err(|source| LoadError::Read {
+            path: wasm_path.to_path_buf(),
+            source,
+        })?;
+        self.load(manifest, &wasm)
+    }
+
+    /// The plugins subscribed to a message type, sorted by name.
+    pub fn subscribers(&self, type_name: &str) -> Vec<Arc<LoadedPlugin>> {
+        self.registry.subscribers(type_name)
+    }
+
+    /// Calls the plugin serving under `plugin` with one message. Blocks the calling thread for
+    /// the call (and any KV access); run it on a blocking thread.
+    pub fn call(
+        &self,
+        plugin: &str,
+        envelope: &bindings::Envelope,
+        message: &bindings::Message,
+        context: &GuildContext,
+    ) -> Result<CallResult, CallError> {
+        let Some(loaded) = self.registry.get(plugin) else {
+            return Err(CallError {
+                error: PluginError::NotLoaded {
+                    plugin: plugin.to_owned(),
+                },
+                logs: Vec::new(),
+                fuel: None,
+                duration: std::time::Duration::ZERO,
+            });
+        };
+        loaded.call(envelope, message, context)
+    }
+}

@@ -1,0 +1,165 @@
+//! The running host: connects to Redis, loads the plugins, starts one worker per queue (the
+//! seed's inbound queues and the gateway queue feed the [`Dispatcher`], the execution queue
+//! feeds the [`Executor`]) and stops them gracefully.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::discord::DryRun;
+use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
+use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
+use crate::queue::{JobHandler, RedisConn, Worker, WorkerOptions};
+use crate::runtime::lanes::Lanes;
+use crate::runtime::{Runtime, RuntimeConfig};
+
+/// How often the plugins directory is checked for added, replaced or removed plugins.
+const PLUGIN_WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Bull worker options for `queue` from the operator's settings.
+pub fn worker_options(config: &Config, queue: &str) -> WorkerOptions {
+    let settings = config.queue(queue);
+    WorkerOptions {
+        concurrency: settings.concurrency,
+        lock_duration: Duration::from_millis(settings.lock_duration_ms),
+        stalled_interval: Duration::from_millis(settings.stalled_interval_ms),
+        max_stalled_count: settings.max_stalled_count,
+        ..WorkerOptions::default()
+    }
+}
+
+/// Runs the host until `shutdown` resolves, then finishes or releases in-flight jobs.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let prefix = config.redis.prefix.clone();
+    let conn = RedisConn::connect(&config.redis.url)
+        .await
+        .with_context(|| format!("connecting to Redis at {}", config.redis.url))?;
+    tracing::info!(url = %config.redis.url, prefix = %prefix, "connected to Redis");
+
+    let kv = Arc::new(RedisKv::new(conn.clone(), &prefix));
+    let runtime = Arc::new(
+        Runtime::new(RuntimeConfig::default(), kv).context("starting the plugin runtime")?,
+    );
+    let report = runtime.scan_dir(&config.plugins.dir);
+    tracing::info!(dir = %config.plugins.dir.display(), ?report, "plugins loaded");
+    let _watcher = runtime
+        .watch(config.plugins.dir.clone(), PLUGIN_WATCH_INTERVAL)
+        .context("watching the plugins directory")?;
+    let lanes = Arc::new(Lanes::new(lane_threads()).context("starting the plugin threads")?);
+
+    let dispatcher = Arc::new(Dispatcher::new(
+        runtime.clone(),
+        lanes.clone(),
+        GuildConfigStore::new(conn.clone(), &prefix),
+        config.clone(),
+    ));
+    if config.dry_run() {
+        tracing::warn!(
+            "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
+             actions are logged and recorded in {}",
+            DryRunLog::key(&prefix)
+        );
+    } else {
+        tracing::warn!(
+            "a Discord token is configured, but this build executes dry: the serenity executor \
+             is not part of it yet; actions are logged and recorded in {}",
+            DryRunLog::key(&prefix)
+        );
+    }
+    let executor = Arc::new(Executor::new(
+        DryRun,
+        config.clone(),
+        Some(DryRunLog::new(conn.clone(), &prefix)),
+    ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut workers = tokio::task::JoinSet::new();
+    let dispatched = INBOUND_QUEUES
+        .iter()
+        .map(|q| q.as_str())
+        .chain([GATEWAY_QUEUE]);
+    for queue in dispatched {
+        spawn_worker(
+            &mut workers,
+            &conn,
+            &config,
+            queue,
+            dispatcher.clone(),
+            stop_rx.clone(),
+        );
+    }
+    spawn_worker(
+        &mut workers,
+        &conn,
+        &config,
+        EXECUTE_QUEUE,
+        executor,
+        stop_rx.clone(),
+    );
+    tracing::info!(queues = workers.len(), "guildhost is running");
+
+    shutdown.await;
+    tracing::info!("shutting down: finishing jobs in flight, releasing the rest");
+    let _ = stop_tx.send(true);
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok((queue, Ok(stats))) => tracing::info!(%queue, ?stats, "worker stopped"),
+            Ok((queue, Err(e))) => tracing::error!(%queue, error = %e, "worker failed"),
+            Err(e) => tracing::error!(error = %e, "worker task panicked"),
+        }
+    }
+    Ok(())
+}
+
+/// Plugin calls run on their own threads (they may block on KV); one per core, at least two.
+fn lane_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+fn spawn_worker<H: JobHandler>(
+    workers: &mut tokio::task::JoinSet<(
+        String,
+        crate::queue::QueueResult<crate::queue::WorkerStats>,
+    )>,
+    conn: &RedisConn,
+    config: &Config,
+    queue: &str,
+    handler: Arc<H>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let worker = Worker::new(
+        conn.clone(),
+        &config.redis.prefix,
+        queue,
+        worker_options(config, queue),
+    );
+    let queue = queue.to_owned();
+    workers.spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        let result = worker.run(Shared(handler), stopped).await;
+        (queue, result)
+    });
+}
+
+/// Lets several workers share one handler.
+struct Shared<H>(Arc<H>);
+
+impl<H: JobHandler> JobHandler for Shared<H> {
+    fn handle(
+        &self,
+        job: &crate::queue::Job,
+    ) -> impl Future<Output = Result<crate::queue::Completion, crate::queue::JobFailure>> + Send
+    {
+        self.0.handle(job)
+    }
+}

@@ -1,0 +1,155 @@
+//! The Discord boundary: the actions the executor can take, the error classes that decide
+//! whether a job retries, and the dry-run implementation used when no token is configured.
+//!
+//! Knows the protocol's command types and nothing of queues, plugins or Redis: recording what a
+//! dry run did is the caller's business ([`ActionRecord`] is what it gets to record).
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::protocol::{Message, MessageType, Payload};
+
+/// One command to carry out, with what makes it idempotent.
+#[derive(Debug, Clone, Copy)]
+pub struct Action<'a> {
+    /// The command (its envelope names the guild).
+    pub message: &'a Message,
+    /// Stable across retries of the same job: a message send carries it as Discord's `nonce`
+    /// (with `enforce_nonce`) so a retry never posts twice. At most 25 characters.
+    pub nonce: &'a str,
+}
+
+/// What happened when an action ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// Done now.
+    Done,
+    /// Discord says it was already so (unban of a user not banned, kick of a member who left).
+    AlreadyDone,
+}
+
+/// Why an action did not happen; the class decides what the job does next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscordError {
+    /// Worth retrying with backoff: 429 without retry information, 5xx, network, timeout.
+    #[error("retriable: {0}")]
+    Retriable(String),
+    /// No retry can fix it (403 missing permissions, 400 invalid form body, …).
+    #[error("refused by Discord ({code}): {message}")]
+    Permanent {
+        /// Discord's JSON error code, or the HTTP status when there is none.
+        code: u32,
+        /// Discord's message.
+        message: String,
+    },
+    /// The token is invalid (401): stop executing, keep the jobs.
+    #[error("unauthorized: the bot token was rejected")]
+    Unauthorized,
+    /// The command is not something this boundary executes.
+    #[error("not executable: {0}")]
+    NotExecutable(String),
+}
+
+/// What a dry run did, for the operator to inspect.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRecord {
+    /// The message type, e.g. `BAN_USER`.
+    pub action: String,
+    /// The guild it concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<String>,
+    /// The envelope id of the command.
+    pub message_id: String,
+    /// The idempotency nonce.
+    pub nonce: String,
+    /// The command's `data`.
+    pub data: Value,
+}
+
+/// Carries out commands against Discord.
+pub trait Discord: Send + Sync + 'static {
+    /// Runs one command.
+    fn execute(
+        &self,
+        action: Action<'_>,
+    ) -> impl Future<Output = Result<Outcome, DiscordError>> + Send;
+}
+
+/// Whether the executor knows how to run a message of this type.
+pub fn is_executable(message_type: MessageType) -> bool {
+    use MessageType as T;
+    matches!(
+        message_type,
+        T::SendMessage
+            | T::SendDm
+            | T::BanUser
+            | T::KickUser
+            | T::TimeoutUser
+            | T::UnbanUser
+            | T::DeleteMessage
+            | T::PlayMusic
+            | T::SkipMusic
+            | T::PauseMusic
+            | T::SetVolume
+            | T::SetRepeat
+            | T::ReloadCommands
+    )
+}
+
+/// Logs every action instead of performing it; used when no token is configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DryRun;
+
+impl DryRun {
+    /// The record of `action`, or why it cannot be executed.
+    pub fn record(action: Action<'_>) -> Result<ActionRecord, DiscordError> {
+        let message = action.message;
+        let type_name = message.payload.type_name().to_owned();
+        if !message.payload.message_type().is_some_and(is_executable) {
+            return Err(DiscordError::NotExecutable(format!(
+                "{type_name} is not a command the executor runs"
+            )));
+        }
+        let data = message
+            .to_value()
+            .ok()
+            .and_then(|mut v| v.get_mut("data").map(Value::take))
+            .unwrap_or(Value::Null);
+        Ok(ActionRecord {
+            action: type_name,
+            guild_id: message.envelope.guild_id.map(|g| g.to_string()),
+            message_id: message.envelope.id.clone(),
+            nonce: action.nonce.to_owned(),
+            data,
+        })
+    }
+}
+
+impl Discord for DryRun {
+    async fn execute(&self, action: Action<'_>) -> Result<Outcome, DiscordError> {
+        let record = Self::record(action)?;
+        tracing::info!(
+            action = %record.action,
+            guild = record.guild_id.as_deref().unwrap_or("-"),
+            message_id = %record.message_id,
+            "dry run: not sent to Discord"
+        );
+        Ok(Outcome::Done)
+    }
+}
+
+/// The moderation action a command performs, for `MODERATION_ACTION_COMPLETED`.
+pub fn moderation_action(payload: &Payload) -> Option<crate::protocol::ModerationAction> {
+    use crate::protocol::ModerationAction as A;
+    match payload {
+        Payload::BanUser(_) => Some(A::Ban),
+        Payload::KickUser(_) => Some(A::Kick),
+        Payload::TimeoutUser(_) => Some(A::Timeout),
+        Payload::UnbanUser(_) => Some(A::Unban),
+        _ => None,
+    }
+}

@@ -1,0 +1,174 @@
+//! The handler of the execution queue: runs each command against the [`Discord`] boundary and
+//! reports moderation actions with `MODERATION_ACTION_COMPLETED`, enqueued atomically with the
+//! job's completion. Its jobs never reach plugins, so nothing a plugin replies can loop.
+
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::discord::{Action, ActionRecord, Discord, DiscordError, DryRun, moderation_action};
+use crate::protocol::{self as p, Message, Payload, TypePolicy};
+use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob, RedisConn};
+
+use super::outputs::{Route, derived_id, reply_envelope, reply_job};
+
+/// How many dry-run records are kept for inspection.
+const DRY_RUN_KEEP: i64 = 10_000;
+
+/// Where a dry run records what it would have done: a Redis list, newest first,
+/// `<prefix>:guildhost:dry-run`.
+#[derive(Clone)]
+pub struct DryRunLog {
+    conn: RedisConn,
+    key: String,
+}
+
+impl std::fmt::Debug for DryRunLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DryRunLog").field("key", &self.key).finish()
+    }
+}
+
+impl DryRunLog {
+    /// The log under `prefix`.
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
+        Self {
+            conn,
+            key: Self::key(prefix),
+        }
+    }
+
+    /// The list's key under `prefix`.
+    pub fn key(prefix: &str) -> String {
+        format!("{prefix}:guildhost:dry-run")
+    }
+
+    async fn record(&self, record: &ActionRecord) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let text = serde_json::to_string(record).map_err(|e| {
+            redis::RedisError::from((redis::ErrorKind::Io, "encoding", e.to_string()))
+        })?;
+        redis::pipe()
+            .cmd("LPUSH")
+            .arg(&self.key)
+            .arg(text)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&self.key)
+            .arg(0)
+            .arg(DRY_RUN_KEEP - 1)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+    }
+}
+
+/// Executes commands from the execution queue.
+#[derive(Debug)]
+pub struct Executor<D> {
+    discord: D,
+    config: Arc<Config>,
+    dry_run_log: Option<DryRunLog>,
+}
+
+impl<D: Discord> Executor<D> {
+    /// An executor over `discord`; with `dry_run_log`, every action is also recorded there.
+    pub fn new(discord: D, config: Arc<Config>, dry_run_log: Option<DryRunLog>) -> Self {
+        Self {
+            discord,
+            config,
+            dry_run_log,
+        }
+    }
+
+    /// `MODERATION_ACTION_COMPLETED` for a moderation command, as a job for `moderation:events`.
+    fn report(
+        &self,
+        job: &Job,
+        message: &Message,
+        error: Option<String>,
+    ) -> Result<Option<NewJob>, JobFailure> {
+        let Some(action) = moderation_action(&message.payload) else {
+            return Ok(None);
+        };
+        let (user_id, moderator_id, case_id) = match &message.payload {
+            Payload::BanUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+            Payload::KickUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+            Payload::TimeoutUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+            Payload::UnbanUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+            _ => return Ok(None),
+        };
+        let event = Message {
+            envelope: reply_envelope(&message.envelope, derived_id(&job.queue, &job.id, 0), None),
+            payload: Payload::ModerationActionCompleted(p::ModerationActionCompleted {
+                action,
+                user_id,
+                success: error.is_none(),
+                error,
+                case_id,
+                executed_by: moderator_id,
+                timestamp: p::Timestamp::now(),
+                extra: Default::default(),
+            }),
+        };
+        reply_job(&self.config, &event, Route::Publish)
+            .map(Some)
+            .map_err(JobFailure::permanent)
+    }
+}
+
+/// The idempotency nonce of a command: stable across retries, at most 25 characters (Discord's
+/// limit for `nonce`).
+pub fn nonce_for(message: &Message) -> String {
+    let digest = Md5::digest(message.envelope.id.as_bytes());
+    hex::encode(digest)[..25].to_owned()
+}
+
+impl<D: Discord> JobHandler for Executor<D> {
+    async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
+        let message = Message::decode_with(job.data.as_bytes(), TypePolicy::Strict)
+            .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+        let nonce = nonce_for(&message);
+        let action = Action {
+            message: &message,
+            nonce: &nonce,
+        };
+        let result = self.discord.execute(action).await;
+        match result {
+            Ok(outcome) => {
+                if let Some(log) = &self.dry_run_log
+                    && let Ok(record) = DryRun::record(action)
+                    && let Err(e) = log.record(&record).await
+                {
+                    tracing::warn!(error = %e, "could not record the dry-run action");
+                }
+                let outputs = self.report(job, &message, None)?.into_iter().collect();
+                Ok(Completion::value(json!({ "outcome": outcome })).with_outputs(outputs))
+            }
+            Err(DiscordError::Permanent {
+                code,
+                message: text,
+            }) => {
+                let reason = format!("refused by Discord ({code}): {text}");
+                match self.report(job, &message, Some(reason.clone()))? {
+                    // The refusal is the result: the API learns it from the event.
+                    Some(report) => {
+                        Ok(Completion::value(json!({ "refused": reason }))
+                            .with_outputs(vec![report]))
+                    }
+                    None => Err(JobFailure::permanent(reason)),
+                }
+            }
+            Err(DiscordError::Unauthorized) => {
+                tracing::error!(job_id = %job.id, "Discord rejected the bot token (401): fix [discord] token; jobs are kept and retried");
+                Err(JobFailure::retryable(
+                    "unauthorized: the bot token was rejected",
+                ))
+            }
+            Err(DiscordError::Retriable(reason)) => Err(JobFailure::retryable(reason)),
+            Err(e @ DiscordError::NotExecutable(_)) => Err(JobFailure::permanent(e.to_string())),
+        }
+    }
+}

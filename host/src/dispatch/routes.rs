@@ -1,0 +1,87 @@
+//! Where messages come from and where replies go: the queues guildhost consumes, its internal
+//! queues, and the queue each plugin output is enqueued on.
+
+use crate::protocol::{MessageKind, MessageType, QueueName, TypePolicy};
+
+/// Commands to execute against Discord: what plugins reply, and requests no plugin handles.
+/// Its jobs are never dispatched to plugins again, so replies cannot loop.
+pub const EXECUTE_QUEUE: &str = "guildhost:execute";
+
+/// Gateway events on their way to the plugins (and from there to `discord:events`).
+pub const GATEWAY_QUEUE: &str = "guildhost:gateway";
+
+/// The seed's queues that carry work for the bot; the event queues are the API's to consume.
+pub const INBOUND_QUEUES: [QueueName; 9] = [
+    QueueName::BotCommands,
+    QueueName::BotModeration,
+    QueueName::BotMusic,
+    QueueName::BotConfig,
+    QueueName::Notifications,
+    QueueName::Webhooks,
+    QueueName::Analytics,
+    QueueName::ScheduledTasks,
+    QueueName::CleanupTasks,
+];
+
+/// How strictly a queue's messages are decoded: `webhooks` and `analytics` carry message types
+/// the API defines, which reach plugins through the WIT catch-all.
+pub fn type_policy(queue: &str) -> TypePolicy {
+    if queue == QueueName::Webhooks.as_str() || queue == QueueName::Analytics.as_str() {
+        TypePolicy::AllowCustom
+    } else {
+        TypePolicy::Strict
+    }
+}
+
+/// The queue an event a plugin publishes goes to: its home queue in the seed, except that
+/// events whose home is a queue guildhost itself consumes would come straight back to the
+/// plugins, so they are refused (`None`).
+pub fn publish_queue(message_type: MessageType) -> Option<&'static str> {
+    if message_type.kind() != MessageKind::Event {
+        return None;
+    }
+    let queue = message_type.queue();
+    if INBOUND_QUEUES.contains(&queue) {
+        None
+    } else {
+        Some(queue.as_str())
+    }
+}
+
+/// Whether a message of this type, arriving on a command queue with no plugin subscribed, is
+/// sent to the executor as it is.
+pub fn executes_unhandled(message_type: MessageType) -> bool {
+    message_type.kind() == MessageKind::Command && message_type != MessageType::UpdateConfig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_go_to_their_seed_queue() {
+        assert_eq!(
+            publish_queue(MessageType::CaseCreated),
+            Some("moderation:events")
+        );
+        assert_eq!(publish_queue(MessageType::TrackAdded), Some("music:events"));
+        assert_eq!(
+            publish_queue(MessageType::MemberJoined),
+            Some("discord:events")
+        );
+    }
+
+    #[test]
+    fn commands_and_inbound_events_are_not_published() {
+        assert_eq!(publish_queue(MessageType::BanUser), None);
+        assert_eq!(publish_queue(MessageType::ScheduledTask), None);
+        assert_eq!(publish_queue(MessageType::UserNotification), None);
+    }
+
+    #[test]
+    fn custom_types_only_on_the_api_defined_queues() {
+        assert_eq!(type_policy("webhooks"), TypePolicy::AllowCustom);
+        assert_eq!(type_policy("analytics"), TypePolicy::AllowCustom);
+        assert_eq!(type_policy("bot:moderation"), TypePolicy::Strict);
+    }
+}

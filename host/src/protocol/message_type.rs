@@ -1,0 +1,296 @@
+//! The catalogue of message types and queues: each type's wire name, whether it is a command or
+//! an event, and the queue it travels on.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::error::ProtocolError;
+
+/// Whether a message asks the bot to act or reports something that happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A request to act (API → bot, or plugin → executor).
+    Command,
+    /// A report of something that happened (bot → API, or a scheduled trigger).
+    Event,
+}
+
+/// The queues of the seed's `QUEUES` constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueueName {
+    /// `bot:commands`: Discord actions (send a message or a DM).
+    BotCommands,
+    /// `bot:moderation`: moderation commands.
+    BotModeration,
+    /// `bot:music`: music commands.
+    BotMusic,
+    /// `bot:config`: configuration commands.
+    BotConfig,
+    /// `discord:events`: gateway events for the API.
+    DiscordEvents,
+    /// `moderation:events`: case and moderation events.
+    ModerationEvents,
+    /// `music:events`: playback and queue events.
+    MusicEvents,
+    /// `notifications`: cross-service notifications.
+    Notifications,
+    /// `webhooks`: cross-service webhook deliveries (message types defined by the API, not here).
+    Webhooks,
+    /// `analytics`: cross-service analytics (message types defined by the API, not here).
+    Analytics,
+    /// `scheduled:tasks`: delayed and recurring tasks.
+    ScheduledTasks,
+    /// `cleanup:tasks`: cleanup tasks.
+    CleanupTasks,
+}
+
+impl QueueName {
+    /// Every queue, in the seed's order.
+    pub const ALL: [QueueName; 12] = [
+        Self::BotCommands,
+        Self::BotModeration,
+        Self::BotMusic,
+        Self::BotConfig,
+        Self::DiscordEvents,
+        Self::ModerationEvents,
+        Self::MusicEvents,
+        Self::Notifications,
+        Self::Webhooks,
+        Self::Analytics,
+        Self::ScheduledTasks,
+        Self::CleanupTasks,
+    ];
+
+    /// The Bull queue name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BotCommands => "bot:commands",
+            Self::BotModeration => "bot:moderation",
+            Self::BotMusic => "bot:music",
+            Self::BotConfig => "bot:config",
+            Self::DiscordEvents => "discord:events",
+            Self::ModerationEvents => "moderation:events",
+            Self::MusicEvents => "music:events",
+            Self::Notifications => "notifications",
+            Self::Webhooks => "webhooks",
+            Self::Analytics => "analytics",
+            Self::ScheduledTasks => "scheduled:tasks",
+            Self::CleanupTasks => "cleanup:tasks",
+        }
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for QueueName {
+    type Err = ProtocolError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|queue| queue.as_str() == name)
+            .ok_or_else(|| ProtocolError::new("queue", format!("unknown queue {name:?}")))
+    }
+}
+
+/// Declares [`MessageType`] from one table, so a type's name, kind and queue cannot drift apart.
+macro_rules! message_types {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal, $kind:ident, $queue:ident;)+) => {
+        /// Every message type the protocol defines: the seed's 13 commands and 21 events, plus
+        /// guildhost's extensions (`MESSAGE_CREATED`, `DELETE_MESSAGE`, `WARN_USER`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum MessageType {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl MessageType {
+            /// Every defined message type: commands first, then events, in the seed's order.
+            pub const ALL: &'static [MessageType] = &[$(Self::$variant,)+];
+
+            /// The wire name carried in the envelope's `type` field.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire,)+
+                }
+            }
+
+            /// Whether the type is a command or an event.
+            pub const fn kind(self) -> MessageKind {
+                match self {
+                    $(Self::$variant => MessageKind::$kind,)+
+                }
+            }
+
+            /// The queue the seed routes this type through.
+            pub const fn queue(self) -> QueueName {
+                match self {
+                    $(Self::$variant => QueueName::$queue,)+
+                }
+            }
+        }
+    };
+}
+
+message_types! {
+    /// Seed command: send a message to a channel.
+    SendMessage = "SEND_MESSAGE", Command, BotCommands;
+    /// Seed command: send a direct message to a user.
+    SendDm = "SEND_DM", Command, BotCommands;
+    /// guildhost extension command: delete one message (emitted by automod plugins).
+    DeleteMessage = "DELETE_MESSAGE", Command, BotCommands;
+    /// Seed command: ban a user.
+    BanUser = "BAN_USER", Command, BotModeration;
+    /// Seed command: kick a user.
+    KickUser = "KICK_USER", Command, BotModeration;
+    /// Seed command: time a user out.
+    TimeoutUser = "TIMEOUT_USER", Command, BotModeration;
+    /// Seed command: lift a ban.
+    UnbanUser = "UNBAN_USER", Command, BotModeration;
+    /// guildhost extension command: record a warning (emitted by moderation and automod plugins).
+    WarnUser = "WARN_USER", Command, BotModeration;
+    /// Seed command: queue or play a track.
+    PlayMusic = "PLAY_MUSIC", Command, BotMusic;
+    /// Seed command: skip tracks.
+    SkipMusic = "SKIP_MUSIC", Command, BotMusic;
+    /// Seed command: pause or resume playback.
+    PauseMusic = "PAUSE_MUSIC", Command, BotMusic;
+    /// Seed command: set the player volume.
+    SetVolume = "SET_VOLUME", Command, BotMusic;
+    /// Seed command: set the repeat mode.
+    SetRepeat = "SET_REPEAT", Command, BotMusic;
+    /// Seed command: update a guild's configuration.
+    UpdateConfig = "UPDATE_CONFIG", Command, BotConfig;
+    /// Seed command: reload application commands.
+    ReloadCommands = "RELOAD_COMMANDS", Command, BotConfig;
+    /// Seed event: a member joined.
+    MemberJoined = "MEMBER_JOINED", Event, DiscordEvents;
+    /// Seed event: a member left, was kicked or banned.
+    MemberLeft = "MEMBER_LEFT", Event, DiscordEvents;
+    /// Seed event: a member's nickname, roles or timeout changed.
+    MemberUpdated = "MEMBER_UPDATED", Event, DiscordEvents;
+    /// guildhost extension event: a message was posted (what automod inspects).
+    MessageCreated = "MESSAGE_CREATED", Event, DiscordEvents;
+    /// Seed event: a message was deleted.
+    MessageDeleted = "MESSAGE_DELETED", Event, DiscordEvents;
+    /// Seed event: a message was edited.
+    MessageEdited = "MESSAGE_EDITED", Event, DiscordEvents;
+    /// Seed event: messages were bulk-deleted.
+    MessageBulkDeleted = "MESSAGE_BULK_DELETED", Event, DiscordEvents;
+    /// Seed event: a channel was created.
+    ChannelCreated = "CHANNEL_CREATED", Event, DiscordEvents;
+    /// Seed event: a role was created.
+    RoleCreated = "ROLE_CREATED", Event, DiscordEvents;
+    /// Seed event: a moderation case was opened.
+    CaseCreated = "CASE_CREATED", Event, ModerationEvents;
+    /// Seed event: a moderation case changed.
+    CaseUpdated = "CASE_UPDATED", Event, ModerationEvents;
+    /// Seed event: a moderation action ran against Discord.
+    ModerationActionCompleted = "MODERATION_ACTION_COMPLETED", Event, ModerationEvents;
+    /// Seed event: an automod rule fired.
+    AutomodTriggered = "AUTOMOD_TRIGGERED", Event, ModerationEvents;
+    /// Seed event: a track started playing.
+    MusicStarted = "MUSIC_STARTED", Event, MusicEvents;
+    /// Seed event: a track stopped playing.
+    MusicEnded = "MUSIC_ENDED", Event, MusicEvents;
+    /// Seed event: playback paused or resumed.
+    MusicPaused = "MUSIC_PAUSED", Event, MusicEvents;
+    /// Seed event: a track joined the queue.
+    TrackAdded = "TRACK_ADDED", Event, MusicEvents;
+    /// Seed event: the music queue was cleared.
+    QueueCleared = "QUEUE_CLEARED", Event, MusicEvents;
+    /// Seed event: notify one user.
+    UserNotification = "USER_NOTIFICATION", Event, Notifications;
+    /// Seed event: notify every user of a guild (or of all guilds).
+    BroadcastNotification = "BROADCAST_NOTIFICATION", Event, Notifications;
+    /// Seed event: a scheduled task is due.
+    ScheduledTask = "SCHEDULED_TASK", Event, ScheduledTasks;
+    /// Seed event: expired moderation cases are due for cleanup.
+    CleanupExpiredCases = "CLEANUP_EXPIRED_CASES", Event, CleanupTasks;
+}
+
+impl MessageType {
+    /// Whether the type is a command.
+    pub const fn is_command(self) -> bool {
+        matches!(self.kind(), MessageKind::Command)
+    }
+
+    /// Whether the type is an event.
+    pub const fn is_event(self) -> bool {
+        matches!(self.kind(), MessageKind::Event)
+    }
+
+    /// Whether the type is a guildhost extension rather than part of the seed.
+    pub const fn is_extension(self) -> bool {
+        matches!(
+            self,
+            Self::MessageCreated | Self::DeleteMessage | Self::WarnUser
+        )
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MessageType {
+    type Err = ProtocolError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|message_type| message_type.as_str() == name)
+            .ok_or_else(|| ProtocolError::new("type", format!("unknown message type {name:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_has_the_seed_types_plus_three_extensions() {
+        let commands = MessageType::ALL.iter().filter(|t| t.is_command()).count();
+        let events = MessageType::ALL.iter().filter(|t| t.is_event()).count();
+        let extensions = MessageType::ALL.iter().filter(|t| t.is_extension()).count();
+        assert_eq!((commands, events, extensions), (15, 22, 3));
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for message_type in MessageType::ALL {
+            assert_eq!(
+                message_type.as_str().parse::<MessageType>(),
+                Ok(*message_type)
+            );
+        }
+        for queue in QueueName::ALL {
+            assert_eq!(queue.as_str().parse::<QueueName>(), Ok(queue));
+        }
+        let error = "FOO".parse::<MessageType>().unwrap_err();
+        assert_eq!(error.to_string(), "type: unknown message type \"FOO\"");
+    }
+
+    #[test]
+    fn events_go_to_their_seed_queue() {
+        assert_eq!(MessageType::BanUser.queue().as_str(), "bot:moderation");
+        assert_eq!(
+            MessageType::CaseCreated.queue().as_str(),
+            "moderation:events"
+        );
+        assert_eq!(
+            MessageType::UserNotification.queue().as_str(),
+            "notifications"
+        );
+        assert_eq!(
+            MessageType::CleanupExpiredCases.queue().as_str(),
+            "cleanup:tasks"
+        );
+    }
+}

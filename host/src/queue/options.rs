@@ -1,0 +1,273 @@
+//! Bull's job options (`opts` JSON on the job hash): typed where the engine needs them, every other
+//! key kept verbatim so a round trip through Rust never loses what a Node producer wrote.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::error::{QueueError, QueueResult};
+
+/// The options of one job, as Bull stores them in the `opts` field (camelCase JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOptions {
+    /// Custom job id (Bull accepts a string or a JSON number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobIdOption>,
+    /// Total number of tries (Bull's default is 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Delay between failed attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+    /// Milliseconds to wait before the job becomes waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<i64>,
+    /// 1 is the highest; 0 or absent means unprioritized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
+    /// Push to the head of the queue instead of the tail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifo: Option<bool>,
+    /// Per-attempt time limit in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Retention of completed jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_on_complete: Option<KeepJobs>,
+    /// Retention of failed jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_on_fail: Option<KeepJobs>,
+    /// Makes the job repeatable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<RepeatOptions>,
+    /// Scheduled time of the previous repeat iteration (ms), written by the scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_millis: Option<i64>,
+    /// Creation time (ms), written by `add`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    /// Every other key, kept verbatim (`stackTraceLimit`, `preventParsingData`, custom keys...).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A custom job id: Bull accepts `"custom-7"` as well as `123`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum JobIdOption {
+    /// A string id.
+    Text(String),
+    /// A numeric id; the Redis id is its decimal text.
+    Number(serde_json::Number),
+}
+
+impl JobIdOption {
+    /// The id as Redis stores it.
+    pub fn as_redis_id(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Number(number) => number.to_string(),
+        }
+    }
+}
+
+/// `backoff`: a number of milliseconds (fixed) or `{type, delay}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Backoff {
+    /// A bare number: fixed backoff of that many milliseconds.
+    Millis(u64),
+    /// `{type: "fixed"|"exponential"|<custom>, delay?, options?}`.
+    Strategy {
+        /// `fixed`, `exponential`, or a custom strategy name (only Node workers know those).
+        #[serde(rename = "type")]
+        kind: String,
+        /// Base delay in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delay: Option<u64>,
+        /// Options of a custom strategy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<Value>,
+    },
+}
+
+impl Backoff {
+    /// Bull's normal form: a bare number becomes `{type: "fixed", delay}`.
+    pub fn normalized(&self) -> Backoff {
+        match self {
+            Self::Millis(delay) => Self::Strategy {
+                kind: "fixed".to_owned(),
+                delay: Some(*delay),
+                options: None,
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// The delay before the next try after `attempts_made` failures (counting the one just made),
+    /// exactly as Bull's built-in strategies compute it. `None` means no delay (immediate retry);
+    /// an unknown strategy is an error because only the Node worker that defines it can compute it.
+    pub fn delay_after(&self, attempts_made: u32) -> Result<Option<u64>, String> {
+        let (kind, delay) = match self {
+            Self::Millis(delay) => ("fixed", Some(*delay)),
+            Self::Strategy { kind, delay, .. } => (kind.as_str(), *delay),
+        };
+        let base = delay.unwrap_or(0);
+        let millis = match kind {
+            "fixed" => base,
+            "exponential" => {
+                let factor = 2f64.powi(attempts_made.min(1000) as i32) - 1.0;
+                let value = (factor * base as f64).round();
+                if value >= u64::MAX as f64 {
+                    u64::MAX
+                } else {
+                    value as u64
+                }
+            }
+            other => return Err(format!("unknown backoff strategy `{other}`")),
+        };
+        Ok((millis > 0).then_some(millis))
+    }
+}
+
+/// `removeOnComplete` / `removeOnFail`: `true`, `false`, a count, or `{age, count}` (KeepJobs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeepJobs {
+    /// `true` deletes the job at once, `false` keeps everything.
+    Remove(bool),
+    /// Keep only the newest N.
+    Count(i64),
+    /// Keep at most `count` and none older than `age` seconds.
+    Policy {
+        /// Maximum age in seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        age: Option<u64>,
+        /// Maximum number kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<i64>,
+    },
+}
+
+/// Retention as the finishing scripts apply it: `count` 0 deletes the job, -1 keeps all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Jobs kept in the set (0 = delete this one, negative = unlimited).
+    pub count: i64,
+    /// Maximum age in seconds (0 = unlimited).
+    pub age_secs: u64,
+}
+
+impl Retention {
+    /// Keep everything (Bull's default).
+    pub const KEEP_ALL: Retention = Retention {
+        count: -1,
+        age_secs: 0,
+    };
+
+    /// Maps an option the way Bull's JS does: `true`→count 0, `false`/absent→-1, N→N.
+    pub fn from_option(keep: Option<&KeepJobs>) -> Retention {
+        match keep {
+            None | Some(KeepJobs::Remove(false)) => Self::KEEP_ALL,
+            Some(KeepJobs::Remove(true)) => Retention {
+                count: 0,
+                age_secs: 0,
+            },
+            Some(KeepJobs::Count(count)) => Retention {
+                count: *count,
+                age_secs: 0,
+            },
+            Some(KeepJobs::Policy { age, count }) => Retention {
+                count: count.unwrap_or(-1),
+                age_secs: age.unwrap_or(0),
+            },
+        }
+    }
+}
+
+/// `repeat`: a cron expression (optionally in a time zone) or a fixed interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepeatOptions {
+    /// Cron expression, 5 fields or 6 with seconds first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// IANA time zone of the cron expression (UTC when absent; Node uses its local zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    /// Interval in milliseconds, aligned to multiples since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+    /// Maximum number of iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// No iteration before this time (ms number or date string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<Value>,
+    /// No iteration after this time (ms number or date string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<Value>,
+    /// Iterations scheduled so far (written by the scheduler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The repeat key (written by the scheduler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The custom job id of the first add, kept for the whole series (written by the scheduler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobIdOption>,
+    /// Every other key, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A date option as milliseconds: a number is taken as ms, a string is parsed as RFC 3339.
+pub fn date_option_millis(field: &'static str, value: &Value) -> QueueResult<i64> {
+    match value {
+        Value::Number(number) => number
+            .as_i64()
+            .or_else(|| number.as_f64().map(|float| float as i64))
+            .ok_or_else(|| QueueError::InvalidOption {
+                field,
+                rule: "must be milliseconds since the epoch".to_owned(),
+            }),
+        Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|date| date.timestamp_millis())
+            .map_err(|error| QueueError::InvalidOption {
+                field,
+                rule: format!("must be an RFC 3339 date or milliseconds ({error})"),
+            }),
+        _ => Err(QueueError::InvalidOption {
+            field,
+            rule: "must be a number of milliseconds or a date string".to_owned(),
+        }),
+    }
+}
+
+/// Bull priority for the message envelope's `priority` (`high`, `normal`, `low`; absent = normal).
+///
+/// Every Bull-prioritized job runs before every unprioritized one, so all three levels map to
+/// priorities (1, 2, 3) to keep `low` behind `normal`. Unknown levels are rejected.
+pub fn bull_priority_for_level(level: Option<&str>) -> QueueResult<u32> {
+    match level.unwrap_or("normal") {
+        "high" => Ok(1),
+        "normal" => Ok(2),
+        "low" => Ok(3),
+        other => Err(QueueError::InvalidOption {
+            field: "priority",
+            rule: format!("must be one of high, normal, low (got `{other}`)"),
+        }),
+    }
+}
+
+impl JobOptions {
+    /// Parses the `opts` JSON text of a job hash.
+    pub fn from_json(text: &str) -> QueueResult<JobOptions> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Total tries allowed (Bull: at least 1).
+    pub fn total_attempts(&self) -> u32 {
+        self.attempts.unwrap_or(1).max(1)
+    }
+}

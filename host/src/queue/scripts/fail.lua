@@ -1,0 +1,55 @@
+-- One failed attempt: record it (stacktrace, failedReason, attemptsMade), then retry at once,
+-- retry after a backoff, or fail for good (retention, `failed` event, and the dead letter in the
+-- same step). KEYS[1]: `active` (routing).
+-- ARGV: base, id, token, now, mode ("retry" | "delay" | "fail"), reason, stackEntry,
+--   stackTraceLimit (0 = all), attemptsMade, delayedScore, lifo ("1"), keepCount, keepAgeSecs,
+--   deadLetter ("1"), then one ADD_FIELDS record for the dead letter when deadLetter is "1".
+-- Returns 0, or Bull's error codes -1 / -2 / -6 / -3 (nothing written then).
+local base, id, token, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local reason, stack_entry = ARGV[6], ARGV[7]
+local stack_limit = tonumber(ARGV[8]) or 0
+local job_key = base .. id
+if redis.call("EXISTS", job_key) == 0 then
+  return -1
+end
+local status = release_lock(base, id, token)
+if status ~= 0 then
+  return status
+end
+if redis.call("LREM", base .. "active", -1, id) == 0 then
+  return -3
+end
+
+local stack = {}
+local stored = redis.call("HGET", job_key, "stacktrace")
+if stored then
+  local ok, decoded = pcall(cjson.decode, stored)
+  if ok and type(decoded) == "table" then
+    stack = decoded
+  end
+end
+stack[#stack + 1] = stack_entry
+if stack_limit > 0 then
+  while #stack > stack_limit do
+    table.remove(stack, 1)
+  end
+end
+redis.call("HSET", job_key, "stacktrace", cjson.encode(stack), "failedReason", reason,
+  "attemptsMade", ARGV[9])
+
+if mode == "delay" then
+  local score = ARGV[10]
+  redis.call("ZADD", base .. "delayed", score, id)
+  redis.call("PUBLISH", base .. "delayed", int_text(math.ceil(tonumber(score) / 4096)))
+elseif mode == "retry" then
+  local priority = tonumber(redis.call("HGET", job_key, "priority")) or 0
+  push_waiting(base, id, priority, ARGV[11] == "1")
+else
+  release_debounce(base, job_key)
+  finish_with_retention(base, "failed", id, now, nil, nil, tonumber(ARGV[12]), tonumber(ARGV[13]))
+  redis.call("PUBLISH", base .. "failed", finished_message(id, reason))
+  if ARGV[14] == "1" then
+    add_job_at(ARGV, 15, token)
+  end
+end
+return 0

@@ -1,0 +1,13 @@
+-- removeRepeatableByKey: drops the series and its pending (delayed) iteration.
+-- KEYS[1]: `repeat` (routing). ARGV: base, repeatKey, pendingIdPrefix ("repeat:<md5>:").
+-- Returns 1 when the series existed.
+local base, repeat_key, id_prefix = ARGV[1], ARGV[2], ARGV[3]
+local millis = redis.call("ZSCORE", base .. "repeat", repeat_key)
+if not millis then
+  return 0
+end
+local pending = id_prefix .. millis
+redis.call("ZREM", base .. "delayed", pending)
+redis.call("DEL", base .. pending, base .. pending .. ":logs")
+redis.call("ZREM", base .. "repeat", repeat_key)
+return 1

@@ -1,0 +1,26 @@
+-- Sends dead letters back: removes each dead-letter job and adds its original job, atomically.
+-- KEYS[1]: the dead-letter queue's `wait` (routing).
+-- ARGV: deadLetterBase, token, count, then per letter: letterId, one ADD_FIELDS record.
+-- Returns per letter the new job id, or false when the letter was gone (already replayed).
+local dl_base, token = ARGV[1], ARGV[2]
+local count = tonumber(ARGV[3])
+local out = {}
+local i = 4
+for n = 1, count do
+  local letter = ARGV[i]
+  local letter_key = dl_base .. letter
+  if redis.call("EXISTS", letter_key) == 1 and redis.call("EXISTS", letter_key .. ":lock") == 0 then
+    for _, list in ipairs({ "wait", "paused", "active" }) do
+      redis.call("LREM", dl_base .. list, 0, letter)
+    end
+    for _, set in ipairs({ "delayed", "completed", "failed", "priority" }) do
+      redis.call("ZREM", dl_base .. set, letter)
+    end
+    redis.call("DEL", letter_key, letter_key .. ":logs")
+    out[n] = add_job_at(ARGV, i + 1, token)
+  else
+    out[n] = false
+  end
+  i = i + 1 + ADD_FIELDS
+end
+return out

@@ -1,0 +1,85 @@
+//! Compiled components, cached on disk as precompiled artifacts so a plugin is compiled once per
+//! engine configuration: the file name is a digest of the engine's compatibility key and the
+//! component's bytes.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::engine::PluginEngine;
+
+/// Where a compiled component came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompiledFrom {
+    /// Deserialized from the cache.
+    Cache,
+    /// Compiled now (and stored in the cache when there is one).
+    Compiled,
+}
+
+/// A directory of precompiled artifacts, or none (compile every time).
+#[derive(Debug, Clone)]
+pub struct ArtifactCache {
+    dir: Option<PathBuf>,
+}
+
+impl ArtifactCache {
+    /// A cache in `dir` (created on first write), or no cache.
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self { dir }
+    }
+
+    /// The cache file for these component bytes under this engine.
+    pub fn artifact_path(&self, engine: &PluginEngine, wasm: &[u8]) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let mut digest = Sha256::new();
+        digest.update(engine.compatibility_key().as_bytes());
+        digest.update(b"\0");
+        digest.update(Sha256::digest(wasm));
+        Some(dir.join(format!("{}.cwasm", hex::encode(digest.finalize()))))
+    }
+
+    /// Returns the compiled component, from the cache when a valid artifact exists, compiling
+    /// (and caching) otherwise. A cache that cannot be read or written is logged and bypassed.
+    pub fn load_or_compile(
+        &self,
+        engine: &PluginEngine,
+        wasm: &[u8],
+    ) -> anyhow::Result<(Component, CompiledFrom)> {
+        let path = self.artifact_path(engine, wasm);
+        if let Some(path) = path.as_deref()
+            && path.is_file()
+        {
+            // SAFETY: artifacts in the cache directory are written only by `store` below, from
+            // `Component::serialize` of this same engine configuration (the file name includes
+            // the engine's compatibility key), and the directory belongs to the operator.
+            // wasmtime still checks the header and refuses an artifact from another engine.
+            match unsafe { Component::deserialize_file(engine.engine(), path) } {
+                Ok(component) => return Ok((component, CompiledFrom::Cache)),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "discarding unusable cached artifact");
+                }
+            }
+        }
+        let component = Component::new(engine.engine(), wasm)?;
+        if let Some(path) = path.as_deref()
+            && let Err(error) = store(&component, path)
+        {
+            tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "cannot write the artifact cache");
+        }
+        Ok((component, CompiledFrom::Compiled))
+    }
+}
+
+/// Writes atomically: a reader never sees a half-written artifact.
+fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
+    let bytes = component.serialize()?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)?;
+    Ok(())
+}

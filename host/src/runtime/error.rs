@@ -1,0 +1,227 @@
+//! The runtime's typed errors: loading a plugin, and one call failing.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A manifest could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        /// The manifest file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys (the message names the key).
+    #[error("manifest{}: {message}", at(path))]
+    Syntax {
+        /// The manifest file, when known.
+        path: Option<PathBuf>,
+        /// The parser's message, naming the key and line.
+        message: String,
+    },
+    /// A field breaks a rule.
+    #[error("manifest{}: {field}: {rule}", at(path))]
+    Invalid {
+        /// The manifest file, when known.
+        path: Option<PathBuf>,
+        /// The field, as a TOML key path (`limits.wall-time-ms`).
+        field: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+}
+
+fn at(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|path| format!(" {}", path.display()))
+        .unwrap_or_default()
+}
+
+impl ManifestError {
+    /// Attaches the file the error came from.
+    pub(crate) fn in_file(self, file: &Path) -> Self {
+        match self {
+            Self::Syntax { message, .. } => Self::Syntax {
+                path: Some(file.to_path_buf()),
+                message,
+            },
+            Self::Invalid { field, rule, .. } => Self::Invalid {
+                path: Some(file.to_path_buf()),
+                field,
+                rule,
+            },
+            read @ Self::Read { .. } => read,
+        }
+    }
+}
+
+/// A plugin could not be loaded; the previous version (if any) keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The manifest is missing or invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The component file could not be read.
+    #[error("cannot read component {path}: {source}")]
+    Read {
+        /// The `.wasm` file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid component (or are a core module).
+    #[error("plugin {plugin}: not a valid WebAssembly component: {reason}")]
+    Compile {
+        /// The plugin's name.
+        plugin: String,
+        /// Why wasmtime refused it.
+        reason: String,
+    },
+    /// The component imports something outside the allow-list.
+    #[error(
+        "plugin {plugin}: imports `{import}`, which plugins may not use (allowed: guildhost:plugin interfaces, wasi:io, wasi:cli, wasi:clocks, wasi:random, and wasi:filesystem without any preopened directory)"
+    )]
+    ForbiddenImport {
+        /// The plugin's name.
+        plugin: String,
+        /// The import's full name, e.g. `wasi:sockets/tcp@0.2.6`.
+        import: String,
+    },
+    /// The component targets a `guildhost:plugin` version this host does not serve.
+    #[error(
+        "plugin {plugin}: built for guildhost:plugin@{found}; this host supports {}",
+        supported.join(", ")
+    )]
+    UnsupportedVersion {
+        /// The plugin's name.
+        plugin: String,
+        /// The version the component targets.
+        found: String,
+        /// The versions this host serves.
+        supported: Vec<String>,
+    },
+    /// No import or export names a `guildhost:plugin` version.
+    #[error(
+        "plugin {plugin}: cannot tell which guildhost:plugin version it targets (no guildhost:plugin import or export); this host supports {}",
+        supported.join(", ")
+    )]
+    UnknownVersion {
+        /// The plugin's name.
+        plugin: String,
+        /// The versions this host serves.
+        supported: Vec<String>,
+    },
+    /// The component does not match the world (wrong export type, missing `handle`...).
+    #[error("plugin {plugin}: does not implement the guildhost:plugin world: {reason}")]
+    World {
+        /// The plugin's name.
+        plugin: String,
+        /// What wasmtime found wrong.
+        reason: String,
+    },
+    /// The manifest's name differs from the file name.
+    #[error(
+        "plugin file {file}: the manifest names the plugin {name:?}; the files must be <name>.wasm and <name>.toml"
+    )]
+    NameMismatch {
+        /// The `.wasm` file.
+        file: PathBuf,
+        /// The name in the manifest.
+        name: String,
+    },
+    /// The artifact cache failed (compiling still works; this is reported only when nothing can).
+    #[error("plugin {plugin}: artifact cache: {reason}")]
+    Cache {
+        /// The plugin's name.
+        plugin: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// One call failed. The error names the plugin and, for limits, the limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    /// A limit was exceeded: `wall-time 50ms`, `memory 16777216 bytes`, `outputs 32`,
+    /// `output-bytes 16384`, `fuel 1000000`, `kv-keys 1000`, `kv-bytes 1048576`.
+    #[error("plugin {plugin}: limit exceeded: {limit}")]
+    Limit {
+        /// The plugin's name.
+        plugin: String,
+        /// The limit and its value.
+        limit: String,
+    },
+    /// The guest trapped (panic, stack overflow, out-of-bounds access...).
+    #[error("plugin {plugin}: trapped: {reason}")]
+    Trap {
+        /// The plugin's name.
+        plugin: String,
+        /// The trap, with the guest's stderr tail when it printed one (a panic message).
+        reason: String,
+    },
+    /// The plugin returned its own error value.
+    #[error("plugin {plugin}: returned an error: {message}")]
+    Returned {
+        /// The plugin's name.
+        plugin: String,
+        /// The plugin's error, rendered.
+        message: String,
+    },
+    /// The circuit breaker suspended the plugin after repeated failures.
+    #[error("plugin {plugin}: suspended for {}ms more after {failures} failures", remaining.as_millis())]
+    Suspended {
+        /// The plugin's name.
+        plugin: String,
+        /// Failures that opened the breaker.
+        failures: u32,
+        /// Time left before the plugin is tried again.
+        remaining: Duration,
+    },
+    /// No plugin of that name is loaded.
+    #[error("plugin {plugin}: not loaded")]
+    NotLoaded {
+        /// The name asked for.
+        plugin: String,
+    },
+    /// A guild-scoped plugin was handed another guild's message (or one with no guild).
+    #[error("plugin {plugin}: scoped to guild {scope}, refused a message for {}", guild.as_deref().unwrap_or("no guild"))]
+    OutOfScope {
+        /// The plugin's name.
+        plugin: String,
+        /// The guild the plugin is scoped to.
+        scope: String,
+        /// The message's guild.
+        guild: Option<String>,
+    },
+    /// The host could not create an instance (pool exhausted, ...).
+    #[error("plugin {plugin}: cannot instantiate: {reason}")]
+    Instantiate {
+        /// The plugin's name.
+        plugin: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl PluginError {
+    /// The plugin the error is about.
+    pub fn plugin(&self) -> &str {
+        match self {
+            Self::Limit { plugin, .. }
+            | Self::Trap { plugin, .. }
+            | Self::Returned { plugin, .. }
+            | Self::Suspended { plugin, .. }
+            | Self::NotLoaded { plugin }
+            | Self::OutOfScope { plugin, .. }
+            | Self::Instantiate { plugin, .. } => plugin,
+        }
+    }
+
+    /// Whether this failure counts against the circuit breaker (the plugin misbehaved).
+    pub fn counts_as_failure(&self) -> bool {
+        matches!(self, Self::Limit { .. } | Self::Trap { .. })
+    }
+}

@@ -1,0 +1,410 @@
+//! The plugin manifest: `<name>.toml` beside `<name>.wasm`, saying what a plugin subscribes to,
+//! what it may emit, where it may act, the limits it asks for and its default configuration.
+//!
+//! ```toml
+//! name = "automod"                      # [a-z0-9_-], 1..=64 characters
+//! version = "1.2.0"
+//! subscribes = ["MESSAGE_CREATE", "my-webhook-event"]   # message type names, custom ones too
+//! emits = ["DELETE_MESSAGE", "TIMEOUT_USER", "WARN_USER"]  # output message types granted; "*" = any (global only)
+//! scope = "global"                      # or: scope = { guild = "123456789012345678" }
+//!
+//! [limits]                              # every key optional; clamped to the host's ceilings
+//! wall-time-ms = 50
+//! memory-bytes = 16777216
+//! max-outputs = 16
+//! max-output-bytes = 16384
+//! kv-keys = 1000
+//! kv-bytes = 1048576
+//! fuel = 100000000                      # a per-call fuel budget; fuel is always reported
+//!
+//! [instance]
+//! mode = "warm"                         # or "fresh": a new instance per message
+//! recycle-after = 10000                 # warm only: replace the instance after this many calls
+//!
+//! [config]                              # default configuration, handed to the plugin as JSON
+//! max-mentions = 5
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::error::ManifestError;
+use super::limits::{PluginLimits, RequestedLimits, RuntimeLimits};
+
+/// The grant that lets a global plugin emit any output type.
+pub const ANY_OUTPUT: &str = "*";
+
+/// A parsed, validated manifest with its limits clamped to the host ceilings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The plugin's name: its identity in the registry, logs, KV namespace and errors.
+    pub name: String,
+    /// The plugin's own version string (free form, shown in logs and `plugin check`).
+    pub version: String,
+    /// Message type names the plugin receives.
+    pub subscribes: BTreeSet<String>,
+    /// Output message types the plugin may emit.
+    pub emits: BTreeSet<String>,
+    /// Where the plugin may act.
+    pub scope: Scope,
+    /// Limits after clamping.
+    pub limits: PluginLimits,
+    /// Warm reuse or a fresh instance per message.
+    pub instance: InstancePolicy,
+    /// Default configuration (the `[config]` table as JSON); guild configuration is merged over it.
+    pub default_config: serde_json::Value,
+}
+
+/// Where a plugin may act.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// A first-party plugin: every guild's messages, outputs for any guild.
+    Global,
+    /// A guild admin's plugin: only this guild's messages, outputs only for this guild.
+    Guild(String),
+}
+
+/// How instances are managed between calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstancePolicy {
+    /// Reuse an instance across calls; replace it after a trap or after `recycle_after` calls.
+    Warm {
+        /// Calls served before the instance is replaced.
+        recycle_after: u64,
+    },
+    /// A new instance for every message: strict isolation between messages.
+    Fresh,
+}
+
+impl Manifest {
+    /// Reads and validates the manifest file at `path`.
+    pub fn load(path: &Path, ceilings: &RuntimeLimits) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, ceilings).map_err(|error| error.in_file(path))
+    }
+
+    /// Parses and validates manifest text.
+    pub fn parse(text: &str, ceilings: &RuntimeLimits) -> Result<Self, ManifestError> {
+        let raw: RawManifest = toml::from_str(text).map_err(|error| ManifestError::Syntax {
+            path: None,
+            message: error.to_string(),
+        })?;
+        raw.validate(ceilings)
+    }
+
+    /// Whether the plugin receives messages of this type.
+    pub fn subscribes_to(&self, type_name: &str) -> bool {
+        self.subscribes.contains(type_name)
+    }
+
+    /// Whether the plugin may emit an output of this message type.
+    pub fn may_emit(&self, type_name: &str) -> bool {
+        self.emits.contains(type_name) || self.emits.contains(ANY_OUTPUT)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawManifest {
+    name: String,
+    version: String,
+    #[serde(default)]
+    subscribes: Vec<String>,
+    #[serde(default)]
+    emits: Vec<String>,
+    scope: RawScope,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    instance: RawInstance,
+    #[serde(default)]
+    config: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawScope {
+    Named(String),
+    Guild { guild: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    wall_time_ms: Option<u64>,
+    memory_bytes: Option<u64>,
+    max_outputs: Option<u32>,
+    max_output_bytes: Option<u64>,
+    kv_keys: Option<u64>,
+    kv_bytes: Option<u64>,
+    fuel: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawInstance {
+    #[serde(default)]
+    mode: RawMode,
+    recycle_after: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum RawMode {
+    #[default]
+    Warm,
+    Fresh,
+}
+
+fn invalid(field: &str, rule: impl Into<String>) -> ManifestError {
+    ManifestError::Invalid {
+        path: None,
+        field: field.to_owned(),
+        rule: rule.into(),
+    }
+}
+
+fn is_valid_plugin_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Whether `id` looks like a Discord snowflake: 1 to 20 ASCII digits.
+pub(crate) fn is_snowflake(id: &str) -> bool {
+    (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn type_names(field: &str, names: Vec<String>) -> Result<BTreeSet<String>, ManifestError> {
+    let mut set = BTreeSet::new();
+    for (index, name) in names.into_iter().enumerate() {
+        let valid = (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:*".contains(&b));
+        if !valid {
+            return Err(invalid(
+                &format!("{field}[{index}]"),
+                format!(
+                    "must be a message type name of 1 to 128 characters from [A-Za-z0-9_-.:], got {name:?}"
+                ),
+            ));
+        }
+        if name.contains('*') && name != ANY_OUTPUT {
+            return Err(invalid(
+                &format!("{field}[{index}]"),
+                format!("\"*\" is only valid alone, got {name:?}"),
+            ));
+        }
+        set.insert(name);
+    }
+    Ok(set)
+}
+
+impl RawManifest {
+    fn validate(self, ceilings: &RuntimeLimits) -> Result<Manifest, ManifestError> {
+        if !is_valid_plugin_name(&self.name) {
+            return Err(invalid(
+                "name",
+                format!(
+                    "must be 1 to 64 characters from [a-z0-9_-], got {:?}",
+                    self.name
+                ),
+            ));
+        }
+        if self.version.trim().is_empty() || self.version.len() > 64 {
+            return Err(invalid("version", "must be 1 to 64 characters"));
+        }
+        let scope = match self.scope {
+            RawScope::Named(name) if name == "global" => Scope::Global,
+            RawScope::Named(other) => {
+                return Err(invalid(
+                    "scope",
+                    format!("must be \"global\" or {{ guild = \"<guild id>\" }}, got {other:?}"),
+                ));
+            }
+            RawScope::Guild { guild } if is_snowflake(&guild) => Scope::Guild(guild),
+            RawScope::Guild { guild } => {
+                return Err(invalid(
+                    "scope.guild",
+                    format!("must be a guild id (1 to 20 digits), got {guild:?}"),
+                ));
+            }
+        };
+        let subscribes = type_names("subscribes", self.subscribes)?;
+        if subscribes.contains(ANY_OUTPUT) {
+            return Err(invalid(
+                "subscribes",
+                "must name message types; \"*\" is not allowed",
+            ));
+        }
+        let emits = type_names("emits", self.emits)?;
+        if emits.contains(ANY_OUTPUT) && scope != Scope::Global {
+            return Err(invalid(
+                "emits",
+                "\"*\" is only allowed for scope = \"global\"; a guild plugin lists its output types",
+            ));
+        }
+        let raw = self.limits;
+        for (field, value) in [
+            ("limits.wall-time-ms", raw.wall_time_ms),
+            ("limits.memory-bytes", raw.memory_bytes),
+            ("limits.max-output-bytes", raw.max_output_bytes),
+            ("limits.fuel", raw.fuel),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(field, "must be greater than 0"));
+            }
+        }
+        let requested = RequestedLimits {
+            wall_time: raw.wall_time_ms.map(Duration::from_millis),
+            memory_bytes: raw.memory_bytes,
+            max_outputs: raw.max_outputs,
+            max_output_bytes: raw.max_output_bytes,
+            kv_keys: raw.kv_keys,
+            kv_bytes: raw.kv_bytes,
+            fuel: raw.fuel,
+        };
+        let instance = match (self.instance.mode, self.instance.recycle_after) {
+            (RawMode::Fresh, Some(_)) => {
+                return Err(invalid(
+                    "instance.recycle-after",
+                    "only applies to mode = \"warm\"",
+                ));
+            }
+            (RawMode::Fresh, None) => InstancePolicy::Fresh,
+            (RawMode::Warm, Some(0)) => {
+                return Err(invalid("instance.recycle-after", "must be at least 1"));
+            }
+            (RawMode::Warm, recycle_after) => InstancePolicy::Warm {
+                recycle_after: recycle_after.unwrap_or(ceilings.default_recycle_after),
+            },
+        };
+        let default_config = match self.config {
+            Some(table) => serde_json::to_value(table).map_err(|error| {
+                invalid("config", format!("cannot be represented as JSON: {error}"))
+            })?,
+            None => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        Ok(Manifest {
+            name: self.name,
+            version: self.version,
+            subscribes,
+            emits,
+            scope,
+            limits: ceilings.clamp(&requested),
+            instance,
+            default_config,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+        name = "automod"
+        version = "1.2.0"
+        subscribes = ["MESSAGE_CREATE", "my-webhook-event"]
+        emits = ["DELETE_MESSAGE", "TIMEOUT_USER"]
+        scope = { guild = "123456789012345678" }
+
+        [limits]
+        wall-time-ms = 50
+        max-outputs = 4
+        fuel = 1000000
+
+        [instance]
+        mode = "warm"
+        recycle-after = 100
+
+        [config]
+        max-mentions = 5
+        words = ["a", "b"]
+    "#;
+
+    #[test]
+    fn parses_every_section() {
+        let manifest = Manifest::parse(FULL, &RuntimeLimits::default()).unwrap();
+        assert_eq!(manifest.name, "automod");
+        assert!(manifest.subscribes_to("my-webhook-event"));
+        assert!(manifest.may_emit("TIMEOUT_USER"));
+        assert!(!manifest.may_emit("BAN_USER"));
+        assert_eq!(manifest.scope, Scope::Guild("123456789012345678".into()));
+        assert_eq!(manifest.limits.wall_time, Duration::from_millis(50));
+        assert_eq!(manifest.limits.max_outputs, 4);
+        assert_eq!(manifest.limits.fuel, Some(1_000_000));
+        assert_eq!(
+            manifest.instance,
+            InstancePolicy::Warm { recycle_after: 100 }
+        );
+        assert_eq!(
+            manifest.default_config,
+            serde_json::json!({"max-mentions": 5, "words": ["a", "b"]})
+        );
+    }
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let text = "name = \"echo\"\nversion = \"0.1.0\"\nscope = \"global\"\n";
+        let manifest = Manifest::parse(text, &RuntimeLimits::default()).unwrap();
+        assert_eq!(manifest.scope, Scope::Global);
+        assert!(manifest.subscribes.is_empty());
+        assert_eq!(
+            manifest.instance,
+            InstancePolicy::Warm {
+                recycle_after: RuntimeLimits::default().default_recycle_after
+            }
+        );
+        assert_eq!(manifest.default_config, serde_json::json!({}));
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_rule() {
+        let cases = [
+            (
+                "name = \"Bad Name\"\nversion = \"1\"\nscope = \"global\"",
+                "name",
+            ),
+            ("name = \"a\"\nversion = \"1\"\nscope = \"world\"", "scope"),
+            (
+                "name = \"a\"\nversion = \"1\"\nscope = { guild = \"abc\" }",
+                "scope.guild",
+            ),
+            (
+                "name = \"a\"\nversion = \"1\"\nscope = { guild = \"1\" }\nemits = [\"*\"]",
+                "emits",
+            ),
+            (
+                "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n[instance]\nmode = \"fresh\"\nrecycle-after = 3",
+                "instance.recycle-after",
+            ),
+            (
+                "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n[limits]\nwall-time-ms = 0",
+                "limits.wall-time-ms",
+            ),
+        ];
+        for (text, field) in cases {
+            let error = Manifest::parse(text, &RuntimeLimits::default()).unwrap_err();
+            match &error {
+                ManifestError::Invalid { field: got, .. } => assert_eq!(got, field, "{text}"),
+                other => panic!("expected an invalid-field error for {field}, got {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n[limits]\nwall-time = 5";
+        let error = Manifest::parse(text, &RuntimeLimits::default()).unwrap_err();
+        assert!(error.to_string().contains("wall-time"), "{error}");
+    }
+}

@@ -1,0 +1,506 @@
+//! One loaded plugin version: its manifest, its `InstancePre`, its pool of warm instances and
+//! its circuit breaker; and what a single call does — take an instance, set the deadline, fuel
+//! and per-call scope, call `handle`, classify the outcome, and keep or discard the instance.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::bindings::{Envelope, Message, Output, v0_1};
+use super::breaker::{CircuitBreaker, Tripped};
+use super::cache::{ArtifactCache, CompiledFrom};
+use super::engine::{PluginEngine, RuntimeConfig};
+use super::error::{LoadError, PluginError};
+use super::host::{CallScope, HostState, LimitHit, LogLine};
+use super::kv::{KvQuota, KvStore};
+use super::limits::human_duration;
+use super::manifest::{InstancePolicy, Manifest, Scope};
+use super::outputs::{DroppedOutput, enforce};
+use super::world::{Surface, WorldVersion};
+
+/// What the caller supplies about the guild besides the envelope: the guild's configuration for
+/// this plugin (overlaid on the manifest's defaults; `None` = defaults only).
+#[derive(Debug, Clone, Default)]
+pub struct GuildContext {
+    /// The guild's settings for this plugin, a JSON object.
+    pub config: Option<Arc<Value>>,
+}
+
+/// A successful call.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    /// The plugin that handled the message.
+    pub plugin: String,
+    /// The manifest version that handled it.
+    pub version: String,
+    /// The load generation that handled it (unique per loaded version in this process).
+    pub generation: u64,
+    /// Outputs that passed the manifest's grants and scope, in the plugin's order.
+    pub outputs: Vec<Output>,
+    /// Outputs refused, with the reason.
+    pub dropped: Vec<DroppedOutput>,
+    /// The plugin's log lines, its stdout/stderr, and host notes, in order.
+    pub logs: Vec<LogLine>,
+    /// Fuel the call burned, when fuel metering is on.
+    pub fuel: Option<u64>,
+    /// Wall time of the call into the guest.
+    pub duration: Duration,
+    /// Whether the call ran on a new instance (fresh mode, first call, or after a recycle).
+    pub fresh_instance: bool,
+}
+
+/// A failed call: the typed error plus what the plugin logged before failing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct CallError {
+    /// What went wrong; names the plugin and, for limits, the limit.
+    pub error: PluginError,
+    /// The plugin's log up to the failure (a panic message appears here as stdio).
+    pub logs: Vec<LogLine>,
+    /// Fuel burned, when fuel metering is on.
+    pub fuel: Option<u64>,
+    /// Time spent.
+    pub duration: Duration,
+}
+
+impl CallError {
+    fn bare(error: PluginError) -> Self {
+        Self {
+            error,
+            logs: Vec::new(),
+            fuel: None,
+            duration: Duration::ZERO,
+        }
+    }
+}
+
+/// The host-side linkers, one per supported world version, built once per runtime.
+pub(crate) struct Linkers {
+    v0_1: Linker<HostState>,
+}
+
+impl Linkers {
+    pub(crate) fn new(engine: &PluginEngine) -> anyhow::Result<Self> {
+        let mut v0_1 = Linker::new(engine.engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut v0_1)?;
+        v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut v0_1, |state| state)?;
+        Ok(Self { v0_1 })
+    }
+}
+
+/// The version-specific pre-instantiated component.
+enum Pre {
+    V0_1(v0_1::PluginPre<HostState>),
+}
+
+/// The version-specific bindings of a live instance.
+enum Bindings {
+    V0_1(v0_1::Plugin),
+}
+
+/// A live instance and how many calls it has served.
+struct Instance {
+    store: Store<HostState>,
+    bindings: Bindings,
+    calls: u64,
+}
+
+/// One loaded version of a plugin. Calls in flight hold an `Arc` to it, so replacing a plugin in
+/// the registry lets them finish on this version.
+pub struct LoadedPlugin {
+    manifest: Manifest,
+    shared_name: Arc<str>,
+    world: WorldVersion,
+    surface: Surface,
+    generation: u64,
+    compiled_from: CompiledFrom,
+    default_config: Arc<Value>,
+    pre: Pre,
+    idle: Mutex<Vec<Instance>>,
+    breaker: CircuitBreaker,
+    engine: Arc<PluginEngine>,
+    kv: Arc<dyn KvStore>,
+    config: Arc<RuntimeConfig>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.manifest.name)
+            .field("version", &self.manifest.version)
+            .field("world", &self.world)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a plugin load needs from the runtime.
+pub(crate) struct LoadContext<'a> {
+    pub(crate) engine: &'a Arc<PluginEngine>,
+    pub(crate) linkers: &'a Linkers,
+    pub(crate) cache: &'a ArtifactCache,
+    pub(crate) kv: &'a Arc<dyn KvStore>,
+    pub(crate) config: &'a Arc<RuntimeConfig>,
+}
+
+impl LoadedPlugin {
+    /// Compiles (or loads from the cache), checks imports and world version, and pre-instantiates.
+    pub(crate) fn load(
+        context: &LoadContext<'_>,
+        manifest: Manifest,
+        wasm: &[u8],
+        generation: u64,
+    ) -> Result<Self, LoadError> {
+        let plugin = manifest.name.clone();
+        let (component, compiled_from) = context
+            .cache
+            .load_or_compile(context.engine, wasm)
+            .map_err(|error| LoadError::Compile {
+                plugin: plugin.clone(),
+                reason: format!("{error:#}"),
+            })?;
+        let surface = Surface::of(context.engine.engine(), &component);
+        surface.check_imports(&plugin)?;
+        let world = surface.world_version(&plugin)?;
+        let world_error = |error: wasmtime::Error| LoadError::World {
+            plugin: plugin.clone(),
+            reason: format!("{error:#}"),
+        };
+        let pre = match world {
+            WorldVersion::V0_1 => {
+                let instance_pre = context
+                    .linkers
+                    .v0_1
+                    .instantiate_pre(&component)
+                    .map_err(world_error)?;
+                Pre::V0_1(v0_1::PluginPre::new(instance_pre).map_err(world_error)?)
+            }
+        };
+        Ok(Self {
+            default_config: Arc::new(manifest.default_config.clone()),
+            shared_name: Arc::from(manifest.name.as_str()),
+            manifest,
+            world,
+            surface,
+            generation,
+            compiled_from,
+            pre,
+            idle: Mutex::new(Vec::new()),
+            breaker: CircuitBreaker::new(context.config.breaker),
+            engine: context.engine.clone(),
+            kv: context.kv.clone(),
+            config: context.config.clone(),
+        })
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// The validated manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The `guildhost:plugin` version line the component targets.
+    pub fn world(&self) -> WorldVersion {
+        self.world
+    }
+
+    /// The component's import and export names.
+    pub fn surface(&self) -> &Surface {
+        &self.surface
+    }
+
+    /// This load's generation number.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether the compiled code came from the artifact cache.
+    pub fn compiled_from(&self) -> CompiledFrom {
+        self.compiled_from
+    }
+
+    /// When the circuit breaker has suspended the plugin: the failures that opened it and the
+    /// time left.
+    pub fn suspended(&self) -> Option<super::breaker::Open> {
+        self.breaker.peek(Instant::now())
+    }
+
+    /// Idle warm instances currently kept.
+    pub fn idle_instances(&self) -> usize {
+        self.lock_idle().len()
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        // The pool is a plain Vec of owned instances: a poisoned lock still holds valid ones.
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn new_instance(&self) -> Result<Instance, PluginError> {
+        let limits = &self.config.limits;
+        let mut store = Store::new(
+            self.engine.engine(),
+            HostState::new(self.kv.clone(), self.manifest.limits.memory_bytes, limits),
+        );
+        store.limiter(|state| &mut state.limiter);
+        // Initialisation code in the component runs under the same wall-time budget as a call.
+        store.set_epoch_deadline(self.engine.deadline_ticks(self.manifest.limits.wall_time));
+        if self.engine.fuel_metering() {
+            store
+                .set_fuel(self.manifest.limits.fuel.unwrap_or(u64::MAX))
+                .map_err(|error| self.instantiate_error(error))?;
+        }
+        let bindings = match &self.pre {
+            Pre::V0_1(pre) => Bindings::V0_1(
+                pre.instantiate(&mut store)
+                    .map_err(|error| self.instantiate_error(error))?,
+            ),
+        };
+        Ok(Instance {
+            store,
+            bindings,
+            calls: 0,
+        })
+    }
+
+    fn instantiate_error(&self, error: wasmtime::Error) -> PluginError {
+        PluginError::Instantiate {
+            plugin: self.manifest.name.clone(),
+            reason: format!("{error:#}"),
+        }
+    }
+
+    /// Handles one message. Runs on the calling thread and may block (host KV calls); call it
+    /// from a blocking context.
+    pub fn call(
+        &self,
+        envelope: &Envelope,
+        message: &Message,
+        context: &GuildContext,
+    ) -> Result<CallResult, CallError> {
+        let name = &self.manifest.name;
+        if let Scope::Guild(scope) = &self.manifest.scope
+            && envelope.guild_id.as_deref() != Some(scope.as_str())
+        {
+            return Err(CallError::bare(PluginError::OutOfScope {
+                plugin: name.clone(),
+                scope: scope.clone(),
+                guild: envelope.guild_id.clone(),
+            }));
+        }
+        if let Err(open) = self.breaker.check(Instant::now()) {
+            return Err(CallError::bare(PluginError::Suspended {
+                plugin: name.clone(),
+                failures: open.failures,
+                remaining: open.remaining,
+            }));
+        }
+        let reused = match self.manifest.instance {
+            InstancePolicy::Warm { .. } => self.lock_idle().pop(),
+            InstancePolicy::Fresh => None,
+        };
+        let fresh_instance = reused.is_none();
+        let mut instance = match reused {
+            Some(instance) => instance,
+            None => self.new_instance().map_err(|error| {
+                self.record(&error);
+                CallError::bare(error)
+            })?,
+        };
+        let outcome = self.run(&mut instance, envelope, message, context);
+        let healthy = outcome.healthy;
+        let result = match outcome.result {
+            Ok((outputs, dropped)) => Ok(CallResult {
+                plugin: name.clone(),
+                version: self.manifest.version.clone(),
+                generation: self.generation,
+                outputs,
+                dropped,
+                logs: outcome.logs,
+                fuel: outcome.fuel,
+                duration: outcome.duration,
+                fresh_instance,
+            }),
+            Err(error) => {
+                self.record(&error);
+                Err(CallError {
+                    error,
+                    logs: outcome.logs,
+                    fuel: outcome.fuel,
+                    duration: outcome.duration,
+                })
+            }
+        };
+        if result.is_ok() {
+            self.breaker.record_success();
+        }
+        instance.calls += 1;
+        if let InstancePolicy::Warm { recycle_after } = self.manifest.instance
+            && healthy
+            && instance.calls < recycle_after
+        {
+            let mut idle = self.lock_idle();
+            if idle.len() < self.config.max_idle_instances {
+                idle.push(instance);
+            }
+        }
+        result
+    }
+
+    fn record(&self, error: &PluginError) {
+        if !error.counts_as_failure() {
+            return;
+        }
+        if let Tripped::Opened { backoff } = self.breaker.record_failure(Instant::now()) {
+            tracing::warn!(
+                plugin = %self.manifest.name,
+                version = %self.manifest.version,
+                backoff_ms = backoff.as_millis() as u64,
+                last_error = %error,
+                "circuit breaker opened: plugin suspended after repeated failures"
+            );
+        }
+    }
+
+    fn run(
+        &self,
+        instance: &mut Instance,
+        envelope: &Envelope,
+        message: &Message,
+        context: &GuildContext,
+    ) -> Outcome {
+        let limits = &self.manifest.limits;
+        let name = &self.manifest.name;
+        let state = instance.store.data_mut();
+        state.limiter.hit = None;
+        state.scope = Some(CallScope::new(
+            self.shared_name.clone(),
+            envelope.guild_id.clone(),
+            envelope.id.clone(),
+            KvQuota {
+                max_keys: limits.kv_keys,
+                max_bytes: limits.kv_bytes,
+            },
+            self.default_config.clone(),
+            context.config.clone(),
+        ));
+        let store = &mut instance.store;
+        store.set_epoch_deadline(self.engine.deadline_ticks(limits.wall_time));
+        let budget = limits.fuel.unwrap_or(u64::MAX);
+        let metering = self.engine.fuel_metering() && store.set_fuel(budget).is_ok();
+        let started = Instant::now();
+        let returned = match &instance.bindings {
+            Bindings::V0_1(bindings) => bindings.call_handle(&mut *store, envelope, message),
+        };
+        let duration = started.elapsed();
+        let fuel = metering.then(|| budget - store.get_fuel().unwrap_or(0));
+        let stdio_tail = store.data().stdio_tail(2048);
+        let hit = store.data_mut().limiter.hit.take();
+        let logs = store.data_mut().finish_call();
+        let limit = |limit: String| PluginError::Limit {
+            plugin: name.clone(),
+            limit,
+        };
+        let (result, healthy) = match returned {
+            Err(error) => (
+                Err(self.classify_trap(&error, hit, &stdio_tail, duration)),
+                false,
+            ),
+            Ok(Err(plugin_error)) => match hit {
+                Some(hit) => (Err(limit(hit.describe())), true),
+                None => (
+                    Err(PluginError::Returned {
+                        plugin: name.clone(),
+                        message: format!(
+                            "{}{}",
+                            plugin_error.message,
+                            if plugin_error.retryable {
+                                " (retryable)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    }),
+                    true,
+                ),
+            },
+            Ok(Ok(outputs)) => (
+                enforce(&self.manifest, envelope.guild_id.as_deref(), outputs),
+                true,
+            ),
+        };
+        Outcome {
+            result,
+            healthy,
+            logs,
+            fuel,
+            duration,
+        }
+    }
+
+    fn classify_trap(
+        &self,
+        error: &wasmtime::Error,
+        hit: Option<LimitHit>,
+        stdio_tail: &str,
+        duration: Duration,
+    ) -> PluginError {
+        let name = self.manifest.name.clone();
+        let limits = &self.manifest.limits;
+        if let Some(hit) = hit {
+            return PluginError::Limit {
+                plugin: name,
+                limit: hit.describe(),
+            };
+        }
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PluginError::Limit {
+                plugin: name,
+                limit: format!(
+                    "wall-time {} (stopped after {})",
+                    human_duration(limits.wall_time),
+                    human_duration(Duration::from_millis(duration.as_millis() as u64))
+                ),
+            },
+            Some(wasmtime::Trap::OutOfFuel) => PluginError::Limit {
+                plugin: name,
+                limit: format!("fuel {}", limits.fuel.unwrap_or(u64::MAX)),
+            },
+            Some(wasmtime::Trap::StackOverflow) => PluginError::Limit {
+                plugin: name,
+                limit: format!("stack {} bytes", self.config.limits.max_wasm_stack_bytes),
+            },
+            _ => {
+                let trap = error
+                    .downcast_ref::<wasmtime::Trap>()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| format!("{error:#}"));
+                let reason = if stdio_tail.is_empty() {
+                    trap
+                } else {
+                    format!("{trap}; the plugin wrote: {stdio_tail}")
+                };
+                PluginError::Trap {
+                    plugin: name,
+                    reason,
+                }
+            }
+        }
+    }
+}
+
+struct Outcome {
+    result: Result<(Vec<Output>, Vec<DroppedOutput>), PluginError>,
+    healthy: bool,
+    logs: Vec<LogLine>,
+    fuel: Option<u64>,
+    duration: Duration,
+}

@@ -1,0 +1,309 @@
+//! The producer side against a real Redis: the exact layout Bull writes for adds, priorities,
+//! lifo, delays, duplicates, bulk adds, pause/resume, counts and repeatable jobs.
+
+mod common;
+
+use std::collections::HashMap;
+
+use guildhost::queue::{
+    Backoff, JobIdOption, JobOptions, JobState, KeepJobs, NewJob, Queue, RepeatOptions,
+    iteration_id_prefix, now_ms, repeat_key,
+};
+use serde_json::Value;
+
+use common::{cmd, redis, unique_prefix};
+
+fn opts() -> JobOptions {
+    JobOptions::default()
+}
+
+#[tokio::test]
+async fn add_writes_bulls_job_hash_and_wait_list() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "bot:commands");
+    let id = queue
+        .add(
+            "cmd",
+            r#"{"n":2}"#,
+            JobOptions {
+                attempts: Some(3),
+                backoff: Some(Backoff::Millis(1000)),
+                remove_on_complete: Some(KeepJobs::Count(10)),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(id, "1");
+    let hash: HashMap<String, String> =
+        cmd(&conn, &["HGETALL", &format!("{prefix}:bot:commands:1")]).await;
+    assert_eq!(
+        hash.len(),
+        6,
+        "exactly the six fields of a fresh Bull job: {hash:?}"
+    );
+    assert_eq!(hash["name"], "cmd");
+    assert_eq!(hash["data"], r#"{"n":2}"#);
+    assert_eq!(hash["delay"], "0");
+    assert_eq!(hash["priority"], "0");
+    let stored: Value = serde_json::from_str(&hash["opts"]).unwrap();
+    assert_eq!(stored["attempts"], 3);
+    assert_eq!(
+        stored["backoff"],
+        serde_json::json!({"type": "fixed", "delay": 1000})
+    );
+    assert_eq!(stored["delay"], 0);
+    assert_eq!(stored["removeOnComplete"], 10);
+    assert_eq!(
+        stored["timestamp"].as_i64().unwrap().to_string(),
+        hash["timestamp"]
+    );
+    let wait: Vec<String> = cmd(
+        &conn,
+        &["LRANGE", &format!("{prefix}:bot:commands:wait"), "0", "-1"],
+    )
+    .await;
+    assert_eq!(wait, vec!["1"]);
+    assert_eq!(queue.get_state("1").await.unwrap(), JobState::Waiting);
+    let job = queue.get_job("1").await.unwrap().unwrap();
+    assert_eq!(job.opts.attempts, Some(3));
+    assert!(job.input_error().is_none());
+}
+
+#[tokio::test]
+async fn priorities_lifo_delays_and_duplicates_follow_bull() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let base = format!("{prefix}:q:");
+    let priority = |p: u32| JobOptions {
+        priority: Some(p),
+        ..opts()
+    };
+    // The facts file's observed example: A, B (p0), C p3, D p1, E p3, F p2, G p0 -> D F C E A B G.
+    let mut ids = HashMap::new();
+    for (name, job_opts) in [
+        ("A", opts()),
+        ("B", opts()),
+        ("C", priority(3)),
+        ("D", priority(1)),
+        ("E", priority(3)),
+        ("F", priority(2)),
+        ("G", opts()),
+    ] {
+        ids.insert(queue.add(name, "{}", job_opts).await.unwrap(), name);
+    }
+    let wait: Vec<String> = cmd(&conn, &["LRANGE", &format!("{base}wait"), "0", "-1"]).await;
+    let order: String = wait.iter().rev().map(|id| ids[id.as_str()]).collect();
+    assert_eq!(order, "DFCEABG");
+
+    let lifo = queue
+        .add(
+            "L",
+            "{}",
+            JobOptions {
+                lifo: Some(true),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    let head: String = cmd(&conn, &["LINDEX", &format!("{base}wait"), "-1"]).await;
+    assert_eq!(head, lifo);
+
+    let before = now_ms();
+    let delayed = queue
+        .add(
+            "later",
+            "{}",
+            JobOptions {
+                delay: Some(60_000),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    let after = now_ms();
+    let score: f64 = cmd(&conn, &["ZSCORE", &format!("{base}delayed"), &delayed]).await;
+    let score = score as i64;
+    let counter: i64 = delayed.parse().unwrap();
+    assert_eq!(score % 4096, counter & 4095);
+    assert!((before + 60_000..=after + 60_000).contains(&(score / 4096)));
+    assert_eq!(queue.get_state(&delayed).await.unwrap(), JobState::Delayed);
+
+    let custom = JobOptions {
+        job_id: Some(JobIdOption::Text("custom-7".into())),
+        ..opts()
+    };
+    assert_eq!(
+        queue.add("c", "{}", custom.clone()).await.unwrap(),
+        "custom-7"
+    );
+    let counter_before: i64 = cmd(&conn, &["GET", &format!("{base}id")]).await;
+    assert_eq!(
+        queue.add("c", r#"{"other":1}"#, custom).await.unwrap(),
+        "custom-7"
+    );
+    let counter_after: i64 = cmd(&conn, &["GET", &format!("{base}id")]).await;
+    assert_eq!(
+        counter_after,
+        counter_before + 1,
+        "a duplicate still consumes a counter value"
+    );
+    let data: String = cmd(&conn, &["HGET", &format!("{base}custom-7"), "data"]).await;
+    assert_eq!(data, "{}", "a duplicate never overwrites");
+    let numeric = JobOptions {
+        job_id: Some(JobIdOption::Number(123.into())),
+        ..opts()
+    };
+    assert_eq!(queue.add("n", "{}", numeric).await.unwrap(), "123");
+
+    let counts = queue.job_counts().await.unwrap();
+    assert_eq!((counts.waiting, counts.delayed, counts.active), (10, 1, 0));
+    assert!(queue.add("bad", "not json", opts()).await.is_err());
+}
+
+#[tokio::test]
+async fn bulk_add_targets_several_queues_in_one_call() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "a");
+    let jobs = vec![
+        NewJob::new("a", "one", r#"{"i":1}"#),
+        NewJob::new("b", "two", r#"{"i":2}"#),
+        NewJob::new("a", "three", r#"{"i":3}"#),
+    ];
+    let ids = queue.add_bulk(&jobs).await.unwrap();
+    assert_eq!(
+        ids,
+        vec![Some("1".into()), Some("1".into()), Some("2".into())]
+    );
+    let other = Queue::new(conn.clone(), &prefix, "b");
+    assert_eq!(queue.job_counts().await.unwrap().waiting, 2);
+    assert_eq!(other.get_job("1").await.unwrap().unwrap().name, "two");
+}
+
+#[tokio::test]
+async fn pause_moves_waiting_jobs_and_new_adds_to_paused() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    queue.add("x", "{}", opts()).await.unwrap();
+    queue.pause().await.unwrap();
+    assert!(queue.is_paused().await.unwrap());
+    queue.add("y", "{}", opts()).await.unwrap();
+    let counts = queue.job_counts().await.unwrap();
+    assert_eq!((counts.waiting, counts.paused), (0, 2));
+    let meta: String = cmd(&conn, &["HGET", &format!("{prefix}:q:meta"), "paused"]).await;
+    assert_eq!(meta, "1");
+    queue.resume().await.unwrap();
+    assert!(!queue.is_paused().await.unwrap());
+    let counts = queue.job_counts().await.unwrap();
+    assert_eq!((counts.waiting, counts.paused), (2, 0));
+}
+
+#[tokio::test]
+async fn repeat_every_matches_bulls_key_and_iteration_id() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let repeat = RepeatOptions {
+        every: Some(2000),
+        ..RepeatOptions::default()
+    };
+    let before = now_ms();
+    let id = queue
+        .add(
+            "tick",
+            "{}",
+            JobOptions {
+                repeat: Some(repeat.clone()),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    let key = repeat_key("tick", &repeat).unwrap();
+    assert_eq!(key, "tick:::2000");
+    // The verified example: repeat: + md5("tick" + ":" + md5("tick:::2000")).
+    assert_eq!(
+        iteration_id_prefix("tick", &repeat, &key),
+        "repeat:b257202d91e81bd5f4fa6156c3bb6bd2:"
+    );
+    let next: i64 = id.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(next % 2000, 0);
+    assert!(next > before && next <= before + 2000 + 50);
+    assert_eq!(
+        id,
+        format!("repeat:b257202d91e81bd5f4fa6156c3bb6bd2:{next}")
+    );
+    let keys = queue.repeatable_keys().await.unwrap();
+    assert_eq!(keys, vec![("tick:::2000".to_owned(), next)]);
+    let job = queue.get_job(&id).await.unwrap().unwrap();
+    let stored: Value = serde_json::from_str(job.opts_raw.as_deref().unwrap()).unwrap();
+    assert_eq!(stored["repeat"]["count"], 1);
+    assert_eq!(stored["repeat"]["key"], "tick:::2000");
+    assert_eq!(stored["prevMillis"], next);
+    assert_eq!(stored["jobId"], id.as_str());
+    assert_eq!(queue.get_state(&id).await.unwrap(), JobState::Delayed);
+    // Adding the same series again is idempotent (same iteration id).
+    let again = queue
+        .add(
+            "tick",
+            "{}",
+            JobOptions {
+                repeat: Some(repeat.clone()),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    if again == id {
+        assert_eq!(queue.job_counts().await.unwrap().delayed, 1);
+    }
+    assert!(
+        queue
+            .remove_repeatable("tick", &repeat, None)
+            .await
+            .unwrap()
+    );
+    assert!(queue.repeatable_keys().await.unwrap().is_empty());
+    assert!(queue.get_job(&id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn repeat_cron_with_tz_and_custom_id() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let repeat = RepeatOptions {
+        cron: Some("*/3 * * * * *".into()),
+        tz: Some("Europe/Berlin".into()),
+        ..RepeatOptions::default()
+    };
+    let id = queue
+        .add(
+            "cronjob",
+            "{}",
+            JobOptions {
+                repeat: Some(repeat),
+                job_id: Some(JobIdOption::Text("myid".into())),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    let keys = queue.repeatable_keys().await.unwrap();
+    assert_eq!(keys[0].0, "cronjob:myid::Europe/Berlin:*/3 * * * * *");
+    assert_eq!(keys[0].1 % 3000, 0, "every third second");
+    let series = RepeatOptions {
+        job_id: Some(JobIdOption::Text("myid".into())),
+        ..RepeatOptions::default()
+    };
+    let prefix_of_ids = iteration_id_prefix("cronjob", &series, &keys[0].0);
+    assert_eq!(id, format!("{prefix_of_ids}{}", keys[0].1));
+    let job = queue.get_job(&id).await.unwrap().unwrap();
+    let stored: Value = serde_json::from_str(job.opts_raw.as_deref().unwrap()).unwrap();
+    assert_eq!(stored["repeat"]["jobId"], "myid");
+}

@@ -1,0 +1,308 @@
+//! Instance lifecycle and runtime services: warm reuse and recycling, fresh mode, fuel, the
+//! artifact cache, KV namespacing and configuration, the circuit breaker, and per-guild ordering.
+
+mod runtime_support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use guildhost::runtime::bindings::{Message, Output, Severity};
+use guildhost::runtime::breaker::BreakerPolicy;
+use guildhost::runtime::cache::CompiledFrom;
+use guildhost::runtime::kv::{KvNamespace, KvQuota, KvStore};
+use guildhost::runtime::lanes::{LaneKey, Lanes};
+use guildhost::runtime::{GuildContext, PluginError, RuntimeConfig};
+use runtime_support::{
+    GUILD, config, eventually, load, load_with_manifest, message_created, ping, runtime_with,
+};
+
+#[test]
+fn warm_instances_are_reused_and_recycled_after_n_calls() {
+    let (runtime, _kv) = runtime_with(config());
+    let echo = load_with_manifest(&runtime, "echo", |text| {
+        format!("{text}\n[instance]\nmode = \"warm\"\nrecycle-after = 3\n")
+    });
+    let fresh: Vec<bool> = (0..7)
+        .map(|index| {
+            let (envelope, message) = ping(&format!("m{index}"), Some(GUILD));
+            echo.call(&envelope, &message, &GuildContext::default())
+                .expect("echo answers")
+                .fresh_instance
+        })
+        .collect();
+    assert_eq!(fresh, [true, false, false, true, false, false, true]);
+    assert_eq!(echo.idle_instances(), 1);
+}
+
+#[test]
+fn fresh_mode_uses_a_new_instance_for_every_message() {
+    let (runtime, _kv) = runtime_with(config());
+    let echo = load_with_manifest(&runtime, "echo", |text| {
+        format!("{text}\n[instance]\nmode = \"fresh\"\n")
+    });
+    for index in 0..3 {
+        let (envelope, message) = ping(&format!("m{index}"), Some(GUILD));
+        let result = echo
+            .call(&envelope, &message, &GuildContext::default())
+            .expect("echo answers");
+        assert!(result.fresh_instance);
+    }
+    assert_eq!(echo.idle_instances(), 0);
+}
+
+#[test]
+fn fuel_is_reported_and_a_fuel_budget_is_enforced() {
+    let (runtime, _kv) = runtime_with(config());
+    let echo = load(&runtime, "echo");
+    let (envelope, message) = ping("fuel", Some(GUILD));
+    let used = echo
+        .call(&envelope, &message, &GuildContext::default())
+        .expect("echo answers")
+        .fuel
+        .expect("fuel is metered by default");
+    assert!(used > 0);
+    let starved = load_with_manifest(&runtime, "echo", |text| {
+        text.replace("[limits]", &format!("[limits]\nfuel = {}", used / 4))
+    });
+    let failure = starved
+        .call(&envelope, &message, &GuildContext::default())
+        .expect_err("a quarter of the fuel is not enough");
+    assert_eq!(
+        failure.error,
+        PluginError::Limit {
+            plugin: "echo".into(),
+            limit: format!("fuel {}", used / 4)
+        }
+    );
+}
+
+#[test]
+fn compiled_components_come_from_the_artifact_cache_the_second_time() {
+    let cache = tempdir("artifact-cache");
+    let config = || RuntimeConfig {
+        cache_dir: Some(cache.clone()),
+        ..config()
+    };
+    let (first, _) = runtime_with(config());
+    assert_eq!(load(&first, "echo").compiled_from(), CompiledFrom::Compiled);
+    let (second, _) = runtime_with(config());
+    let cached = load(&second, "echo");
+    assert_eq!(cached.compiled_from(), CompiledFrom::Cache);
+    let (envelope, message) = ping("cached", Some(GUILD));
+    cached
+        .call(&envelope, &message, &GuildContext::default())
+        .expect("a cached artifact runs");
+}
+
+#[test]
+fn kv_is_namespaced_per_plugin_and_guild_and_config_overlays_defaults() {
+    let (runtime, kv) = runtime_with(config());
+    let automod = load(&runtime, "automod-like");
+    let quota = KvQuota {
+        max_keys: 10,
+        max_bytes: 1000,
+    };
+    let strikes = |plugin: &str, guild: &str| KvNamespace {
+        plugin: plugin.into(),
+        guild: Some(guild.into()),
+    };
+    // Strikes recorded for this plugin in another guild, and for another plugin in this guild,
+    // must not be visible.
+    kv.set(
+        &strikes("automod-like", "7"),
+        "strikes:100000000000000001",
+        b"9",
+        quota,
+    )
+    .expect("seed");
+    kv.set(
+        &strikes("echo", GUILD),
+        "strikes:100000000000000001",
+        b"9",
+        quota,
+    )
+    .expect("seed");
+    let severity = |id: &str| {
+        let (envelope, message) = message_created(id, GUILD, "a badword here");
+        let result = automod
+            .call(&envelope, &message, &GuildContext::default())
+            .expect("automod answers");
+        assert_eq!(result.outputs.len(), 2);
+        assert_eq!(result.logs.len(), 1);
+        match &result.outputs[1] {
+            Output::Publish(emission) => match &emission.message {
+                Message::AutomodTriggered(triggered) => triggered.severity,
+                other => panic!("unexpected {other:?}"),
+            },
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(severity("a"), Severity::Low);
+    kv.set(
+        &strikes("automod-like", GUILD),
+        "strikes:100000000000000001",
+        b"4",
+        quota,
+    )
+    .expect("seed");
+    assert_eq!(severity("b"), Severity::High);
+
+    let echo = load(&runtime, "echo");
+    let reply = |context: &GuildContext| {
+        let (envelope, message) = message_created("c", GUILD, "hi");
+        let result = echo
+            .call(&envelope, &message, context)
+            .expect("echo answers");
+        let Output::Execute(emission) = &result.outputs[0] else {
+            panic!("unexpected {:?}", result.outputs)
+        };
+        let Message::SendMessage(sent) = &emission.message else {
+            panic!("unexpected message")
+        };
+        sent.content.clone().unwrap_or_default()
+    };
+    assert_eq!(reply(&GuildContext::default()), "echo: hi");
+    let guild_config = GuildContext {
+        config: Some(Arc::new(serde_json::json!({"prefix": "guild says: "}))),
+    };
+    assert_eq!(reply(&guild_config), "guild says: hi");
+}
+
+#[test]
+fn the_circuit_breaker_suspends_a_failing_plugin_and_lets_it_retry_after_the_backoff() {
+    let backoff = Duration::from_millis(300);
+    let (runtime, _kv) = runtime_with(RuntimeConfig {
+        breaker: BreakerPolicy {
+            failures: 3,
+            window: Duration::from_secs(60),
+            backoff,
+            max_backoff: backoff,
+        },
+        ..config()
+    });
+    let panicking = load(&runtime, "panic");
+    let echo = load(&runtime, "echo");
+    let (envelope, message) = ping("x", Some(GUILD));
+    for _ in 0..3 {
+        let failure = panicking
+            .call(&envelope, &message, &GuildContext::default())
+            .expect_err("panics");
+        assert!(
+            matches!(failure.error, PluginError::Trap { .. }),
+            "{}",
+            failure.error
+        );
+    }
+    let suspended = panicking
+        .call(&envelope, &message, &GuildContext::default())
+        .expect_err("suspended");
+    let PluginError::Suspended {
+        plugin, failures, ..
+    } = &suspended.error
+    else {
+        panic!("expected a suspension, got {}", suspended.error)
+    };
+    assert_eq!((plugin.as_str(), *failures), ("panic", 3));
+    assert!(
+        panicking.suspended().is_some(),
+        "the suspension is visible for reports"
+    );
+    echo.call(&envelope, &message, &GuildContext::default())
+        .expect("other plugins are unaffected");
+    let retried = eventually(Duration::from_secs(5), || {
+        matches!(
+            panicking.call(&envelope, &message, &GuildContext::default()),
+            Err(failure) if matches!(failure.error, PluginError::Trap { .. })
+        )
+    });
+    assert!(retried, "after the back-off the plugin is tried again");
+}
+
+#[test]
+fn messages_of_one_guild_reach_a_plugin_in_submission_order() {
+    let (runtime, _kv) = runtime_with(config());
+    runtime.registry().install(load(&runtime, "echo"));
+    let lanes = Lanes::new(4).expect("workers start");
+    let seen: Arc<Mutex<HashMap<String, Vec<u32>>>> = Arc::default();
+    let guilds = [
+        "100000000000000001",
+        "100000000000000002",
+        "100000000000000003",
+    ];
+    let total = 150u32;
+    for index in 0..total {
+        let guild = guilds[index as usize % guilds.len()].to_owned();
+        let runtime = runtime.clone();
+        let seen = seen.clone();
+        lanes.submit(
+            LaneKey {
+                plugin: "echo".into(),
+                guild: Some(guild.clone()),
+            },
+            move || {
+                let (envelope, message) = ping(&index.to_string(), Some(&guild));
+                runtime
+                    .call("echo", &envelope, &message, &GuildContext::default())
+                    .expect("echo answers");
+                seen.lock()
+                    .expect("lock")
+                    .entry(guild)
+                    .or_default()
+                    .push(index);
+            },
+        );
+    }
+    assert!(eventually(Duration::from_secs(30), || {
+        seen.lock()
+            .expect("lock")
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            == total as usize
+    }));
+    for (guild, order) in seen.lock().expect("lock").iter() {
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, &sorted, "guild {guild} ran out of order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_delivers_results_to_async_callers() {
+    let (runtime, _kv) = runtime_with(config());
+    runtime.registry().install(load(&runtime, "echo"));
+    let lanes = Lanes::new(2).expect("workers start");
+    let receivers: Vec<_> = (0..20)
+        .map(|index| {
+            let (envelope, message) = ping(&format!("a{index}"), Some(GUILD));
+            runtime.submit(
+                &lanes,
+                "echo".into(),
+                envelope,
+                message,
+                GuildContext::default(),
+            )
+        })
+        .collect();
+    for receiver in receivers {
+        let result = receiver
+            .await
+            .expect("a result arrives")
+            .expect("echo answers");
+        assert_eq!(result.outputs.len(), 1);
+    }
+}
+
+fn tempdir(label: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{label}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}

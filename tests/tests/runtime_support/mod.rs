@@ -1,0 +1,156 @@
+//! Shared helpers for the runtime suites: the test guests built by `tests/build.rs`, a runtime
+//! sized for tests, and envelopes/messages to call plugins with.
+
+#![allow(
+    dead_code,
+    reason = "each suite uses a different subset of the helpers"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use guildhost::runtime::bindings::{
+    CustomMessage, Envelope, Mentions, Message, MessageCreated, Source,
+};
+use guildhost::runtime::breaker::BreakerPolicy;
+use guildhost::runtime::{LoadedPlugin, Manifest, MemoryKv, Runtime, RuntimeConfig};
+
+/// The guild every test message belongs to unless a test says otherwise (the guild the
+/// guild-scoped test guests are scoped to).
+pub const GUILD: &str = "100000000000000042";
+
+/// The directory holding `<name>.wasm` + `<name>.toml` for every test guest.
+pub fn guests() -> PathBuf {
+    PathBuf::from(env!("GUILDHOST_TEST_GUESTS"))
+}
+
+/// The component of a test guest.
+pub fn wasm(name: &str) -> PathBuf {
+    guests().join(format!("{name}.wasm"))
+}
+
+/// A runtime for tests: a small pool, a breaker that stays out of the way unless asked, and an
+/// artifact cache shared by the suites so each guest is compiled once.
+pub fn config() -> RuntimeConfig {
+    RuntimeConfig {
+        pool_instances: 64,
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runtime-artifacts")),
+        breaker: BreakerPolicy {
+            failures: 1_000,
+            window: Duration::from_secs(60),
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(1),
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+/// A runtime with the given configuration and a fresh in-memory KV store.
+pub fn runtime_with(config: RuntimeConfig) -> (Arc<Runtime>, Arc<MemoryKv>) {
+    let kv = Arc::new(MemoryKv::new());
+    let runtime = Runtime::new(config, kv.clone()).expect("the runtime starts");
+    (Arc::new(runtime), kv)
+}
+
+/// Loads a test guest by its file name (its manifest may name the plugin differently).
+pub fn load(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
+    let manifest = Manifest::load(
+        &guests().join(format!("{name}.toml")),
+        &runtime.config().limits,
+    )
+    .unwrap_or_else(|error| panic!("manifest of {name}: {error}"));
+    let bytes = std::fs::read(wasm(name)).unwrap_or_else(|error| panic!("{name}.wasm: {error}"));
+    runtime
+        .load(manifest, &bytes)
+        .unwrap_or_else(|error| panic!("loading {name}: {error}"))
+}
+
+/// Loads a test guest with its manifest text edited first (e.g. limits or instance policy).
+pub fn load_with_manifest(
+    runtime: &Runtime,
+    name: &str,
+    edit: impl FnOnce(String) -> String,
+) -> Arc<LoadedPlugin> {
+    let text = std::fs::read_to_string(guests().join(format!("{name}.toml"))).expect("manifest");
+    let manifest = Manifest::parse(&edit(text), &runtime.config().limits).expect("edited manifest");
+    let bytes = std::fs::read(wasm(name)).expect("component");
+    runtime.load(manifest, &bytes).expect("plugin loads")
+}
+
+/// An envelope for a message of `type_name` in `guild`.
+pub fn envelope(id: &str, type_name: &str, guild: Option<&str>) -> Envelope {
+    Envelope {
+        id: id.to_owned(),
+        type_name: type_name.to_owned(),
+        timestamp: 1_796_000_000_000,
+        source: Source::Api,
+        guild_id: guild.map(str::to_owned),
+        user_id: None,
+        request_id: None,
+        priority: None,
+    }
+}
+
+/// A custom `ECHO_PING` message (every test guest subscribes to it).
+pub fn ping(id: &str, guild: Option<&str>) -> (Envelope, Message) {
+    (
+        envelope(id, "ECHO_PING", guild),
+        Message::Custom(CustomMessage {
+            type_name: "ECHO_PING".into(),
+            data: format!(r#"{{"n":"{id}"}}"#),
+        }),
+    )
+}
+
+/// A `MESSAGE_CREATED` event with `content`.
+pub fn message_created(id: &str, guild: &str, content: &str) -> (Envelope, Message) {
+    (
+        envelope(id, "MESSAGE_CREATED", Some(guild)),
+        Message::MessageCreated(MessageCreated {
+            message_id: "300000000000000003".into(),
+            channel_id: "200000000000000002".into(),
+            author_id: "100000000000000001".into(),
+            content: content.into(),
+            mentions: Mentions {
+                users: vec![],
+                roles: vec![],
+                everyone: false,
+            },
+            attachment_count: 0,
+            timestamp: 1_796_000_000_000,
+            author_roles: None,
+            is_bot: None,
+            is_webhook: None,
+            author_created_at: None,
+            member_joined_at: None,
+            embed_count: None,
+            sticker_count: None,
+            referenced_message_id: None,
+        }),
+    )
+}
+
+/// Polls `condition` until it holds or `within` passes.
+pub fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Copies a guest's component and manifest into `dir` as `<as_name>.wasm` / `.toml`, atomically
+/// (write aside, then rename), the way an operator should deploy.
+pub fn deploy(dir: &Path, guest: &str, as_name: &str) {
+    for ext in ["toml", "wasm"] {
+        let staged = dir.join(format!(".{as_name}.{ext}.staged"));
+        std::fs::copy(guests().join(format!("{guest}.{ext}")), &staged).expect("stage file");
+        std::fs::rename(&staged, dir.join(format!("{as_name}.{ext}"))).expect("rename into place");
+    }
+}
