@@ -38,6 +38,8 @@
 //!   them (`3600`, not `3600.0`); counts, seconds, days and percentages are integers.
 //! * Embeds and attachments follow Discord's own objects (snake_case, as Discord and discord.js
 //!   write them); components and guild configuration are open JSON that round-trips unchanged.
+//! * `host/tests/protocol_node.rs` checks all of this against real Node: documents built as the
+//!   seed builds them decode, and Node re-stringifies what the host writes to the same text.
 //! * Fields this version does not define — in the envelope or in any payload object — are kept
 //!   in an `extra` map and written back, so a newer API can add fields without breaking the host.
 //!
@@ -56,49 +58,50 @@
 //! # Coverage
 //!
 //! Every message type with its Rust payload and golden fixture (under `tests/fixtures/`). The
-//! WIT-case and conversion columns belong to the plugin interface (`wit/`); the table is checked
-//! against [`MessageType::ALL`] and the fixture files by `host/tests/protocol_coverage.rs`.
+//! WIT case is the `message` variant's case in `wit/types.wit`; the conversion to and from it is
+//! `crate::dispatch::convert`, whose test converts every valid fixture both ways. The table is
+//! checked against [`MessageType::ALL`] and the fixture files by `host/tests/protocol_coverage.rs`.
 //!
 //! | Type | Kind | Queue | Rust payload | Fixture | WIT case | Conversion |
 //! |------|------|-------|--------------|---------|----------|------------|
-//! | `SEND_MESSAGE` | command | `bot:commands` | [`SendMessage`] | `valid/SEND_MESSAGE.json` | see wit/ | see wit/ |
-//! | `SEND_DM` | command | `bot:commands` | [`SendDm`] | `valid/SEND_DM.json` | see wit/ | see wit/ |
-//! | `DELETE_MESSAGE` (ext.) | command | `bot:commands` | [`DeleteMessage`] | `valid/DELETE_MESSAGE.json` | see wit/ | see wit/ |
-//! | `BAN_USER` | command | `bot:moderation` | [`BanUser`] | `valid/BAN_USER.json` | see wit/ | see wit/ |
-//! | `KICK_USER` | command | `bot:moderation` | [`KickUser`] | `valid/KICK_USER.json` | see wit/ | see wit/ |
-//! | `TIMEOUT_USER` | command | `bot:moderation` | [`TimeoutUser`] | `valid/TIMEOUT_USER.json` | see wit/ | see wit/ |
-//! | `UNBAN_USER` | command | `bot:moderation` | [`UnbanUser`] | `valid/UNBAN_USER.json` | see wit/ | see wit/ |
-//! | `WARN_USER` (ext.) | command | `bot:moderation` | [`WarnUser`] | `valid/WARN_USER.json` | see wit/ | see wit/ |
-//! | `PLAY_MUSIC` | command | `bot:music` | [`PlayMusic`] | `valid/PLAY_MUSIC.json` | see wit/ | see wit/ |
-//! | `SKIP_MUSIC` | command | `bot:music` | [`SkipMusic`] | `valid/SKIP_MUSIC.json` | see wit/ | see wit/ |
-//! | `PAUSE_MUSIC` | command | `bot:music` | [`PauseMusic`] | `valid/PAUSE_MUSIC.json` | see wit/ | see wit/ |
-//! | `SET_VOLUME` | command | `bot:music` | [`SetVolume`] | `valid/SET_VOLUME.json` | see wit/ | see wit/ |
-//! | `SET_REPEAT` | command | `bot:music` | [`SetRepeat`] | `valid/SET_REPEAT.json` | see wit/ | see wit/ |
-//! | `UPDATE_CONFIG` | command | `bot:config` | [`UpdateConfig`] | `valid/UPDATE_CONFIG.json` | see wit/ | see wit/ |
-//! | `RELOAD_COMMANDS` | command | `bot:config` | [`ReloadCommands`] | `valid/RELOAD_COMMANDS.json` | see wit/ | see wit/ |
-//! | `MEMBER_JOINED` | event | `discord:events` | [`MemberJoined`] | `valid/MEMBER_JOINED.json` | see wit/ | see wit/ |
-//! | `MEMBER_LEFT` | event | `discord:events` | [`MemberLeft`] | `valid/MEMBER_LEFT.json` | see wit/ | see wit/ |
-//! | `MEMBER_UPDATED` | event | `discord:events` | [`MemberUpdated`] | `valid/MEMBER_UPDATED.json` | see wit/ | see wit/ |
-//! | `MESSAGE_CREATED` (ext.) | event | `discord:events` | [`MessageCreated`] | `valid/MESSAGE_CREATED.json` | see wit/ | see wit/ |
-//! | `MESSAGE_DELETED` | event | `discord:events` | [`MessageDeleted`] | `valid/MESSAGE_DELETED.json` | see wit/ | see wit/ |
-//! | `MESSAGE_EDITED` | event | `discord:events` | [`MessageEdited`] | `valid/MESSAGE_EDITED.json` | see wit/ | see wit/ |
-//! | `MESSAGE_BULK_DELETED` | event | `discord:events` | [`MessageBulkDeleted`] | `valid/MESSAGE_BULK_DELETED.json` | see wit/ | see wit/ |
-//! | `CHANNEL_CREATED` | event | `discord:events` | [`ChannelCreated`] | `valid/CHANNEL_CREATED.json` | see wit/ | see wit/ |
-//! | `ROLE_CREATED` | event | `discord:events` | [`RoleCreated`] | `valid/ROLE_CREATED.json` | see wit/ | see wit/ |
-//! | `CASE_CREATED` | event | `moderation:events` | [`CaseCreated`] | `valid/CASE_CREATED.json` | see wit/ | see wit/ |
-//! | `CASE_UPDATED` | event | `moderation:events` | [`CaseUpdated`] | `valid/CASE_UPDATED.json` | see wit/ | see wit/ |
-//! | `MODERATION_ACTION_COMPLETED` | event | `moderation:events` | [`ModerationActionCompleted`] | `valid/MODERATION_ACTION_COMPLETED.json` | see wit/ | see wit/ |
-//! | `AUTOMOD_TRIGGERED` | event | `moderation:events` | [`AutomodTriggered`] | `valid/AUTOMOD_TRIGGERED.json` | see wit/ | see wit/ |
-//! | `MUSIC_STARTED` | event | `music:events` | [`MusicStarted`] | `valid/MUSIC_STARTED.json` | see wit/ | see wit/ |
-//! | `MUSIC_ENDED` | event | `music:events` | [`MusicEnded`] | `valid/MUSIC_ENDED.json` | see wit/ | see wit/ |
-//! | `MUSIC_PAUSED` | event | `music:events` | [`MusicPaused`] | `valid/MUSIC_PAUSED.json` | see wit/ | see wit/ |
-//! | `TRACK_ADDED` | event | `music:events` | [`TrackAdded`] | `valid/TRACK_ADDED.json` | see wit/ | see wit/ |
-//! | `QUEUE_CLEARED` | event | `music:events` | [`QueueCleared`] | `valid/QUEUE_CLEARED.json` | see wit/ | see wit/ |
-//! | `USER_NOTIFICATION` | event | `notifications` | [`UserNotification`] | `valid/USER_NOTIFICATION.json` | see wit/ | see wit/ |
-//! | `BROADCAST_NOTIFICATION` | event | `notifications` | [`BroadcastNotification`] | `valid/BROADCAST_NOTIFICATION.json` | see wit/ | see wit/ |
-//! | `SCHEDULED_TASK` | event | `scheduled:tasks` | [`ScheduledTask`] | `valid/SCHEDULED_TASK.json` | see wit/ | see wit/ |
-//! | `CLEANUP_EXPIRED_CASES` | event | `cleanup:tasks` | [`CleanupExpiredCases`] | `valid/CLEANUP_EXPIRED_CASES.json` | see wit/ | see wit/ |
-//! | any other `type` | — | `webhooks`, `analytics`, … | [`Payload::Custom`] | `valid/custom/ANALYTICS_PAGE_VIEW.json` | see wit/ | see wit/ |
+//! | `SEND_MESSAGE` | command | `bot:commands` | [`SendMessage`] | `valid/SEND_MESSAGE.json` | `send-message` | `dispatch::convert`, both ways |
+//! | `SEND_DM` | command | `bot:commands` | [`SendDm`] | `valid/SEND_DM.json` | `send-dm` | `dispatch::convert`, both ways |
+//! | `DELETE_MESSAGE` (ext.) | command | `bot:commands` | [`DeleteMessage`] | `valid/DELETE_MESSAGE.json` | `delete-message` | `dispatch::convert`, both ways |
+//! | `BAN_USER` | command | `bot:moderation` | [`BanUser`] | `valid/BAN_USER.json` | `ban-user` | `dispatch::convert`, both ways |
+//! | `KICK_USER` | command | `bot:moderation` | [`KickUser`] | `valid/KICK_USER.json` | `kick-user` | `dispatch::convert`, both ways |
+//! | `TIMEOUT_USER` | command | `bot:moderation` | [`TimeoutUser`] | `valid/TIMEOUT_USER.json` | `timeout-user` | `dispatch::convert`, both ways |
+//! | `UNBAN_USER` | command | `bot:moderation` | [`UnbanUser`] | `valid/UNBAN_USER.json` | `unban-user` | `dispatch::convert`, both ways |
+//! | `WARN_USER` (ext.) | command | `bot:moderation` | [`WarnUser`] | `valid/WARN_USER.json` | `warn-user` | `dispatch::convert`, both ways |
+//! | `PLAY_MUSIC` | command | `bot:music` | [`PlayMusic`] | `valid/PLAY_MUSIC.json` | `play-music` | `dispatch::convert`, both ways |
+//! | `SKIP_MUSIC` | command | `bot:music` | [`SkipMusic`] | `valid/SKIP_MUSIC.json` | `skip-music` | `dispatch::convert`, both ways |
+//! | `PAUSE_MUSIC` | command | `bot:music` | [`PauseMusic`] | `valid/PAUSE_MUSIC.json` | `pause-music` | `dispatch::convert`, both ways |
+//! | `SET_VOLUME` | command | `bot:music` | [`SetVolume`] | `valid/SET_VOLUME.json` | `set-volume` | `dispatch::convert`, both ways |
+//! | `SET_REPEAT` | command | `bot:music` | [`SetRepeat`] | `valid/SET_REPEAT.json` | `set-repeat` | `dispatch::convert`, both ways |
+//! | `UPDATE_CONFIG` | command | `bot:config` | [`UpdateConfig`] | `valid/UPDATE_CONFIG.json` | `update-config` | `dispatch::convert`, both ways |
+//! | `RELOAD_COMMANDS` | command | `bot:config` | [`ReloadCommands`] | `valid/RELOAD_COMMANDS.json` | `reload-commands` | `dispatch::convert`, both ways |
+//! | `MEMBER_JOINED` | event | `discord:events` | [`MemberJoined`] | `valid/MEMBER_JOINED.json` | `member-joined` | `dispatch::convert`, both ways |
+//! | `MEMBER_LEFT` | event | `discord:events` | [`MemberLeft`] | `valid/MEMBER_LEFT.json` | `member-left` | `dispatch::convert`, both ways |
+//! | `MEMBER_UPDATED` | event | `discord:events` | [`MemberUpdated`] | `valid/MEMBER_UPDATED.json` | `member-updated` | `dispatch::convert`, both ways |
+//! | `MESSAGE_CREATED` (ext.) | event | `discord:events` | [`MessageCreated`] | `valid/MESSAGE_CREATED.json` | `message-created` | `dispatch::convert`, both ways |
+//! | `MESSAGE_DELETED` | event | `discord:events` | [`MessageDeleted`] | `valid/MESSAGE_DELETED.json` | `message-deleted` | `dispatch::convert`, both ways |
+//! | `MESSAGE_EDITED` | event | `discord:events` | [`MessageEdited`] | `valid/MESSAGE_EDITED.json` | `message-edited` | `dispatch::convert`, both ways |
+//! | `MESSAGE_BULK_DELETED` | event | `discord:events` | [`MessageBulkDeleted`] | `valid/MESSAGE_BULK_DELETED.json` | `message-bulk-deleted` | `dispatch::convert`, both ways |
+//! | `CHANNEL_CREATED` | event | `discord:events` | [`ChannelCreated`] | `valid/CHANNEL_CREATED.json` | `channel-created` | `dispatch::convert`, both ways |
+//! | `ROLE_CREATED` | event | `discord:events` | [`RoleCreated`] | `valid/ROLE_CREATED.json` | `role-created` | `dispatch::convert`, both ways |
+//! | `CASE_CREATED` | event | `moderation:events` | [`CaseCreated`] | `valid/CASE_CREATED.json` | `case-created` | `dispatch::convert`, both ways |
+//! | `CASE_UPDATED` | event | `moderation:events` | [`CaseUpdated`] | `valid/CASE_UPDATED.json` | `case-updated` | `dispatch::convert`, both ways |
+//! | `MODERATION_ACTION_COMPLETED` | event | `moderation:events` | [`ModerationActionCompleted`] | `valid/MODERATION_ACTION_COMPLETED.json` | `moderation-action-completed` | `dispatch::convert`, both ways |
+//! | `AUTOMOD_TRIGGERED` | event | `moderation:events` | [`AutomodTriggered`] | `valid/AUTOMOD_TRIGGERED.json` | `automod-triggered` | `dispatch::convert`, both ways |
+//! | `MUSIC_STARTED` | event | `music:events` | [`MusicStarted`] | `valid/MUSIC_STARTED.json` | `music-started` | `dispatch::convert`, both ways |
+//! | `MUSIC_ENDED` | event | `music:events` | [`MusicEnded`] | `valid/MUSIC_ENDED.json` | `music-ended` | `dispatch::convert`, both ways |
+//! | `MUSIC_PAUSED` | event | `music:events` | [`MusicPaused`] | `valid/MUSIC_PAUSED.json` | `music-paused` | `dispatch::convert`, both ways |
+//! | `TRACK_ADDED` | event | `music:events` | [`TrackAdded`] | `valid/TRACK_ADDED.json` | `track-added` | `dispatch::convert`, both ways |
+//! | `QUEUE_CLEARED` | event | `music:events` | [`QueueCleared`] | `valid/QUEUE_CLEARED.json` | `queue-cleared` | `dispatch::convert`, both ways |
+//! | `USER_NOTIFICATION` | event | `notifications` | [`UserNotification`] | `valid/USER_NOTIFICATION.json` | `user-notification` | `dispatch::convert`, both ways |
+//! | `BROADCAST_NOTIFICATION` | event | `notifications` | [`BroadcastNotification`] | `valid/BROADCAST_NOTIFICATION.json` | `broadcast-notification` | `dispatch::convert`, both ways |
+//! | `SCHEDULED_TASK` | event | `scheduled:tasks` | [`ScheduledTask`] | `valid/SCHEDULED_TASK.json` | `scheduled-task` | `dispatch::convert`, both ways |
+//! | `CLEANUP_EXPIRED_CASES` | event | `cleanup:tasks` | [`CleanupExpiredCases`] | `valid/CLEANUP_EXPIRED_CASES.json` | `cleanup-expired-cases` | `dispatch::convert`, both ways |
+//! | any other `type` | — | `webhooks`, `analytics`, … | [`Payload::Custom`] | `valid/custom/ANALYTICS_PAGE_VIEW.json` | `custom` | `dispatch::convert`, both ways |
 
 pub mod commands;
 pub mod discord;
