@@ -163,3 +163,58 @@ impl<H: JobHandler> JobHandler for Shared<H> {
         self.0.handle(job)
     }
 }
+
+/// Resolves when the process receives SIGINT or SIGTERM; a second signal exits at once.
+pub async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::warn!("signal received: stopping gracefully (send it again to exit at once)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        tracing::error!("second signal: exiting now; unfinished jobs return to the queue when their locks expire");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `guildhost run`: reads the configuration (`path`, or the defaults when it is absent and
+/// was not asked for explicitly), then runs until SIGINT/SIGTERM.
+pub fn run_command(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let default_path = std::path::Path::new("guildhost.toml");
+    let config = match path {
+        Some(path) => Config::load(path)?,
+        None if default_path.exists() => Config::load(default_path)?,
+        None => {
+            let mut config = Config::default();
+            config.apply_env(|name| std::env::var(name).ok());
+            config.validate()?;
+            tracing::info!("no guildhost.toml: using the defaults");
+            config
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(config, shutdown_signal()))
+}

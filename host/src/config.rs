@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// Everything guildhost reads from `guildhost.toml`, after defaults and environment overrides.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the queues live.
@@ -217,18 +217,6 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            redis: RedisConfig::default(),
-            discord: DiscordConfig::default(),
-            plugins: PluginsConfig::default(),
-            queues: QueuesConfig::default(),
-            http: HttpConfig::default(),
         }
     }
 }
