@@ -212,6 +212,12 @@ pub fn run_command(path: Option<&std::path::Path>) -> anyhow::Result<()> {
             config
         }
     };
+    // Kept alive until the host stops; dropping it stops the child.
+    let _local_redis = if crate::local_redis::is_default_url(&config.redis.url) {
+        crate::local_redis::ensure_running()?
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,8 @@ pub mod app;
 pub mod config;
 pub mod discord;
 pub mod dispatch;
+pub mod local_redis;
+pub mod ops;
 pub mod protocol;
 pub mod queue;
 pub mod runtime;

@@ -1,0 +1,138 @@
+//! The operator's inspection and repair commands: queue counts, dead letters, enqueueing a
+//! message as the API would. Each returns the text to print; `main.rs` only parses arguments.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context as _, bail};
+
+use crate::config::Config;
+use crate::dispatch::outputs::job_options;
+use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, type_policy};
+use crate::protocol::{Message, QueueName};
+use crate::queue::{DeadLetters, Queue, RedisConn};
+
+/// Every queue an operator may want to look at: the seed's, guildhost's own, the dead letters.
+pub fn known_queues() -> Vec<&'static str> {
+    QueueName::ALL
+        .iter()
+        .map(|q| q.as_str())
+        .chain([GATEWAY_QUEUE, EXECUTE_QUEUE, crate::queue::DEFAULT_DEAD_LETTER_QUEUE])
+        .collect()
+}
+
+/// Connects to the configured Redis, saying which one on failure.
+pub async fn connect(config: &Config) -> anyhow::Result<RedisConn> {
+    RedisConn::connect(&config.redis.url)
+        .await
+        .with_context(|| format!("connecting to Redis at {}", config.redis.url))
+}
+
+/// `guildhost queues`: jobs per queue and state, as Node's `getJobCounts()` reports them.
+pub async fn queue_counts(config: &Config) -> anyhow::Result<String> {
+    let conn = connect(config).await?;
+    let mut out = format!(
+        "{:<20} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}\n",
+        "queue", "waiting", "active", "delayed", "completed", "failed", "paused"
+    );
+    for name in known_queues() {
+        let counts = Queue::new(conn.clone(), &config.redis.prefix, name)
+            .job_counts()
+            .await
+            .with_context(|| format!("counting jobs of {name}"))?;
+        let _ = writeln!(
+            out,
+            "{:<20} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}",
+            name,
+            counts.waiting,
+            counts.active,
+            counts.delayed,
+            counts.completed,
+            counts.failed,
+            counts.paused
+        );
+    }
+    Ok(out)
+}
+
+fn dead_letters(config: &Config, conn: RedisConn) -> DeadLetters {
+    DeadLetters::new(conn, &config.redis.prefix, None)
+}
+
+/// `guildhost dlq list`: one line per dead letter.
+pub async fn dlq_list(config: &Config) -> anyhow::Result<String> {
+    let letters = dead_letters(config, connect(config).await?).list().await?;
+    let mut out = String::new();
+    for letter in &letters {
+        let _ = writeln!(
+            out,
+            "{:<8} {:<24} {:<16} {:<20} {}",
+            letter.id, letter.failed_at, letter.queue, letter.job_name, letter.error
+        );
+    }
+    let _ = writeln!(out, "{} dead letter(s)", letters.len());
+    Ok(out)
+}
+
+/// `guildhost dlq show <id>`: one dead letter in full.
+pub async fn dlq_show(config: &Config, id: &str) -> anyhow::Result<String> {
+    let Some(letter) = dead_letters(config, connect(config).await?).get(id).await? else {
+        bail!("no dead letter {id}");
+    };
+    let data = serde_json::from_str::<serde_json::Value>(&letter.original_data)
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_else(|_| letter.original_data.clone()))
+        .unwrap_or_else(|_| letter.original_data.clone());
+    Ok(format!(
+        "id:        {}\nqueue:     {}\njob:       {} ({})\nfailed at: {}\nattempts:  {}\nerror:     {}\ndata:\n{data}\n",
+        letter.id,
+        letter.queue,
+        letter.job_id,
+        letter.job_name,
+        letter.failed_at,
+        letter.attempts_made,
+        letter.error
+    ))
+}
+
+/// `guildhost dlq replay <id|--all>`: sends letters back to their queues.
+pub async fn dlq_replay(config: &Config, id: Option<&str>) -> anyhow::Result<String> {
+    let letters = dead_letters(config, connect(config).await?);
+    match id {
+        Some(id) => match letters.replay(id).await? {
+            Some(job) => Ok(format!("replayed dead letter {id} as job {job}\n")),
+            None => bail!("no dead letter {id}"),
+        },
+        None => {
+            let replayed = letters.replay_all().await?;
+            Ok(format!("replayed {} dead letter(s)\n", replayed.len()))
+        }
+    }
+}
+
+/// `guildhost dlq purge`: deletes every dead letter.
+pub async fn dlq_purge(config: &Config) -> anyhow::Result<String> {
+    let purged = dead_letters(config, connect(config).await?).purge().await?;
+    Ok(format!("purged {purged} dead letter(s)\n"))
+}
+
+/// `guildhost enqueue <queue> <json|@file>`: validates the message as the host will, then adds
+/// it as the Node API does (`queue.add(type, message, defaultJobOptions)`).
+pub async fn enqueue(config: &Config, queue: &str, message: &str) -> anyhow::Result<String> {
+    let text = match message.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None => message.to_owned(),
+    };
+    let decoded = Message::decode_with(text.as_bytes(), type_policy(queue))
+        .map_err(|e| anyhow::anyhow!("invalid message: {e}"))?;
+    let conn = connect(config).await?;
+    let id = Queue::new(conn, &config.redis.prefix, queue)
+        .add(
+            decoded.payload.type_name(),
+            &decoded.to_json_string()?,
+            job_options(config, queue),
+        )
+        .await?;
+    Ok(format!(
+        "added {} to {queue} as job {id}\n",
+        decoded.payload.type_name()
+    ))
+}
