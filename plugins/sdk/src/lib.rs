@@ -70,20 +70,20 @@
 //!
 //! # Building
 //!
-//! A plugin is a `cdylib` crate. Either of these produces the component
-//! `target/wasm32-wasip2/release/<crate>.wasm`:
+//! A plugin is a `cdylib` crate, built either way:
 //!
 //! ```text
-//! cargo build --release --target wasm32-wasip2
-//! cargo component build --release --target wasm32-wasip2
+//! cargo build --release --target wasm32-wasip2   # -> target/wasm32-wasip2/release/<crate>.wasm
+//! cargo component build --release                # -> target/wasm32-wasip1/release/<crate>.wasm
 //! ```
 //!
-//! Plain cargo needs nothing else: on `wasm32-wasip2` the linker emits a component. For
-//! `cargo component` the plugin's `Cargo.toml` carries the component metadata (it checks the
-//! crate against the world; the generated `src/bindings.rs` is not needed, the SDK brings its
-//! own bindings). Pass `--target wasm32-wasip2`: cargo-component's default (`wasip1` plus an
-//! adapter) gives a larger component importing more of WASI (the filesystem among it), which
-//! the host links to nothing at best and refuses at worst.
+//! Plain cargo needs nothing else: on `wasm32-wasip2` the linker emits a component, importing
+//! only the guildhost interfaces plus the `wasi:io`/`wasi:cli` set Rust's standard library
+//! links. `cargo component` (checked with 0.21.1) needs the component metadata below; it checks
+//! the crate against the world, writes a `src/bindings.rs` the crate does not use (the SDK brings
+//! its own bindings; leave it out of version control) and builds through the `wasip1` adapter,
+//! so its component also imports `wasi:filesystem` and `wasi:clocks`, which the host links to
+//! nothing.
 //!
 //! ```toml
 //! [lib]
