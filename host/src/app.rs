@@ -45,6 +45,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let runtime = Arc::new(
         Runtime::new(RuntimeConfig::default(), kv).context("starting the plugin runtime")?,
     );
+    if config.plugins.first_party {
+        for (name, outcome) in crate::bundled::install(&runtime) {
+            match outcome {
+                Ok(()) => tracing::info!(plugin = name, "first-party plugin loaded"),
+                Err(error) => tracing::error!(plugin = name, %error, "first-party plugin failed to load"),
+            }
+        }
+    }
     let report = runtime.scan_dir(&config.plugins.dir);
     tracing::info!(dir = %config.plugins.dir.display(), ?report, "plugins loaded");
     let _watcher = runtime

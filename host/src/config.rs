@@ -68,6 +68,9 @@ pub struct DiscordConfig {
 pub struct PluginsConfig {
     /// Directory watched for `<name>.wasm` + `<name>.toml` pairs.
     pub dir: PathBuf,
+    /// Load the first-party plugins embedded in the binary (a plugin of the same name in `dir`
+    /// replaces one).
+    pub first_party: bool,
 }
 
 /// `[queues]`: `defaults` plus one table per queue name.
@@ -191,6 +194,7 @@ impl Default for PluginsConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("plugins.d"),
+            first_party: true,
         }
     }
 }

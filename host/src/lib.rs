@@ -5,6 +5,7 @@
 //! by [`runtime`]. See `ARCHITECTURE.md` at the repository root for the code map.
 
 pub mod app;
+pub mod bundled;
 pub mod config;
 pub mod discord;
 pub mod dispatch;

@@ -53,6 +53,7 @@ impl Host {
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         config.redis.prefix = prefix.clone();
         config.plugins.dir = dir.clone();
+        config.plugins.first_party = false;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(guildhost::app::run(config, async {
             let _ = stopped.await;
