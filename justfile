@@ -12,3 +12,8 @@ lint:
 # Prepare a fresh machine and run everything CI runs.
 ci:
     bash .ci/run
+
+# Benchmark guildhost's queue worker against the real npm bull (needs redis-server, Node 20+ and
+# `npm ci` in tests/node). Extra flags pass through: `just bench-queue --rounds 5`.
+bench-queue *ARGS:
+    cargo run --release -p guildhost-tests --bin queue_bench -- {{ARGS}}

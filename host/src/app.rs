@@ -49,7 +49,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         for (name, outcome) in crate::bundled::install(&runtime) {
             match outcome {
                 Ok(()) => tracing::info!(plugin = name, "first-party plugin loaded"),
-                Err(error) => tracing::error!(plugin = name, %error, "first-party plugin failed to load"),
+                Err(error) => {
+                    tracing::error!(plugin = name, %error, "first-party plugin failed to load")
+                }
             }
         }
     }
@@ -178,7 +180,9 @@ pub async fn shutdown_signal() {
     tracing::warn!("signal received: stopping gracefully (send it again to exit at once)");
     tokio::spawn(async {
         wait_for_signal().await;
-        tracing::error!("second signal: exiting now; unfinished jobs return to the queue when their locks expire");
+        tracing::error!(
+            "second signal: exiting now; unfinished jobs return to the queue when their locks expire"
+        );
         std::process::exit(130);
     });
 }

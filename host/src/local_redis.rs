@@ -31,7 +31,10 @@ impl Drop for LocalRedis {
 pub fn is_default_url(url: &str) -> bool {
     matches!(
         url.trim_end_matches('/'),
-        "redis://127.0.0.1:6379" | "redis://localhost:6379" | "redis://127.0.0.1" | "redis://localhost"
+        "redis://127.0.0.1:6379"
+            | "redis://localhost:6379"
+            | "redis://127.0.0.1"
+            | "redis://localhost"
     )
 }
 
@@ -49,7 +52,16 @@ pub fn ensure_running() -> anyhow::Result<Option<LocalRedis>> {
     let dir = std::env::temp_dir().join(format!("guildhost-redis-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .arg("--dir")
         .arg(&dir)
         .stdin(Stdio::null())

@@ -16,7 +16,11 @@ pub fn known_queues() -> Vec<&'static str> {
     QueueName::ALL
         .iter()
         .map(|q| q.as_str())
-        .chain([GATEWAY_QUEUE, EXECUTE_QUEUE, crate::queue::DEFAULT_DEAD_LETTER_QUEUE])
+        .chain([
+            GATEWAY_QUEUE,
+            EXECUTE_QUEUE,
+            crate::queue::DEFAULT_DEAD_LETTER_QUEUE,
+        ])
         .collect()
 }
 

@@ -11,7 +11,7 @@ use guildhost::queue::{
 };
 use serde_json::Value;
 
-use common::{cmd, redis, unique_prefix};
+use common::{cleanup, cmd, redis, unique_prefix};
 
 fn opts() -> JobOptions {
     JobOptions::default()
@@ -69,6 +69,7 @@ async fn add_writes_bulls_job_hash_and_wait_list() {
     let job = queue.get_job("1").await.unwrap().unwrap();
     assert_eq!(job.opts.attempts, Some(3));
     assert!(job.input_error().is_none());
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -162,6 +163,7 @@ async fn priorities_lifo_delays_and_duplicates_follow_bull() {
     let counts = queue.job_counts().await.unwrap();
     assert_eq!((counts.waiting, counts.delayed, counts.active), (10, 1, 0));
     assert!(queue.add("bad", "not json", opts()).await.is_err());
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -182,6 +184,7 @@ async fn bulk_add_targets_several_queues_in_one_call() {
     let other = Queue::new(conn.clone(), &prefix, "b");
     assert_eq!(queue.job_counts().await.unwrap().waiting, 2);
     assert_eq!(other.get_job("1").await.unwrap().unwrap().name, "two");
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -201,6 +204,7 @@ async fn pause_moves_waiting_jobs_and_new_adds_to_paused() {
     assert!(!queue.is_paused().await.unwrap());
     let counts = queue.job_counts().await.unwrap();
     assert_eq!((counts.waiting, counts.paused), (2, 0));
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -270,6 +274,7 @@ async fn repeat_every_matches_bulls_key_and_iteration_id() {
     );
     assert!(queue.repeatable_keys().await.unwrap().is_empty());
     assert!(queue.get_job(&id).await.unwrap().is_none());
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -306,4 +311,28 @@ async fn repeat_cron_with_tz_and_custom_id() {
     let job = queue.get_job(&id).await.unwrap().unwrap();
     let stored: Value = serde_json::from_str(job.opts_raw.as_deref().unwrap()).unwrap();
     assert_eq!(stored["repeat"]["jobId"], "myid");
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_bulk_add_redis_would_refuse_writes_nothing() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "a");
+    let _: () = cmd(
+        &conn,
+        &["SET", &format!("{prefix}:broken:wait"), "not a list"],
+    )
+    .await;
+    let jobs = vec![
+        NewJob::new("a", "one", "{}"),
+        NewJob::new("broken", "two", "{}"),
+    ];
+    let error = queue.add_bulk(&jobs).await.unwrap_err().to_string();
+    assert!(error.contains(":broken:wait"), "{error}");
+    let counts = queue.job_counts().await.unwrap();
+    assert_eq!(counts.waiting, 0, "all or nothing");
+    let counter: Option<String> = cmd(&conn, &["GET", &format!("{prefix}:a:id")]).await;
+    assert!(counter.is_none());
+    cleanup(&conn, &prefix).await;
 }

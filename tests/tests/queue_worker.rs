@@ -16,7 +16,7 @@ use guildhost::queue::{
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use common::{cmd, eventually, redis, shutdown_pair, unique_prefix};
+use common::{cleanup, cmd, eventually, redis, shutdown_pair, unique_prefix};
 
 fn fast_options() -> WorkerOptions {
     WorkerOptions {
@@ -134,6 +134,7 @@ async fn completes_jobs_with_retention_and_bull_fields() {
     );
     let locks: Vec<String> = cmd(&conn, &["KEYS", &format!("{prefix}:q:*:lock")]).await;
     assert!(locks.is_empty());
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -233,6 +234,7 @@ async fn retries_with_fixed_then_exponential_backoff_scores() {
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].job_id, exponential);
     assert_eq!(letters[0].attempts_made, 3);
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -274,6 +276,7 @@ async fn retry_without_backoff_requeues_at_the_tail() {
     let job = queue.get_job(&id).await.unwrap().unwrap();
     assert_eq!(job.attempts_made, 1);
     assert_eq!(job.failed_reason.as_deref(), Some("first try fails"));
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -356,6 +359,7 @@ async fn permanent_failure_goes_to_dead_letters_and_replays() {
     let replayed = queue.get_job(&new_id).await.unwrap().unwrap();
     assert_eq!(replayed.data, r#"{"user":"42"}"#);
     assert_eq!(replayed.opts.attempts, Some(5));
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -404,6 +408,7 @@ async fn outputs_are_added_exactly_once_with_their_options() {
                 .is_some()
         );
     }
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -453,6 +458,7 @@ async fn a_completion_after_losing_the_lock_writes_nothing() {
     );
     let holder: String = cmd(&conn, &["GET", &lock]).await;
     assert_eq!(holder, "someone-else");
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -510,6 +516,7 @@ async fn priorities_and_lifo_run_in_bulls_order() {
         priority_set.is_empty(),
         "taking a job removes it from the priority set"
     );
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -536,6 +543,7 @@ async fn pause_holds_the_worker_and_resume_releases_it() {
     })
     .await;
     running.stop().await;
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -570,6 +578,7 @@ async fn delayed_jobs_are_promoted_when_due() {
     let waited: i64 = job.return_value.unwrap().parse().unwrap();
     assert!(waited >= 400, "ran after {waited} ms");
     assert_eq!(job.delay, Some(0), "promotion resets the delay field");
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -641,6 +650,7 @@ async fn stalled_jobs_are_recovered_or_failed_over_the_limit() {
         .unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].original_data, r#"{"k":2}"#);
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -699,6 +709,7 @@ async fn repeat_every_schedules_the_next_iteration_when_taken() {
     );
     let job = queue.get_job(&ids[1]).await.unwrap().unwrap();
     assert_eq!(job.opts.repeat.as_ref().and_then(|r| r.count), Some(2));
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -804,6 +815,7 @@ async fn bad_data_and_missing_opts_fail_into_dead_letters() {
     assert!(active.is_empty(), "nothing stays in active: {active:?}");
     let failed: i64 = cmd(&conn, &["ZCARD", &format!("{base}failed")]).await;
     assert_eq!(failed, 3);
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -837,6 +849,7 @@ async fn timeout_fails_the_attempt_with_bulls_message() {
         job.failed_reason.as_deref(),
         Some("Promise timed out after 100 milliseconds")
     );
+    cleanup(&conn, &prefix).await;
 }
 
 #[tokio::test]
@@ -879,4 +892,425 @@ async fn graceful_shutdown_releases_unfinished_jobs_without_using_an_attempt() {
     let lock: Option<String> = cmd(&conn, &["GET", &format!("{prefix}:q:{id}:lock")]).await;
     assert!(lock.is_none());
     assert_eq!(queue.job_counts().await.unwrap().active, 0);
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn survives_connection_kills_without_losing_or_repeating_completions() {
+    let conn = redis().await;
+    let killer = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let total = 300;
+    let jobs: Vec<NewJob> = (0..total)
+        .map(|n| NewJob::new("q", "k", format!(r#"{{"n":{n}}}"#)).with_opts(JobOptions::default()))
+        .collect();
+    queue.add_bulk(&jobs).await.unwrap();
+    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let seen = runs.clone();
+    let options = WorkerOptions {
+        concurrency: 8,
+        batch_size: 8,
+        lock_duration: Duration::from_millis(1000),
+        stalled_interval: Duration::from_millis(300),
+        ..fast_options()
+    };
+    let running = spawn_worker(&conn, &prefix, "q", options, move |job| {
+        let seen = seen.clone();
+        async move {
+            *seen.lock().unwrap().entry(job.id.clone()).or_default() += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok(Completion::empty().with_outputs(vec![NewJob::new(
+                "out",
+                "o",
+                format!(r#"{{"of":"{}"}}"#, job.id),
+            )]))
+        }
+    });
+    // The worker shares this connection (a clone): kill it under the worker a few times.
+    let mut kills_mid_run = 0;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The shared connection may be reconnecting from the previous kill: ask until it answers.
+        let id: i64 = eventually(5, "the shared connection answers", || async {
+            let mut shared = conn.clone();
+            redis::cmd("CLIENT")
+                .arg("ID")
+                .query_async::<i64>(&mut shared)
+                .await
+                .ok()
+        })
+        .await;
+        let _: redis::Value = cmd(&killer, &["CLIENT", "KILL", "ID", &id.to_string()]).await;
+        let completed: u64 = cmd(&killer, &["ZCARD", &format!("{prefix}:q:completed")]).await;
+        if completed < total as u64 {
+            kills_mid_run += 1;
+        }
+    }
+    assert!(
+        kills_mid_run >= 3,
+        "the connection was killed while jobs were running"
+    );
+    eventually(30, "every job completed", || async {
+        let counts = queue.job_counts().await.ok()?;
+        (counts.completed == total as u64 && counts.active == 0).then_some(())
+    })
+    .await;
+    running.stop().await;
+    let out = Queue::new(conn.clone(), &prefix, "out");
+    let outputs: Vec<String> =
+        cmd(&conn, &["LRANGE", &format!("{prefix}:out:wait"), "0", "-1"]).await;
+    let mut parents = Vec::new();
+    for id in &outputs {
+        parents.push(out.get_job(id).await.unwrap().unwrap().data);
+    }
+    parents.sort();
+    parents.dedup();
+    assert_eq!(outputs.len(), total, "one output per completed job");
+    assert_eq!(parents.len(), total, "no output twice");
+    let distinct_jobs_run = runs.lock().unwrap().len();
+    assert_eq!(distinct_jobs_run, total);
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_delayed_add_announced_on_the_channel_is_promoted_on_time() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    // A guard tick far away: only the `delayed` announcement can wake the promotion in time.
+    let options = WorkerOptions {
+        guard_interval: Duration::from_secs(60),
+        ..fast_options()
+    };
+    let running = spawn_worker(&conn, &prefix, "q", options, |_job| async {
+        Ok(Completion::empty())
+    });
+    // Let the worker finish its first promotion pass and subscribe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = queue
+        .add(
+            "d",
+            "{}",
+            JobOptions {
+                delay: Some(300),
+                ..JobOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    eventually(
+        5,
+        "the delayed job completed well before the guard tick",
+        || async {
+            let score: Option<f64> =
+                cmd(&conn, &["ZSCORE", &format!("{prefix}:q:completed"), &id]).await;
+            score
+        },
+    )
+    .await;
+    running.stop().await;
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_lost_lock_found_by_renewal_cancels_the_handler() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let id = queue
+        .add("slow", "{}", JobOptions::default())
+        .await
+        .unwrap();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (s, d) = (started.clone(), dropped.clone());
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let options = WorkerOptions {
+        lock_renew_time: Some(Duration::from_millis(50)),
+        ..fast_options()
+    };
+    let running = spawn_worker(&conn, &prefix, "q", options, move |_job| {
+        let (s, d) = (s.clone(), d.clone());
+        async move {
+            let _guard = SetOnDrop(d);
+            s.notify_one();
+            std::future::pending::<()>().await;
+            Ok(Completion::empty())
+        }
+    });
+    started.notified().await;
+    let _: () = cmd(
+        &conn,
+        &[
+            "SET",
+            &format!("{prefix}:q:{id}:lock"),
+            "someone-else",
+            "PX",
+            "60000",
+        ],
+    )
+    .await;
+    eventually(5, "the handler is cancelled", || async {
+        dropped.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
+    let stats = running.stop().await;
+    assert_eq!((stats.stale, stats.completed, stats.released), (1, 0, 0));
+    let active: Vec<String> =
+        cmd(&conn, &["LRANGE", &format!("{prefix}:q:active"), "0", "-1"]).await;
+    assert_eq!(active, vec![id], "the job is left to the lock holder");
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn an_output_redis_refuses_fails_only_its_own_job() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    // A key of the wrong type where the output queue's id counter should be.
+    let _: i64 = cmd(
+        &conn,
+        &["HSET", &format!("{prefix}:broken:id"), "not", "a counter"],
+    )
+    .await;
+    let good = queue
+        .add("good", "{}", JobOptions::default())
+        .await
+        .unwrap();
+    let bad = queue.add("bad", "{}", JobOptions::default()).await.unwrap();
+    let running = spawn_worker(&conn, &prefix, "q", fast_options(), |job| async move {
+        let target = if job.name == "bad" { "broken" } else { "fine" };
+        Ok(Completion::empty().with_outputs(vec![NewJob::new(target, "o", "{}")]))
+    });
+    eventually(10, "both settled", || async {
+        let counts = queue.job_counts().await.unwrap();
+        (counts.completed == 1 && counts.failed == 1).then_some(())
+    })
+    .await;
+    running.stop().await;
+    assert_eq!(
+        queue.get_state(&good).await.unwrap(),
+        guildhost::queue::JobState::Completed
+    );
+    let job = queue.get_job(&bad).await.unwrap().unwrap();
+    let reason = job.failed_reason.unwrap();
+    assert!(
+        reason.contains("refused by Redis") && reason.contains(":broken:id"),
+        "{reason}"
+    );
+    assert_eq!(
+        Queue::new(conn.clone(), &prefix, "fine")
+            .job_counts()
+            .await
+            .unwrap()
+            .waiting,
+        1
+    );
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn bull_events_are_published_on_bulls_channels() {
+    use futures_util::StreamExt;
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let client = redis::Client::open(url).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.psubscribe(format!("{prefix}:q:*")).await.unwrap();
+    let mut messages = pubsub.into_on_message();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let ok = queue.add("ok", "{}", JobOptions::default()).await.unwrap();
+    let bad = queue.add("bad", "{}", JobOptions::default()).await.unwrap();
+    let running = spawn_worker(&conn, &prefix, "q", fast_options(), |job| async move {
+        if job.name == "bad" {
+            Err(JobFailure::retryable("it broke"))
+        } else {
+            Ok(Completion::value(json!({"ok": true})))
+        }
+    });
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let base = format!("{prefix}:q:");
+    let wanted = |seen: &[(String, String)]| {
+        ["waiting@", "active@", "completed", "failed", "drained"]
+            .iter()
+            .all(|channel| seen.iter().any(|(name, _)| name.starts_with(channel)))
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !wanted(&seen) {
+        let message = tokio::time::timeout_at(deadline, messages.next())
+            .await
+            .expect("all Bull events within 10 s")
+            .expect("pub/sub stream open");
+        let channel = message
+            .get_channel_name()
+            .strip_prefix(&base)
+            .unwrap_or_default()
+            .to_owned();
+        seen.push((channel, message.get_payload::<String>().unwrap()));
+    }
+    running.stop().await;
+    let payload = |channel: &str| {
+        seen.iter()
+            .find(|(name, _)| name == channel)
+            .map(|(_, payload)| payload.clone())
+            .unwrap_or_default()
+    };
+    let completed: Value = serde_json::from_str(&payload("completed")).unwrap();
+    assert_eq!(completed, json!({"jobId": ok, "val": "{\"ok\":true}"}));
+    let failed: Value = serde_json::from_str(&payload("failed")).unwrap();
+    assert_eq!(failed, json!({"jobId": bad, "val": "it broke"}));
+    let tokens: Vec<&str> = seen
+        .iter()
+        .filter_map(|(name, _)| name.strip_prefix("active@"))
+        .collect();
+    assert!(
+        !tokens.is_empty() && tokens.iter().all(|token| token.len() == 36),
+        "active@<uuid>: {tokens:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(name, id)| name.starts_with("waiting@") && id == &ok)
+    );
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_the_attempt_and_the_worker_goes_on() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let panicking = queue
+        .add("panic", "{}", JobOptions::default())
+        .await
+        .unwrap();
+    let fine = queue
+        .add("fine", "{}", JobOptions::default())
+        .await
+        .unwrap();
+    let running = spawn_worker(&conn, &prefix, "q", fast_options(), |job| async move {
+        if job.name == "panic" {
+            panic!("plugin bug");
+        }
+        Ok(Completion::empty())
+    });
+    eventually(10, "both settled", || async {
+        let counts = queue.job_counts().await.unwrap();
+        (counts.completed == 1 && counts.failed == 1).then_some(())
+    })
+    .await;
+    running.stop().await;
+    let job = queue.get_job(&panicking).await.unwrap().unwrap();
+    assert_eq!(
+        job.failed_reason.as_deref(),
+        Some("handler panicked: plugin bug")
+    );
+    assert_eq!(
+        queue.get_state(&fine).await.unwrap(),
+        guildhost::queue::JobState::Completed
+    );
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn retention_by_age_drops_old_completed_jobs() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let by_age = JobOptions {
+        remove_on_complete: Some(KeepJobs::Policy {
+            age: Some(1),
+            count: None,
+        }),
+        ..JobOptions::default()
+    };
+    let old = queue.add("old", "{}", by_age.clone()).await.unwrap();
+    let running = spawn_worker(&conn, &prefix, "q", fast_options(), |_job| async {
+        Ok(Completion::empty())
+    });
+    let completed_key = format!("{prefix}:q:completed");
+    eventually(10, "first job completed", || async {
+        let score: Option<f64> = cmd(&conn, &["ZSCORE", &completed_key, &old]).await;
+        score
+    })
+    .await;
+    // Age the first completion by five seconds.
+    let aged = (now_ms() - 5_000).to_string();
+    let _: i64 = cmd(&conn, &["ZADD", &completed_key, &aged, &old]).await;
+    let new = queue.add("new", "{}", by_age).await.unwrap();
+    eventually(
+        10,
+        "second job completed and the old one dropped",
+        || async {
+            let members: Vec<String> = cmd(&conn, &["ZRANGE", &completed_key, "0", "-1"]).await;
+            (members == vec![new.clone()]).then_some(())
+        },
+    )
+    .await;
+    running.stop().await;
+    assert!(
+        queue.get_job(&old).await.unwrap().is_none(),
+        "its hash is deleted too"
+    );
+    cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn repeat_cron_iterations_continue_in_the_worker() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let repeat = RepeatOptions {
+        cron: Some("* * * * * *".into()),
+        tz: Some("Europe/Berlin".into()),
+        ..RepeatOptions::default()
+    };
+    queue
+        .add(
+            "cron",
+            "{}",
+            JobOptions {
+                repeat: Some(repeat.clone()),
+                ..JobOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = ids.clone();
+    let running = spawn_worker(&conn, &prefix, "q", fast_options(), move |job| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push(job.id.clone());
+            Ok(Completion::empty())
+        }
+    });
+    eventually(10, "two cron iterations", || async {
+        (ids.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await;
+    running.stop().await;
+    let key = "cron:::Europe/Berlin:* * * * * *";
+    let series = guildhost::queue::iteration_id_prefix("cron", &repeat, key);
+    let ids = ids.lock().unwrap().clone();
+    let seconds: Vec<i64> = ids
+        .iter()
+        .map(|id| {
+            id.strip_prefix(&series)
+                .expect("same series")
+                .parse::<i64>()
+                .unwrap()
+        })
+        .collect();
+    assert!(seconds.iter().all(|ms| ms % 1000 == 0), "{seconds:?}");
+    // Normally the very next second; a starved machine may skip seconds, never repeat one.
+    assert!(seconds[1] > seconds[0], "later seconds: {seconds:?}");
+    assert_eq!(queue.repeatable_keys().await.unwrap()[0].0, key);
+    cleanup(&conn, &prefix).await;
 }

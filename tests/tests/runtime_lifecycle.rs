@@ -306,3 +306,45 @@ fn tempdir(label: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
     dir
 }
+
+#[test]
+fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
+    let report = guildhost::runtime::tool::check(&runtime_support::wasm("automod-like"))
+        .expect("check succeeds");
+    assert!(
+        report.contains("world      guildhost:plugin@0.1.x"),
+        "{report}"
+    );
+    assert!(report.contains("subscribes MESSAGE_CREATED"), "{report}");
+    assert!(
+        report.contains("emits      AUTOMOD_TRIGGERED, DELETE_MESSAGE"),
+        "{report}"
+    );
+    assert!(report.contains("guildhost:plugin/kv@0.1.0"), "{report}");
+
+    let fixture = tempdir("fixture").join("ping.json");
+    std::fs::write(
+        &fixture,
+        format!(
+            r#"{{"id":"cli-1","type":"ECHO_PING","timestamp":"2026-11-30T17:36:20.950Z","source":"api","guildId":"{GUILD}","data":{{}}}}"#
+        ),
+    )
+    .expect("write the fixture");
+    let (report, ok) = guildhost::runtime::tool::run(
+        &runtime_support::wasm("echo"),
+        &fixture,
+        Some(r#"{"prefix": "cli: "}"#),
+    )
+    .expect("run succeeds");
+    assert!(ok, "{report}");
+    assert!(report.contains("outputs (1)"), "{report}");
+    assert!(report.contains("ECHOED"), "{report}");
+    assert!(report.contains("logs (1)"), "{report}");
+    assert!(report.contains("fuel    "), "{report}");
+
+    let (report, ok) =
+        guildhost::runtime::tool::run(&runtime_support::wasm("panic"), &fixture, None)
+            .expect("run reports the failure");
+    assert!(!ok);
+    assert!(report.contains("panicked on purpose"), "{report}");
+}

@@ -162,7 +162,13 @@ fn a_failed_load_keeps_the_previous_version_and_removal_unloads() {
 #[test]
 fn a_manifest_naming_another_plugin_is_refused() {
     let dir = plugins_dir("name-mismatch");
-    deploy(&dir, "echo-v2", "echo-v2");
+    for ext in ["wasm", "toml"] {
+        std::fs::copy(
+            runtime_support::guests().join(format!("echo.{ext}")),
+            dir.join(format!("renamed.{ext}")),
+        )
+        .expect("copy the guest under another file name");
+    }
     let (runtime, _kv) = runtime_with(config());
     let report = runtime.scan_dir(&dir);
     assert_eq!(report.failed.len(), 1, "{report:?}");

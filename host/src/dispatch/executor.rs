@@ -12,7 +12,8 @@ use crate::discord::{Action, ActionRecord, Discord, DiscordError, DryRun, modera
 use crate::protocol::{self as p, Message, Payload, TypePolicy};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob, RedisConn};
 
-use super::outputs::{Route, derived_id, reply_envelope, reply_job};
+use super::outputs::{derived_id, job_options, reply_envelope};
+use super::routes::GATEWAY_QUEUE;
 
 /// How many dry-run records are kept for inspection.
 const DRY_RUN_KEEP: i64 = 10_000;
@@ -83,7 +84,7 @@ impl<D: Discord> Executor<D> {
         }
     }
 
-    /// `MODERATION_ACTION_COMPLETED` for a moderation command, as a job for `moderation:events`.
+    /// `MODERATION_ACTION_COMPLETED` for a moderation command, as a job for the gateway queue.
     fn report(
         &self,
         job: &Job,
@@ -113,9 +114,19 @@ impl<D: Discord> Executor<D> {
                 extra: Default::default(),
             }),
         };
-        reply_job(&self.config, &event, Route::Publish)
-            .map(Some)
-            .map_err(JobFailure::permanent)
+        // Through the gateway queue, like every event from Discord's side: plugins hear of it
+        // (the moderation plugin expires a temporary ban's case) and the dispatcher forwards it
+        // to `moderation:events` for the API.
+        event
+            .validate()
+            .map_err(|e| JobFailure::permanent(e.to_string()))?;
+        let data = event
+            .to_json_string()
+            .map_err(|e| JobFailure::permanent(e.to_string()))?;
+        Ok(Some(
+            NewJob::new(GATEWAY_QUEUE, event.payload.type_name(), data)
+                .with_opts(job_options(&self.config, GATEWAY_QUEUE)),
+        ))
     }
 }
 

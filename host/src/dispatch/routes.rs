@@ -7,7 +7,8 @@ use crate::protocol::{MessageKind, MessageType, QueueName, TypePolicy};
 /// Its jobs are never dispatched to plugins again, so replies cannot loop.
 pub const EXECUTE_QUEUE: &str = "guildhost:execute";
 
-/// Gateway events on their way to the plugins (and from there to `discord:events`).
+/// Events from Discord's side — gateway events, and the executor's reports of what it did — on
+/// their way to the plugins; the dispatcher also forwards each to its seed queue for the API.
 pub const GATEWAY_QUEUE: &str = "guildhost:gateway";
 
 /// The seed's queues that carry work for the bot; the event queues are the API's to consume.

@@ -114,6 +114,24 @@ impl RedisConn {
     }
 }
 
+impl RedisConn {
+    /// Messages of one pub/sub channel on a new connection, or `None` on a cluster (whose
+    /// pub/sub routing the engine does not rely on: periodic polling covers it).
+    pub(crate) async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> QueueResult<Option<redis::aio::PubSubStream>> {
+        match &self.inner {
+            Inner::Single { client, .. } => {
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(channel).await?;
+                Ok(Some(pubsub.into_on_message()))
+            }
+            Inner::Cluster { .. } => Ok(None),
+        }
+    }
+}
+
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.inner {

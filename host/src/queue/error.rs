@@ -24,5 +24,34 @@ pub enum QueueError {
     Json(#[from] serde_json::Error),
 }
 
+impl QueueError {
+    /// Whether retrying the same request later may succeed (connection trouble, timeouts, a
+    /// server that is loading or failing over) rather than failing the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Redis(error) => {
+                error.is_io_error()
+                    || error.is_timeout()
+                    || error.is_connection_dropped()
+                    || error.is_connection_refusal()
+                    || matches!(
+                        error.code(),
+                        Some(
+                            "LOADING"
+                                | "BUSY"
+                                | "TRYAGAIN"
+                                | "CLUSTERDOWN"
+                                | "MASTERDOWN"
+                                | "MOVED"
+                                | "ASK"
+                                | "READONLY"
+                        )
+                    )
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Shorthand for results of queue operations.
 pub type QueueResult<T> = Result<T, QueueError>;

@@ -14,22 +14,38 @@ pub struct JobOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobIdOption>,
     /// Total number of tries (Bull's default is 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub attempts: Option<u32>,
     /// Delay between failed attempts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
     /// Milliseconds to wait before the job becomes waiting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub delay: Option<i64>,
     /// 1 is the highest; 0 or absent means unprioritized.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub priority: Option<u32>,
     /// Push to the head of the queue instead of the tail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifo: Option<bool>,
     /// Per-attempt time limit in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub timeout: Option<u64>,
     /// Retention of completed jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,14 +57,55 @@ pub struct JobOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<RepeatOptions>,
     /// Scheduled time of the previous repeat iteration (ms), written by the scheduler.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub prev_millis: Option<i64>,
     /// Creation time (ms), written by `add`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub timestamp: Option<i64>,
     /// Every other key, kept verbatim (`stackTraceLimit`, `preventParsingData`, custom keys...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Numbers as JavaScript producers write them: integers, floats (truncated, as `parseInt` does)
+/// or numeric strings; `null` means absent.
+mod lenient {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde_json::Value;
+
+    pub(super) fn number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i64>,
+    {
+        let value = Value::deserialize(deserializer)?;
+        let integer = match &value {
+            Value::Null => return Ok(None),
+            Value::Number(number) => number
+                .as_i64()
+                .or_else(|| number.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+            Value::String(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(|f| f as i64),
+            _ => None,
+        };
+        let integer =
+            integer.ok_or_else(|| D::Error::custom(format!("must be a number, got {value}")))?;
+        T::try_from(integer)
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("{integer} is out of range")))
+    }
 }
 
 /// A custom job id: Bull accepts `"custom-7"` as well as `123`.
@@ -192,7 +249,7 @@ pub struct RepeatOptions {
     /// Cron expression, 5 fields or 6 with seconds first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
-    /// IANA time zone of the cron expression (UTC when absent; Node uses its local zone).
+    /// IANA time zone of the cron expression (the host's local zone when absent, as in Node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
     /// Interval in milliseconds, aligned to multiples since the epoch.
@@ -263,11 +320,93 @@ pub fn bull_priority_for_level(level: Option<&str>) -> QueueResult<u32> {
 impl JobOptions {
     /// Parses the `opts` JSON text of a job hash.
     pub fn from_json(text: &str) -> QueueResult<JobOptions> {
-        Ok(serde_json::from_str(text)?)
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            QueueError::InvalidOption {
+                field: "opts",
+                rule: format!("at `{}`: {}", error.path(), error.inner()),
+            }
+        })
     }
 
     /// Total tries allowed (Bull: at least 1).
     pub fn total_attempts(&self) -> u32 {
         self.attempts.unwrap_or(1).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_delays_are_bulls() {
+        let fixed = Backoff::Millis(1000);
+        assert_eq!(fixed.delay_after(1), Ok(Some(1000)));
+        assert_eq!(fixed.delay_after(4), Ok(Some(1000)));
+        let exponential = Backoff::Strategy {
+            kind: "exponential".into(),
+            delay: Some(1000),
+            options: None,
+        };
+        let delays: Vec<_> = (1..=4).map(|made| exponential.delay_after(made)).collect();
+        assert_eq!(
+            delays,
+            vec![
+                Ok(Some(1000)),
+                Ok(Some(3000)),
+                Ok(Some(7000)),
+                Ok(Some(15000))
+            ]
+        );
+        let custom = Backoff::Strategy {
+            kind: "jitter".into(),
+            delay: None,
+            options: None,
+        };
+        assert!(custom.delay_after(1).is_err());
+        assert_eq!(Backoff::Millis(0).delay_after(1), Ok(None));
+    }
+
+    #[test]
+    fn options_keep_unknown_fields_and_accept_numeric_ids() {
+        let text = r#"{"jobId":123,"attempts":3,"removeOnComplete":{"age":60,"count":5},"custom":{"x":1}}"#;
+        let opts = JobOptions::from_json(text).unwrap();
+        assert_eq!(
+            opts.job_id.as_ref().map(JobIdOption::as_redis_id),
+            Some("123".to_owned())
+        );
+        assert_eq!(
+            Retention::from_option(opts.remove_on_complete.as_ref()),
+            Retention {
+                count: 5,
+                age_secs: 60
+            }
+        );
+        let back: serde_json::Value = serde_json::to_value(&opts).unwrap();
+        let loose =
+            JobOptions::from_json(r#"{"attempts":"3","delay":12.7,"timeout":null}"#).unwrap();
+        assert_eq!(
+            (loose.attempts, loose.delay, loose.timeout),
+            (Some(3), Some(12), None)
+        );
+        let error = JobOptions::from_json(r#"{"attempts":"many"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("attempts"), "{error}");
+        assert_eq!(back["custom"]["x"], 1);
+        assert_eq!(
+            Retention::from_option(Some(&KeepJobs::Remove(true))).count,
+            0
+        );
+        assert_eq!(Retention::from_option(None), Retention::KEEP_ALL);
+    }
+
+    #[test]
+    fn envelope_priorities_map_onto_bull_priorities() {
+        assert_eq!(bull_priority_for_level(Some("high")).unwrap(), 1);
+        assert_eq!(bull_priority_for_level(None).unwrap(), 2);
+        assert_eq!(bull_priority_for_level(Some("low")).unwrap(), 3);
+        assert!(bull_priority_for_level(Some("urgent")).is_err());
     }
 }

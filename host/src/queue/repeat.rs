@@ -269,7 +269,8 @@ fn next_in_zone<Z: TimeZone>(schedules: &[cron::Schedule], after: DateTime<Z>) -
         .min()
 }
 
-/// The first cron match strictly after `after_ms` (second granularity), in `tz` (UTC when absent).
+/// The first cron match strictly after `after_ms` (second granularity), in `tz` (the host's local
+/// time zone when absent, as Node's cron-parser does).
 pub fn next_cron(expression: &str, tz: Option<&str>, after_ms: i64) -> QueueResult<Option<i64>> {
     let schedules = schedules(expression)?;
     // Matches are whole seconds: start from the second `after_ms` falls in.
@@ -279,7 +280,11 @@ pub fn next_cron(expression: &str, tz: Option<&str>, after_ms: i64) -> QueueResu
         .single()
         .ok_or_else(|| cron_error(format!("start time {after_ms} is out of range")))?;
     match tz {
-        None => Ok(next_in_zone(&schedules, after)),
+        // Like cron-parser in Node: without `tz`, the host's local time zone.
+        None => Ok(next_in_zone(
+            &schedules,
+            after.with_timezone(&chrono::Local),
+        )),
         Some(name) => {
             let zone = chrono_tz::Tz::from_str(name).map_err(|_| QueueError::InvalidOption {
                 field: "repeat.tz",
@@ -341,10 +346,14 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 30, 8, 0, 0)
             .unwrap()
             .timestamp_millis();
-        let next = next_cron("0 9 * * 1", None, monday_8).unwrap().unwrap();
+        let next = next_cron("0 9 * * 1", Some("UTC"), monday_8)
+            .unwrap()
+            .unwrap();
         assert_eq!(next, monday_8 + 3_600_000);
         // Day 1 of the month OR Sundays: the next Sunday (Dec 6) comes after Dec 1.
-        let next = next_cron("0 0 1 * 0", None, monday_8).unwrap().unwrap();
+        let next = next_cron("0 0 1 * 0", Some("UTC"), monday_8)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             next,
             Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0)

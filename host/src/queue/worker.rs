@@ -229,6 +229,9 @@ pub struct Worker {
 
 type Taken = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
 
+/// Status of `finish.lua` for a job whose outputs could not be added (nothing was written).
+const OUTPUT_REFUSED: i64 = -10;
+
 enum Outcome {
     Done(Result<Completion, JobFailure>),
     LockLost,
@@ -321,6 +324,21 @@ impl Worker {
         H: JobHandler,
         S: Future<Output = ()> + Send,
     {
+        let mut blocking = self.shared.conn.dedicated().await?;
+        // Bull names its blocking connection so that Node's `getWorkers()` lists this worker.
+        let client_name = format!(
+            "{}:{}",
+            self.shared.keys.prefix(),
+            base64(self.shared.keys.name().as_bytes())
+        );
+        let named: Result<(), _> = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&client_name)
+            .query_async(&mut blocking)
+            .await;
+        if let Err(error) = named {
+            tracing::debug!(%error, "CLIENT SETNAME refused; getWorkers() will not list this worker");
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let (due_tx, due_rx) = mpsc::unbounded_channel::<i64>();
         let renewer = tokio::spawn(renew_locks(self.shared.clone(), stop_rx.clone()));
@@ -329,7 +347,13 @@ impl Worker {
             .options
             .maintenance
             .then(|| tokio::spawn(maintain(self.shared.clone(), stop_rx.clone(), due_rx)));
-        let blocking = self.shared.conn.dedicated().await?;
+        let listener = self.shared.options.maintenance.then(|| {
+            tokio::spawn(listen_delayed(
+                self.shared.clone(),
+                stop_rx.clone(),
+                due_tx.clone(),
+            ))
+        });
         let (wake_tx, wake_rx) = mpsc::channel::<()>(1);
         let (popped_tx, popped_rx) = mpsc::channel::<Option<String>>(1);
         let waiter = tokio::spawn(wait_for_jobs(
@@ -350,6 +374,9 @@ impl Worker {
         if let Some(task) = maintenance {
             let _ = task.await;
         }
+        if let Some(task) = listener {
+            let _ = task.await;
+        }
         let _ = waiter.await;
         result.map(|()| run.stats)
     }
@@ -360,6 +387,27 @@ struct Run<H> {
     handler: Arc<H>,
     stats: WorkerStats,
     due_tx: mpsc::UnboundedSender<i64>,
+}
+
+/// Standard base64 with padding (Bull names worker connections `<prefix>:<base64(queue)>`).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let value = chunk.iter().enumerate().fold(0u32, |acc, (index, byte)| {
+            acc | (u32::from(*byte) << (16 - 8 * index))
+        });
+        for position in 0..4 {
+            if position <= chunk.len() {
+                out.push(char::from(
+                    ALPHABET[((value >> (18 - 6 * position)) & 63) as usize],
+                ));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Sleeps with exponential backoff after a Redis error (the connection reconnects meanwhile).
@@ -400,25 +448,32 @@ impl<H: JobHandler> Run<H> {
                 }
             }
             let free = concurrency.saturating_sub(in_flight.len() + backlog.len());
-            let want_take = !stopping && free > 0 && !drained;
-            if !done.is_empty() || want_take {
-                let take = if want_take { free.min(batch) } else { 0 };
+            if !done.is_empty() || (!stopping && free > 0 && !drained) {
+                // Every flush also takes what fits, even when the queue looked empty: it costs
+                // nothing extra in round trips and picks up jobs that arrived meanwhile.
+                let take = if stopping { 0 } else { free.min(batch) };
                 let count = done.len().min(batch);
                 let items: Vec<FinishItem> = done.drain(..count).collect();
-                match self.finish_and_take(&items, take).await {
+                match self.finish_and_take(&items, take, !drained).await {
                     Ok(taken) => {
                         failures = 0;
-                        if take > 0 && taken.len() < take {
-                            drained = true;
+                        if take > 0 {
+                            drained = taken.len() < take;
                         }
                         self.accept(taken, &mut backlog).await;
                     }
-                    Err(error) => {
+                    Err(error) if error.is_transient() => {
                         tracing::warn!(queue = %self.shared.keys.name(), %error, "finishing jobs failed; retrying");
                         // Re-sending is safe: a completion that did go through is refused the
                         // second time (its lock is gone), so nothing is recorded twice.
                         done.splice(0..0, items);
                         backoff_sleep(&mut failures).await;
+                    }
+                    Err(error) => {
+                        // Redis refused the script itself (e.g. an output key of the wrong
+                        // type): find the culprits one by one instead of retrying forever.
+                        tracing::warn!(queue = %self.shared.keys.name(), %error, "finishing a batch was refused; finishing one by one");
+                        self.finish_one_by_one(items).await;
                     }
                 }
                 continue;
@@ -426,9 +481,15 @@ impl<H: JobHandler> Run<H> {
             if stopping && in_flight.is_empty() && !waiting_for_jobs {
                 break;
             }
-            if drained && free > 0 && !stopping && !waiting_for_jobs && wake_tx.try_send(()).is_ok()
-            {
-                waiting_for_jobs = true;
+            if drained && free > 0 && !stopping && !waiting_for_jobs {
+                if wake_tx.try_send(()).is_ok() {
+                    waiting_for_jobs = true;
+                } else {
+                    // The blocking waiter is gone (it never should be): poll instead.
+                    tokio::time::sleep(self.shared.options.drain_delay).await;
+                    drained = false;
+                    continue;
+                }
             }
             tokio::select! {
                 Some((job, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
@@ -449,7 +510,10 @@ impl<H: JobHandler> Run<H> {
                             drained = false;
                             let extra = free.saturating_sub(1).min(batch);
                             match self.take(Some(&id), extra).await {
-                                Ok(taken) => self.accept(taken, &mut backlog).await,
+                                Ok(taken) => {
+                                    drained = taken.len() <= extra;
+                                    self.accept(taken, &mut backlog).await;
+                                }
                                 Err(error) => {
                                     // The id stays in `active` without a lock: the stalled check
                                     // gives it back, as Bull does after a crash at this point.
@@ -458,8 +522,7 @@ impl<H: JobHandler> Run<H> {
                                 }
                             }
                         }
-                        Some(None) => {}
-                        None => return Ok(()),
+                        Some(None) | None => {}
                     }
                 }
                 () = &mut shutdown, if !stopping => {
@@ -471,7 +534,7 @@ impl<H: JobHandler> Run<H> {
                 () = &mut deadline, if stopping => {
                     let ids: Vec<String> = self.shared.held_ids().into_iter().map(|(id, _)| id).collect();
                     drop(std::mem::take(&mut in_flight));
-                    let _ = self.finish_and_take(&std::mem::take(&mut done), 0).await;
+                    let _ = self.finish_and_take(&std::mem::take(&mut done), 0, false).await;
                     let ids: Vec<String> = ids.into_iter().filter(|id| self.is_held(id)).collect();
                     self.release(&ids).await;
                     if waiting_for_jobs && let Some(Some(id)) = popped_rx.recv().await {
@@ -522,6 +585,21 @@ impl<H: JobHandler> Run<H> {
                     None => handler.handle(&job).await,
                 }
             };
+            // A panicking handler fails its attempt instead of taking the worker down.
+            let work = std::panic::AssertUnwindSafe(work)
+                .catch_unwind()
+                .map(|result| {
+                    result.unwrap_or_else(|panic| {
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .map(|text| (*text).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".to_owned());
+                        Err(JobFailure::retryable(format!(
+                            "handler panicked: {message}"
+                        )))
+                    })
+                });
             let outcome = tokio::select! {
                 result = work => Outcome::Done(result),
                 () = held.lost_signal.notified() => Outcome::LockLost,
@@ -619,6 +697,30 @@ impl<H: JobHandler> Run<H> {
         }
     }
 
+    async fn finish_one_by_one(&mut self, items: Vec<FinishItem>) {
+        for item in items {
+            let mut failures = 0;
+            loop {
+                match self
+                    .finish_and_take(std::slice::from_ref(&item), 0, false)
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(error) if error.is_transient() && failures < 6 => {
+                        backoff_sleep(&mut failures).await
+                    }
+                    Err(error) => {
+                        let failure = JobFailure::permanent(format!(
+                            "completing the job was refused by Redis: {error}"
+                        ));
+                        self.fail(&item.job, failure).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     async fn take(&self, popped: Option<&str>, count: usize) -> QueueResult<Taken> {
         let keys = &self.shared.keys;
         let mut conn = self.shared.conn.clone();
@@ -634,7 +736,14 @@ impl<H: JobHandler> Run<H> {
             .await?)
     }
 
-    async fn finish_and_take(&mut self, items: &[FinishItem], take: usize) -> QueueResult<Taken> {
+    /// Completes `items` and takes up to `take` jobs in one script call; `announce_drained`
+    /// publishes Bull's `drained` event if nothing was waiting.
+    async fn finish_and_take(
+        &mut self,
+        items: &[FinishItem],
+        take: usize,
+        announce_drained: bool,
+    ) -> QueueResult<Taken> {
         let keys = &self.shared.keys;
         let mut invocation = scripts::FINISH.prepare_invoke();
         invocation
@@ -644,7 +753,8 @@ impl<H: JobHandler> Run<H> {
             .arg(now_ms())
             .arg(self.shared.lock_millis())
             .arg(take)
-            .arg(items.len());
+            .arg(items.len())
+            .arg(if announce_drained { "1" } else { "0" });
         for item in items {
             invocation
                 .arg(&item.job.id)
@@ -657,8 +767,16 @@ impl<H: JobHandler> Run<H> {
             }
         }
         let mut conn = self.shared.conn.clone();
-        let (statuses, taken): (Vec<i64>, Taken) = invocation.invoke_async(&mut conn).await?;
-        for (item, status) in items.iter().zip(statuses) {
+        let (statuses, taken, problems): (Vec<i64>, Taken, Vec<String>) =
+            invocation.invoke_async(&mut conn).await?;
+        for ((item, status), problem) in items.iter().zip(statuses).zip(problems) {
+            if status == OUTPUT_REFUSED {
+                // Nothing of this job was written: it is still ours, so fail it properly.
+                let failure =
+                    JobFailure::permanent(format!("an output job was refused by Redis: {problem}"));
+                self.fail(&item.job, failure).await;
+                continue;
+            }
             self.shared.unhold(&item.job.id);
             if status == 0 {
                 self.stats.completed += 1;
@@ -839,6 +957,50 @@ async fn wait_for_jobs(
     }
 }
 
+/// Follows the `delayed` channel, on which producers (Node's and ours) announce due times, so a
+/// job delayed by another process is promoted on time instead of at the next guard tick.
+async fn listen_delayed(
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    due_tx: mpsc::UnboundedSender<i64>,
+) {
+    let channel = shared.keys.delayed();
+    let mut failures = 0;
+    loop {
+        let mut messages = match shared.conn.subscribe(&channel).await {
+            Ok(Some(messages)) => messages,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::debug!(%error, "subscribing to the delayed channel failed; retrying");
+                tokio::select! {
+                    () = backoff_sleep(&mut failures) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+        };
+        failures = 0;
+        loop {
+            tokio::select! {
+                message = messages.next() => match message {
+                    Some(message) => {
+                        // Bull sends the due time in ms, sometimes fractional: take the ceiling.
+                        let due = message
+                            .get_payload::<String>()
+                            .ok()
+                            .and_then(|text| text.trim().parse::<f64>().ok())
+                            .filter(|due| due.is_finite());
+                        if let Some(due) = due {
+                            let _ = due_tx.send(due.ceil() as i64);
+                        }
+                    }
+                    None => break,
+                },
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
 /// Renews every held lock each `lock_renew_time`; flags the jobs whose lock is no longer ours.
 async fn renew_locks(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let period = shared
@@ -976,5 +1138,43 @@ async fn maintain(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_bulls_connection_name() {
+        // Observed: queue `bot:commands` -> `proto:Ym90OmNvbW1hbmRz`.
+        assert_eq!(base64(b"bot:commands"), "Ym90OmNvbW1hbmRz");
+        assert_eq!(base64(b"q"), "cQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn numeric_ids_give_their_low_bits_and_others_zero() {
+        assert_eq!(id_low_bits("17"), 17);
+        assert_eq!(id_low_bits("4097"), 1);
+        assert_eq!(id_low_bits("custom-7"), 0);
+        assert_eq!(id_low_bits("repeat:abc:1795759784000"), 0);
+    }
+
+    #[test]
+    fn dead_letter_data_embeds_json_and_quotes_the_rest() {
+        let job = Job {
+            queue: Arc::from("q"),
+            id: "5".into(),
+            name: "ban".into(),
+            data: "{not json".into(),
+            opts_raw: Some(r#"{"attempts":2}"#.into()),
+            ..Job::default()
+        };
+        let letter: Value = serde_json::from_str(&dead_letter_data(&job, "bad", 0, 2)).unwrap();
+        assert_eq!(letter["originalJob"], "{not json");
+        assert_eq!(letter["opts"]["attempts"], 2);
+        assert_eq!(letter["failedAt"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(letter["attemptsMade"], 2);
     }
 }

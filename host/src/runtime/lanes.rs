@@ -159,7 +159,7 @@ impl Runtime {
         envelope: Envelope,
         message: Message,
         context: GuildContext,
-    ) -> tokio::sync::oneshot::Receiver<Result<CallResult, CallError>> {
+    ) -> tokio::sync::oneshot::Receiver<Result<CallResult, Box<CallError>>> {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let lane = LaneKey {
             plugin: plugin.clone(),

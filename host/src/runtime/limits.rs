@@ -142,9 +142,9 @@ impl RuntimeLimits {
 /// Formats a duration the way limit errors show it: `50ms`, `2s`, `1500us`.
 pub(crate) fn human_duration(duration: Duration) -> String {
     let micros = duration.as_micros();
-    if micros % 1_000_000 == 0 {
+    if micros.is_multiple_of(1_000_000) {
         format!("{}s", micros / 1_000_000)
-    } else if micros % 1_000 == 0 {
+    } else if micros.is_multiple_of(1_000) {
         format!("{}ms", micros / 1_000)
     } else {
         format!("{micros}us")

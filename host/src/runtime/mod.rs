@@ -153,16 +153,11 @@ impl Runtime {
         envelope: &bindings::Envelope,
         message: &bindings::Message,
         context: &GuildContext,
-    ) -> Result<CallResult, CallError> {
+    ) -> Result<CallResult, Box<CallError>> {
         let Some(loaded) = self.registry.get(plugin) else {
-            return Err(CallError {
-                error: PluginError::NotLoaded {
-                    plugin: plugin.to_owned(),
-                },
-                logs: Vec::new(),
-                fuel: None,
-                duration: std::time::Duration::ZERO,
-            });
+            return Err(CallError::bare(PluginError::NotLoaded {
+                plugin: plugin.to_owned(),
+            }));
         };
         loaded.call(envelope, message, context)
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{ComponentExportIndex, Func, HasSelf, Linker, TypedFunc};
 
 use super::bindings::{Envelope, Message, Output, v0_1};
 use super::breaker::{CircuitBreaker, Tripped};
@@ -67,13 +67,14 @@ pub struct CallError {
 }
 
 impl CallError {
-    fn bare(error: PluginError) -> Self {
-        Self {
+    /// A failure before the guest ran: no log, no fuel, no time.
+    pub(crate) fn bare(error: PluginError) -> Box<Self> {
+        Box::new(Self {
             error,
             logs: Vec::new(),
             fuel: None,
             duration: Duration::ZERO,
-        }
+        })
     }
 }
 
@@ -91,14 +92,20 @@ impl Linkers {
     }
 }
 
-/// The version-specific pre-instantiated component.
+/// The result of `handle` in `guildhost:plugin@0.1.x`.
+type HandleResultV0_1 = (Result<Vec<Output>, v0_1::guildhost::plugin::types::PluginError>,);
+
+/// The version-specific pre-instantiated component, and where its `handle` export is.
 enum Pre {
-    V0_1(v0_1::PluginPre<HostState>),
+    V0_1 {
+        pre: v0_1::PluginPre<HostState>,
+        handle: ComponentExportIndex,
+    },
 }
 
-/// The version-specific bindings of a live instance.
+/// The version-specific entry point of a live instance.
 enum Bindings {
-    V0_1(v0_1::Plugin),
+    V0_1(Func),
 }
 
 /// A live instance and how many calls it has served.
@@ -119,6 +126,9 @@ pub struct LoadedPlugin {
     compiled_from: CompiledFrom,
     default_config: Arc<Value>,
     pre: Pre,
+    /// Set once `handle`'s signature has been checked against the bindings on a live instance;
+    /// later instances of the same component skip the (costly) check.
+    handle_checked: std::sync::OnceLock<()>,
     idle: Mutex<Vec<Instance>>,
     breaker: CircuitBreaker,
     engine: Arc<PluginEngine>,
@@ -176,7 +186,16 @@ impl LoadedPlugin {
                     .v0_1
                     .instantiate_pre(&component)
                     .map_err(world_error)?;
-                Pre::V0_1(v0_1::PluginPre::new(instance_pre).map_err(world_error)?)
+                let pre = v0_1::PluginPre::new(instance_pre).map_err(world_error)?;
+                let handle = pre
+                    .instance_pre()
+                    .component()
+                    .get_export_index(None, "handle")
+                    .ok_or_else(|| LoadError::World {
+                        plugin: plugin.clone(),
+                        reason: "no `handle` export".into(),
+                    })?;
+                Pre::V0_1 { pre, handle }
             }
         };
         Ok(Self {
@@ -188,6 +207,7 @@ impl LoadedPlugin {
             generation,
             compiled_from,
             pre,
+            handle_checked: std::sync::OnceLock::new(),
             idle: Mutex::new(Vec::new()),
             breaker: CircuitBreaker::new(context.config.breaker),
             engine: context.engine.clone(),
@@ -259,10 +279,23 @@ impl LoadedPlugin {
                 .map_err(|error| self.instantiate_error(error))?;
         }
         let bindings = match &self.pre {
-            Pre::V0_1(pre) => Bindings::V0_1(
-                pre.instantiate(&mut store)
-                    .map_err(|error| self.instantiate_error(error))?,
-            ),
+            // Not `PluginPre::instantiate`: it type-checks every export on every instantiation,
+            // which for the large `message` variant costs more than the instantiation itself.
+            Pre::V0_1 { pre, handle } => {
+                let instance = pre
+                    .instance_pre()
+                    .instantiate(&mut store)
+                    .map_err(|error| self.instantiate_error(error))?;
+                let func = instance.get_func(&mut store, handle).ok_or_else(|| {
+                    self.instantiate_error(wasmtime::format_err!("no `handle` export"))
+                })?;
+                if self.handle_checked.get().is_none() {
+                    func.typed::<(&Envelope, &Message), HandleResultV0_1>(&store)
+                        .map_err(|error| self.instantiate_error(error))?;
+                    let _ = self.handle_checked.set(());
+                }
+                Bindings::V0_1(func)
+            }
         };
         Ok(Instance {
             store,
@@ -285,7 +318,7 @@ impl LoadedPlugin {
         envelope: &Envelope,
         message: &Message,
         context: &GuildContext,
-    ) -> Result<CallResult, CallError> {
+    ) -> Result<CallResult, Box<CallError>> {
         let name = &self.manifest.name;
         if let Scope::Guild(scope) = &self.manifest.scope
             && envelope.guild_id.as_deref() != Some(scope.as_str())
@@ -331,12 +364,12 @@ impl LoadedPlugin {
             }),
             Err(error) => {
                 self.record(&error);
-                Err(CallError {
+                Err(Box::new(CallError {
                     error,
                     logs: outcome.logs,
                     fuel: outcome.fuel,
                     duration: outcome.duration,
-                })
+                }))
             }
         };
         if result.is_ok() {
@@ -398,7 +431,16 @@ impl LoadedPlugin {
         let metering = self.engine.fuel_metering() && store.set_fuel(budget).is_ok();
         let started = Instant::now();
         let returned = match &instance.bindings {
-            Bindings::V0_1(bindings) => bindings.call_handle(&mut *store, envelope, message),
+            Bindings::V0_1(func) => {
+                // SAFETY: `new_instance` checked this component's `handle` against exactly
+                // these parameter and result types before any instance was handed out, and every
+                // instance comes from the same component.
+                let handle: TypedFunc<(&Envelope, &Message), HandleResultV0_1> =
+                    unsafe { TypedFunc::new_unchecked(*func) };
+                handle
+                    .call(&mut *store, (envelope, message))
+                    .map(|(result,)| result)
+            }
         };
         let duration = started.elapsed();
         let fuel = metering.then(|| budget - store.get_fuel().unwrap_or(0));

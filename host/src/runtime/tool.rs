@@ -239,7 +239,7 @@ mod tests {
         .unwrap();
         assert_eq!(envelope.type_name, "POLL_CREATED");
         assert_eq!(envelope.guild_id.as_deref(), Some("42"));
-        assert_eq!(envelope.timestamp, 1_796_146_580_950);
+        assert_eq!(envelope.timestamp, 1_796_060_180_950);
         let Message::Custom(custom) = message else {
             panic!("expected a custom message")
         };

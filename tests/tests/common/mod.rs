@@ -65,3 +65,32 @@ pub async fn cmd<T: redis::FromRedisValue>(conn: &RedisConn, args: &[&str]) -> T
     }
     command.query_async(&mut conn).await.expect("redis command")
 }
+
+/// Deletes every key under `prefix` (single server), so suites leave Redis as they found it.
+pub async fn cleanup(conn: &RedisConn, prefix: &str) {
+    let mut conn = conn.clone();
+    let pattern = format!("{prefix}:*");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .expect("SCAN");
+        if !keys.is_empty() {
+            let _: u64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("DEL");
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}

@@ -145,12 +145,25 @@ pub fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool
     }
 }
 
-/// Copies a guest's component and manifest into `dir` as `<as_name>.wasm` / `.toml`, atomically
-/// (write aside, then rename), the way an operator should deploy.
+/// Deploys a guest into `dir` as plugin `as_name` (its manifest's `name` rewritten to match),
+/// atomically per file (write aside, then rename), the way an operator should deploy.
 pub fn deploy(dir: &Path, guest: &str, as_name: &str) {
-    for ext in ["toml", "wasm"] {
-        let staged = dir.join(format!(".{as_name}.{ext}.staged"));
-        std::fs::copy(guests().join(format!("{guest}.{ext}")), &staged).expect("stage file");
-        std::fs::rename(&staged, dir.join(format!("{as_name}.{ext}"))).expect("rename into place");
-    }
+    let manifest =
+        std::fs::read_to_string(guests().join(format!("{guest}.toml"))).expect("manifest");
+    let renamed: String = manifest
+        .lines()
+        .map(|line| {
+            if line.starts_with("name = ") {
+                format!("name = \"{as_name}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let staged = dir.join(format!(".{as_name}.toml.staged"));
+    std::fs::write(&staged, renamed).expect("stage the manifest");
+    std::fs::rename(&staged, dir.join(format!("{as_name}.toml"))).expect("rename into place");
+    let staged = dir.join(format!(".{as_name}.wasm.staged"));
+    std::fs::copy(wasm(guest), &staged).expect("stage the component");
+    std::fs::rename(&staged, dir.join(format!("{as_name}.wasm"))).expect("rename into place");
 }

@@ -12,6 +12,14 @@ local job_key = base .. id
 if redis.call("EXISTS", job_key) == 0 then
   return -1
 end
+-- Checked before any write (scripts are not rolled back): when the dead letter cannot be added,
+-- the job is failed without it and kept in `failed` whatever its retention says.
+local dead_letter = mode == "fail" and ARGV[14] == "1"
+local keep_count, keep_age = tonumber(ARGV[12]), tonumber(ARGV[13])
+if dead_letter and add_problem_at(ARGV, 15) then
+  dead_letter = false
+  keep_count, keep_age = -1, 0
+end
 local status = release_lock(base, id, token)
 if status ~= 0 then
   return status
@@ -46,9 +54,9 @@ elseif mode == "retry" then
   push_waiting(base, id, priority, ARGV[11] == "1")
 else
   release_debounce(base, job_key)
-  finish_with_retention(base, "failed", id, now, nil, nil, tonumber(ARGV[12]), tonumber(ARGV[13]))
+  finish_with_retention(base, "failed", id, now, nil, nil, keep_count, keep_age)
   redis.call("PUBLISH", base .. "failed", finished_message(id, reason))
-  if ARGV[14] == "1" then
+  if dead_letter then
     add_job_at(ARGV, 15, token)
   end
 end

@@ -1,15 +1,17 @@
 -- Completes several jobs, each together with the jobs it produced, then takes more.
 -- KEYS[1]: `active` (routing).
--- ARGV: base, token, now, lockMillis, takeCount, jobCount, then per job:
+-- ARGV: base, token, now, lockMillis, takeCount, jobCount, announceDrained ("1"), then per job:
 --   id, returnValueJson, keepCount, keepAgeSecs, outputCount, outputCount * ADD_FIELDS.
 -- A job whose lock is not ours (or that is gone or not active) is left alone and its outputs are
 -- not added: a stale completion writes nothing.
--- Returns {statuses, taken}: statuses[i] is 0 or Bull's error code; taken as in take.lua.
+-- Returns {statuses, taken, problems}: statuses[i] is 0, Bull's error code, or -10 when an output
+-- could not be added (problems[i] says why; nothing of that job was written); taken as in take.lua.
 local base, token, now, lock_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local take_count = tonumber(ARGV[5])
 local job_count = tonumber(ARGV[6])
-local statuses = {}
-local i = 7
+local announce_drained = ARGV[7] == "1"
+local statuses, problems = {}, {}
+local i = 8
 for n = 1, job_count do
   local id, value = ARGV[i], ARGV[i + 1]
   local keep_count, keep_age = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
@@ -17,7 +19,17 @@ for n = 1, job_count do
   i = i + 5
   local job_key = base .. id
   local status = 0
-  if redis.call("EXISTS", job_key) == 0 then
+  local problem = ""
+  for o = 0, outputs - 1 do
+    local found = add_problem_at(ARGV, i + o * ADD_FIELDS)
+    if found then
+      problem = found
+      break
+    end
+  end
+  if problem ~= "" then
+    status = -10
+  elseif redis.call("EXISTS", job_key) == 0 then
     status = -1
   else
     status = release_lock(base, id, token)
@@ -35,9 +47,10 @@ for n = 1, job_count do
   end
   i = i + outputs * ADD_FIELDS
   statuses[n] = status
+  problems[n] = problem
 end
 local taken = {}
 if take_count > 0 then
-  take_jobs(base, token, lock_ms, now, take_count, taken, true)
+  take_jobs(base, token, lock_ms, now, take_count, taken, announce_drained)
 end
-return { statuses, taken }
+return { statuses, taken, problems }

@@ -185,16 +185,46 @@ local function activate(base, id, token, lock_ms, now)
 end
 
 -- Takes up to `count` waiting jobs (right end of `wait` first) into `out`.
--- Publishes `drained` when `announce_drained` and nothing was waiting.
+-- Publishes `drained` when `announce_drained` and the queue ran out of waiting jobs.
 local function take_jobs(base, token, lock_ms, now, count, out, announce_drained)
   for i = 1, count do
     local id = redis.call("RPOPLPUSH", base .. "wait", base .. "active")
     if not id then
-      if i == 1 and announce_drained then
+      if announce_drained then
         redis.call("PUBLISH", base .. "drained", "")
       end
       return
     end
     out[#out + 1] = activate(base, id, token, lock_ms, now)
   end
+end
+
+-- Redis does not roll a script back when a command fails, so every key an added job will touch
+-- is checked first: returns nil, or a message naming the key whose type would make the add fail.
+local function add_problem_at(argv, i)
+  local base, custom_id = argv[i], argv[i + 1]
+  local expected = {
+    { base .. "id", "string" },
+    { base .. "wait", "list" },
+    { base .. "paused", "list" },
+    { base .. "delayed", "zset" },
+    { base .. "priority", "zset" },
+  }
+  if custom_id ~= "" then
+    expected[#expected + 1] = { base .. custom_id, "hash" }
+  end
+  if argv[i + 9] ~= "" then
+    expected[#expected + 1] = { base .. "repeat", "zset" }
+  end
+  for _, pair in ipairs(expected) do
+    local kind = redis.call("TYPE", pair[1])["ok"]
+    if kind ~= "none" and kind ~= pair[2] then
+      return "key " .. pair[1] .. " holds a " .. kind .. ", not a " .. pair[2]
+    end
+  end
+  local counter = redis.call("GET", base .. "id")
+  if counter and not string.match(counter, "^%-?%d+$") then
+    return "key " .. base .. "id is not an integer counter"
+  end
+  return nil
 end

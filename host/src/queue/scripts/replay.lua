@@ -4,6 +4,12 @@
 -- Returns per letter the new job id, or false when the letter was gone (already replayed).
 local dl_base, token = ARGV[1], ARGV[2]
 local count = tonumber(ARGV[3])
+for n = 0, count - 1 do
+  local problem = add_problem_at(ARGV, 4 + n * (1 + ADD_FIELDS) + 1)
+  if problem then
+    return redis.error_reply("GHADD " .. problem)
+  end
+end
 local out = {}
 local i = 4
 for n = 1, count do

@@ -1,0 +1,552 @@
+//! Benchmark of guildhost's queue worker against the real npm `bull` worker (not a test).
+//!
+//! ```text
+//! just bench-queue            # = cargo run --release -p guildhost-tests --bin queue_bench
+//! queue_bench [--rounds 3] [--jobs 20000] [--concurrency 50] [--latency-jobs 2500]
+//!             [--rate 500] [--redis-url redis://...]
+//!             [--guildhost-concurrency N] [--guildhost-batch N]   # default: the same concurrency
+//!                                                                  # and the worker's batch size
+//! ```
+//!
+//! On one Redis (a private `redis-server` started for the run unless `--redis-url` is given, so
+//! that nothing else moves its CPU counters), each round drains `--jobs` pre-added jobs (a
+//! ~300-byte BAN_USER-like payload, `removeOnComplete: true`) once with a Node Bull worker
+//! (`tests/node/bench.js`, concurrency 50, no-op) and once with guildhost's worker (no-op
+//! handler), alternating which goes first. It reports jobs/s, worker CPU µs per job (Node:
+//! `process.cpuUsage()`; guildhost: `getrusage` of this process over the drain), Redis CPU µs per
+//! job (`INFO cpu` used_cpu_user+sys deltas) and the ratios; then the add→completed latency
+//! p50/p99 of both at a steady `--rate` jobs/s (adds from this process, completion seen on Bull's
+//! `completed` channel, both timed on this process's monotonic clock). Prints markdown tables.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use guildhost::queue::{
+    Completion, JobOptions, KeepJobs, NewJob, Queue, RedisConn, Worker, WorkerOptions, handler_fn,
+};
+use guildhost_tests::{LocalRedis, NodeScript, cleanup, require_node_modules};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+const QUEUE: &str = "bench:ban";
+
+/// Command-line settings.
+struct Settings {
+    rounds: usize,
+    jobs: usize,
+    concurrency: usize,
+    latency_jobs: usize,
+    rate: u64,
+    redis_url: Option<String>,
+    guildhost_concurrency: Option<usize>,
+    guildhost_batch: Option<usize>,
+}
+
+impl Settings {
+    /// guildhost's worker options for the run.
+    fn guildhost_options(&self) -> WorkerOptions {
+        let defaults = WorkerOptions::default();
+        WorkerOptions {
+            concurrency: self.guildhost_concurrency.unwrap_or(self.concurrency),
+            batch_size: self.guildhost_batch.unwrap_or(defaults.batch_size),
+            ..defaults
+        }
+    }
+}
+
+fn parse_settings() -> anyhow::Result<Settings> {
+    let mut settings = Settings {
+        rounds: 3,
+        jobs: 20_000,
+        concurrency: 50,
+        latency_jobs: 2_500,
+        rate: 500,
+        redis_url: None,
+        guildhost_concurrency: None,
+        guildhost_batch: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        let number = || -> anyhow::Result<usize> {
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|number| *number > 0)
+                .with_context(|| format!("{flag} must be a positive whole number, got `{value}`"))
+        };
+        match flag.as_str() {
+            "--rounds" => settings.rounds = number()?,
+            "--jobs" => settings.jobs = number()?,
+            "--concurrency" => settings.concurrency = number()?,
+            "--latency-jobs" => settings.latency_jobs = number()?,
+            "--rate" => settings.rate = number()? as u64,
+            "--redis-url" => settings.redis_url = Some(value),
+            "--guildhost-concurrency" => settings.guildhost_concurrency = Some(number()?),
+            "--guildhost-batch" => settings.guildhost_batch = Some(number()?),
+            other => bail!(
+                "unknown flag `{other}` (flags: --rounds --jobs --concurrency --latency-jobs --rate --redis-url --guildhost-concurrency --guildhost-batch)"
+            ),
+        }
+    }
+    Ok(settings)
+}
+
+/// Which worker a measurement is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lib {
+    Bull,
+    Guildhost,
+}
+
+impl Lib {
+    fn label(self) -> &'static str {
+        match self {
+            Lib::Bull => "bull 4.16.5 (node)",
+            Lib::Guildhost => "guildhost",
+        }
+    }
+}
+
+/// One drain of the pre-added jobs.
+#[derive(Debug, Clone, Copy)]
+struct Drain {
+    jobs_per_sec: f64,
+    worker_cpu_us_per_job: f64,
+    redis_cpu_us_per_job: f64,
+}
+
+/// A ~300-byte BAN_USER message like the seed's API sends.
+fn ban_payload(seq: usize) -> String {
+    json!({
+        "id": format!("{:08x}-7d1e-4c2a-9f3b-5a6c7d8e9f{:02x}", seq, seq % 256),
+        "type": "BAN_USER",
+        "timestamp": "2026-11-30T12:00:00.000Z",
+        "source": "api",
+        "guildId": "123456789012345678",
+        "userId": "234567890123456789",
+        "data": {
+            "userId": "345678901234567890",
+            "reason": "Repeated spam in #general after two warnings",
+            "deleteMessageDays": 1,
+            "moderatorId": "456789012345678901",
+            "notifyUser": true,
+            "createCase": true,
+            "seq": seq
+        }
+    })
+    .to_string()
+}
+
+fn ban_job(seq: usize) -> NewJob {
+    NewJob::new(QUEUE, "ban", ban_payload(seq)).with_opts(JobOptions {
+        remove_on_complete: Some(KeepJobs::Remove(true)),
+        ..JobOptions::default()
+    })
+}
+
+async fn fill(conn: &RedisConn, prefix: &str, jobs: usize) -> anyhow::Result<()> {
+    let queue = Queue::new(conn.clone(), prefix, QUEUE);
+    let all: Vec<NewJob> = (0..jobs).map(ban_job).collect();
+    for chunk in all.chunks(1000) {
+        queue.add_bulk(chunk).await?;
+    }
+    let counts = queue.job_counts().await?;
+    if counts.waiting != jobs as u64 {
+        bail!(
+            "expected {jobs} waiting jobs after the fill, found {}",
+            counts.waiting
+        );
+    }
+    Ok(())
+}
+
+/// Redis CPU time (user + sys) in microseconds, from `INFO cpu`.
+async fn redis_cpu_us(conn: &RedisConn) -> anyhow::Result<f64> {
+    let mut conn = conn.clone();
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
+    let mut seconds = 0.0;
+    for line in info.lines() {
+        if let Some(value) = line
+            .strip_prefix("used_cpu_user:")
+            .or_else(|| line.strip_prefix("used_cpu_sys:"))
+        {
+            seconds += value
+                .trim()
+                .parse::<f64>()
+                .with_context(|| format!("INFO cpu line `{line}`"))?;
+        }
+    }
+    Ok(seconds * 1e6)
+}
+
+/// CPU time (user + sys) of this process in microseconds.
+fn process_cpu_us() -> f64 {
+    // SAFETY: getrusage only writes into the zeroed struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer to a rusage struct.
+    let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if status != 0 {
+        return 0.0;
+    }
+    let micros = |time: libc::timeval| time.tv_sec as f64 * 1e6 + time.tv_usec as f64;
+    micros(usage.ru_utime) + micros(usage.ru_stime)
+}
+
+fn node_args(url: &str, prefix: &str, count: usize, concurrency: usize) -> Value {
+    json!({
+        "prefix": prefix,
+        "queue": QUEUE,
+        "redisUrl": url,
+        "count": count,
+        "concurrency": concurrency,
+        "deadlineMs": 600_000,
+    })
+}
+
+async fn drain_bull(
+    conn: &RedisConn,
+    url: &str,
+    prefix: &str,
+    settings: &Settings,
+) -> anyhow::Result<Drain> {
+    let mut node = NodeScript::spawn(
+        "bench.js",
+        &node_args(url, prefix, settings.jobs, settings.concurrency),
+    )?;
+    node.ready(Duration::from_secs(30)).await?;
+    let redis_before = redis_cpu_us(conn).await?;
+    let result = node.result(Duration::from_secs(600)).await?;
+    let redis_after = redis_cpu_us(conn).await?;
+    let jobs = result["jobs"].as_f64().unwrap_or(0.0);
+    let millis = result["ms"].as_f64().unwrap_or(0.0);
+    let cpu = result["cpuUs"].as_f64().unwrap_or(0.0);
+    if jobs < settings.jobs as f64 || millis <= 0.0 {
+        bail!("the node worker reported {result}");
+    }
+    Ok(Drain {
+        jobs_per_sec: jobs / (millis / 1000.0),
+        worker_cpu_us_per_job: cpu / jobs,
+        redis_cpu_us_per_job: (redis_after - redis_before) / jobs,
+    })
+}
+
+async fn drain_guildhost(
+    conn: &RedisConn,
+    prefix: &str,
+    settings: &Settings,
+) -> anyhow::Result<Drain> {
+    let started: Arc<Mutex<Option<(Instant, f64)>>> = Arc::new(Mutex::new(None));
+    let handled = Arc::new(AtomicUsize::new(0));
+    let all_handled = Arc::new(Notify::new());
+    let target = settings.jobs;
+    let handler = {
+        let started = started.clone();
+        let handled = handled.clone();
+        let all_handled = all_handled.clone();
+        handler_fn(move |_job| {
+            if handled.load(Ordering::Relaxed) == 0
+                && let Ok(mut first) = started.lock()
+                && first.is_none()
+            {
+                *first = Some((Instant::now(), process_cpu_us()));
+            }
+            if handled.fetch_add(1, Ordering::Relaxed) + 1 == target {
+                all_handled.notify_one();
+            }
+            async { Ok(Completion::empty()) }
+        })
+    };
+    let worker = Worker::new(conn.clone(), prefix, QUEUE, settings.guildhost_options());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let redis_before = redis_cpu_us(conn).await?;
+    let run = tokio::spawn(async move {
+        worker
+            .run(handler, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(600), all_handled.notified())
+        .await
+        .context("guildhost's worker did not run every job within 600 s")?;
+    // The last completions are written in a batch after their handlers returned.
+    let queue = Queue::new(conn.clone(), prefix, QUEUE);
+    loop {
+        let counts = queue.job_counts().await?;
+        if counts.active == 0 && counts.waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let ended = Instant::now();
+    let cpu_end = process_cpu_us();
+    let redis_after = redis_cpu_us(conn).await?;
+    let _ = stop.send(());
+    match tokio::time::timeout(Duration::from_secs(30), run).await {
+        Ok(Ok(Ok(_stats))) => {}
+        Ok(Ok(Err(error))) => bail!("guildhost's worker failed: {error}"),
+        Ok(Err(error)) => bail!("guildhost's worker task failed: {error}"),
+        Err(_) => bail!("guildhost's worker did not stop within 30 s"),
+    }
+    let Some((first, cpu_start)) = started.lock().ok().and_then(|first| *first) else {
+        bail!("guildhost's worker never ran a job");
+    };
+    let jobs = settings.jobs as f64;
+    Ok(Drain {
+        jobs_per_sec: jobs / ended.duration_since(first).as_secs_f64(),
+        worker_cpu_us_per_job: (cpu_end - cpu_start) / jobs,
+        redis_cpu_us_per_job: (redis_after - redis_before) / jobs,
+    })
+}
+
+/// Add→completed latencies in milliseconds at a steady rate.
+async fn latency(
+    lib: Lib,
+    conn: &RedisConn,
+    url: &str,
+    prefix: &str,
+    settings: &Settings,
+) -> anyhow::Result<Vec<f64>> {
+    let jobs = settings.latency_jobs;
+    let client = redis::Client::open(url)?;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub
+        .subscribe(format!("{prefix}:{QUEUE}:completed"))
+        .await?;
+    let collector = tokio::spawn(async move {
+        let mut received: HashMap<String, Instant> = HashMap::with_capacity(jobs);
+        let mut stream = pubsub.into_on_message();
+        while received.len() < jobs {
+            let Some(message) = stream.next().await else {
+                break;
+            };
+            let at = Instant::now();
+            let payload: String = message.get_payload().unwrap_or_default();
+            if let Ok(event) = serde_json::from_str::<Value>(&payload)
+                && let Some(id) = event["jobId"].as_str()
+            {
+                received.insert(id.to_owned(), at);
+            }
+        }
+        received
+    });
+
+    let mut node = None;
+    let mut rust = None;
+    match lib {
+        Lib::Bull => {
+            let mut script = NodeScript::spawn(
+                "bench.js",
+                &node_args(url, prefix, jobs, settings.concurrency),
+            )?;
+            script.ready(Duration::from_secs(30)).await?;
+            node = Some(script);
+        }
+        Lib::Guildhost => {
+            let worker = Worker::new(conn.clone(), prefix, QUEUE, settings.guildhost_options());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(async move {
+                worker
+                    .run(
+                        handler_fn(|_job| async { Ok(Completion::empty()) }),
+                        async {
+                            let _ = stopped.await;
+                        },
+                    )
+                    .await
+            });
+            rust = Some((stop, task));
+        }
+    }
+
+    let queue = Queue::new(conn.clone(), prefix, QUEUE);
+    let interval = Duration::from_nanos(1_000_000_000 / settings.rate);
+    let start = tokio::time::Instant::now();
+    let mut sent = Vec::with_capacity(jobs);
+    for seq in 0..jobs {
+        tokio::time::sleep_until(start + interval * seq as u32).await;
+        let job = ban_job(seq);
+        let at = Instant::now();
+        let id = queue.add(&job.name, &job.data, job.opts).await?;
+        sent.push((id, at));
+    }
+    let received = tokio::time::timeout(Duration::from_secs(60), collector)
+        .await
+        .context("not every completion was published within 60 s")??;
+    if let Some(script) = node {
+        script.result(Duration::from_secs(30)).await?;
+    }
+    if let Some((stop, task)) = rust {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+    let mut millis: Vec<f64> = sent
+        .iter()
+        .filter_map(|(id, at)| {
+            received
+                .get(id)
+                .map(|done| done.duration_since(*at).as_secs_f64() * 1e3)
+        })
+        .collect();
+    if millis.len() != jobs {
+        bail!("{} of {jobs} completions were seen", millis.len());
+    }
+    millis.sort_by(f64::total_cmp);
+    Ok(millis)
+}
+
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn range(values: &[f64], decimals: usize) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.decimals$}–{max:.decimals$}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let settings = parse_settings()?;
+    require_node_modules()?;
+    let private = match &settings.redis_url {
+        Some(_) => None,
+        None => Some(LocalRedis::start().await?),
+    };
+    let url = match (&settings.redis_url, &private) {
+        (Some(url), _) => url.clone(),
+        (None, Some(redis)) => redis.url(),
+        (None, None) => bail!("no Redis to run on"),
+    };
+    let conn = RedisConn::connect(&url)
+        .await
+        .with_context(|| format!("no Redis at {url}"))?;
+    let guildhost = settings.guildhost_options();
+    eprintln!(
+        "queue bench on {url}: {} rounds of {} jobs, bull concurrency {}, guildhost concurrency {} batch {}, latency {} jobs at {}/s",
+        settings.rounds,
+        settings.jobs,
+        settings.concurrency,
+        guildhost.concurrency,
+        guildhost.batch_size,
+        settings.latency_jobs,
+        settings.rate
+    );
+
+    let mut drains: HashMap<&str, Vec<Drain>> = HashMap::new();
+    let mut latencies: HashMap<&str, Vec<(f64, f64)>> = HashMap::new();
+    for round in 0..settings.rounds {
+        let order = if round % 2 == 0 {
+            [Lib::Bull, Lib::Guildhost]
+        } else {
+            [Lib::Guildhost, Lib::Bull]
+        };
+        for lib in order {
+            let prefix = format!("ghbench-{}", uuid::Uuid::new_v4().simple());
+            fill(&conn, &prefix, settings.jobs).await?;
+            let drain = match lib {
+                Lib::Bull => drain_bull(&conn, &url, &prefix, &settings).await?,
+                Lib::Guildhost => drain_guildhost(&conn, &prefix, &settings).await?,
+            };
+            eprintln!(
+                "round {round} drain {:<20} {:>8.0} jobs/s  worker {:>6.1} µs/job  redis {:>6.1} µs/job",
+                lib.label(),
+                drain.jobs_per_sec,
+                drain.worker_cpu_us_per_job,
+                drain.redis_cpu_us_per_job
+            );
+            drains.entry(lib.label()).or_default().push(drain);
+            cleanup(&conn, &prefix).await?;
+        }
+        for lib in order {
+            let prefix = format!("ghbench-{}", uuid::Uuid::new_v4().simple());
+            let millis = latency(lib, &conn, &url, &prefix, &settings).await?;
+            let (p50, p99) = (percentile(&millis, 0.50), percentile(&millis, 0.99));
+            eprintln!(
+                "round {round} latency {:<20} p50 {p50:.3} ms  p99 {p99:.3} ms  (p10 {:.3}, p90 {:.3}, max {:.3})",
+                lib.label(),
+                percentile(&millis, 0.10),
+                percentile(&millis, 0.90),
+                percentile(&millis, 1.0)
+            );
+            latencies.entry(lib.label()).or_default().push((p50, p99));
+            cleanup(&conn, &prefix).await?;
+        }
+    }
+
+    let summary = |lib: Lib, pick: fn(&Drain) -> f64, decimals: usize| -> (f64, String) {
+        let values: Vec<f64> = drains
+            .get(lib.label())
+            .map(|runs| runs.iter().map(pick).collect())
+            .unwrap_or_default();
+        (median(&values), range(&values, decimals))
+    };
+    println!(
+        "\n### Drain of {} pre-added jobs (removeOnComplete true, no-op handler; bull concurrency {}, guildhost concurrency {} batch {}), median (min–max) of {} rounds\n",
+        settings.jobs,
+        settings.concurrency,
+        guildhost.concurrency,
+        guildhost.batch_size,
+        settings.rounds
+    );
+    println!("| worker | jobs/s | worker CPU µs/job | Redis CPU µs/job |");
+    println!("|---|---:|---:|---:|");
+    for lib in [Lib::Bull, Lib::Guildhost] {
+        let (rate, rate_range) = summary(lib, |drain| drain.jobs_per_sec, 0);
+        let (cpu, cpu_range) = summary(lib, |drain| drain.worker_cpu_us_per_job, 1);
+        let (redis, redis_range) = summary(lib, |drain| drain.redis_cpu_us_per_job, 1);
+        println!(
+            "| {} | {rate:.0} ({rate_range}) | {cpu:.1} ({cpu_range}) | {redis:.1} ({redis_range}) |",
+            lib.label()
+        );
+    }
+    let ratio = |pick: fn(&Drain) -> f64| {
+        summary(Lib::Guildhost, pick, 0).0 / summary(Lib::Bull, pick, 0).0
+    };
+    println!(
+        "| **guildhost / bull** | **{:.2}×** (target ≥ 3×) | **{:.3}×** (target ≤ 0.1×) | **{:.2}×** (target ≤ 1×) |",
+        ratio(|drain| drain.jobs_per_sec),
+        ratio(|drain| drain.worker_cpu_us_per_job),
+        ratio(|drain| drain.redis_cpu_us_per_job)
+    );
+    println!(
+        "\n### add→completed latency at a steady {}/s ({} jobs per run), median of {} rounds, ms\n",
+        settings.rate, settings.latency_jobs, settings.rounds
+    );
+    println!("| worker | p50 | p99 |");
+    println!("|---|---:|---:|");
+    for lib in [Lib::Bull, Lib::Guildhost] {
+        let runs = latencies.get(lib.label()).cloned().unwrap_or_default();
+        let p50: Vec<f64> = runs.iter().map(|run| run.0).collect();
+        let p99: Vec<f64> = runs.iter().map(|run| run.1).collect();
+        println!(
+            "| {} | {:.2} | {:.2} |",
+            lib.label(),
+            median(&p50),
+            median(&p99)
+        );
+    }
+    drop(private);
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! Support of the first-party plugin suites (`plugins_*.rs`): a host running in this process
+//! on its own Redis prefix with first-party plugins installed, seed messages sent as the Node
+//! API would send them, and probes for dry-run actions and published events.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use guildhost::config::{Config, QueueOverrides};
+use guildhost::dispatch::DryRunLog;
+use guildhost::dispatch::routes::EXECUTE_QUEUE;
+use guildhost::queue::{JobOptions, JobState, Queue, RedisConn};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::common::{eventually, redis, unique_prefix};
+
+/// A guild the suites use.
+pub const GUILD: &str = "100000000000000001";
+/// The moderator (and API user) of the suites.
+pub const MODERATOR: &str = "200000000000000001";
+/// The member the suites moderate.
+pub const MEMBER: &str = "300000000000000001";
+
+/// A host running in this process on its own prefix, with first-party plugins installed.
+pub struct Host {
+    /// The test's Redis connection.
+    pub conn: RedisConn,
+    /// The host's key prefix.
+    pub prefix: String,
+    plugins_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Host {
+    /// Starts a host with the first-party `plugins` (built by `tests/build.rs`). The execution
+    /// queue runs one job at a time, so the order of executed actions is the order the plugin
+    /// asked for; `bot:music` too, as the music plugin's manifest asks operators to.
+    pub async fn start(plugins: &[&str]) -> Host {
+        let conn = redis().await;
+        let prefix = unique_prefix();
+        let dir = std::env::temp_dir().join(format!("{prefix}-plugins"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let built = PathBuf::from(env!("GUILDHOST_PLUGINS"));
+        for plugin in plugins {
+            for ext in ["wasm", "toml"] {
+                let from = built.join(format!("{plugin}.{ext}"));
+                std::fs::copy(&from, dir.join(format!("{plugin}.{ext}"))).unwrap_or_else(|e| {
+                    panic!("{} (built by tests/build.rs): {e}", from.display())
+                });
+            }
+        }
+        let mut config = Config::default();
+        config.redis.url =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        config.redis.prefix = prefix.clone();
+        config.plugins.dir = dir.clone();
+        for queue in [EXECUTE_QUEUE, "bot:music"] {
+            config.queues.per_queue.insert(
+                queue.to_owned(),
+                QueueOverrides {
+                    concurrency: Some(1),
+                    ..QueueOverrides::default()
+                },
+            );
+        }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(guildhost::app::run(config, async {
+            let _ = stopped.await;
+        }));
+        Host {
+            conn,
+            prefix,
+            plugins_dir: dir,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// The queue `name` under the host's prefix.
+    pub fn queue(&self, name: &str) -> Queue {
+        Queue::new(self.conn.clone(), &self.prefix, name)
+    }
+
+    /// Adds `message` as the Node API would (`queue.add(type, message, opts)`); returns the job id.
+    pub async fn send(&self, queue: &str, message: &Value) -> String {
+        let name = message["type"].as_str().unwrap_or("__default__");
+        self.queue(queue)
+            .add(name, &message.to_string(), JobOptions::default())
+            .await
+            .expect("add")
+    }
+
+    /// Waits until job `id` of `queue` has completed.
+    pub async fn completed(&self, queue: &str, id: &str) {
+        eventually(20, &format!("job {id} of {queue} completed"), || async {
+            let state = self.queue(queue).get_state(id).await.ok()?;
+            (state == JobState::Completed).then_some(())
+        })
+        .await;
+    }
+
+    /// The data of every job waiting on `queue`, oldest first.
+    pub async fn waiting(&self, queue: &str) -> Vec<Value> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("LRANGE")
+            .arg(format!("{}:{queue}:wait", self.prefix))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .expect("LRANGE");
+        let mut data = Vec::new();
+        for id in ids.iter().rev() {
+            if let Some(job) = self.queue(queue).get_job(id).await.expect("get_job")
+                && let Ok(value) = serde_json::from_str(&job.data)
+            {
+                data.push(value);
+            }
+        }
+        data
+    }
+
+    /// Waits for a message of `type_name` on `queue` that satisfies `accept`.
+    pub async fn expect_on(
+        &self,
+        queue: &str,
+        type_name: &str,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually(20, &format!("{type_name} on {queue}"), || async {
+            self.waiting(queue)
+                .await
+                .into_iter()
+                .find(|m| m["type"] == type_name && accept(m))
+        })
+        .await
+    }
+
+    /// Every dry-run record so far, oldest first.
+    pub async fn actions(&self) -> Vec<Value> {
+        let mut conn = self.conn.clone();
+        let records: Vec<String> = redis::cmd("LRANGE")
+            .arg(DryRunLog::key(&self.prefix))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        records
+            .iter()
+            .rev()
+            .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+            .collect()
+    }
+
+    /// Waits for a dry-run record of `action` that satisfies `accept`.
+    pub async fn expect_action(&self, action: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        eventually(20, &format!("dry-run {action}"), || async {
+            self.actions()
+                .await
+                .into_iter()
+                .find(|r| r["action"] == action && accept(r))
+        })
+        .await
+    }
+
+    /// How many jobs were ever added to `queue` (Bull's id counter).
+    pub async fn jobs_ever_added(&self, queue: &str) -> u64 {
+        let mut conn = self.conn.clone();
+        let count: Option<u64> = redis::cmd("GET")
+            .arg(format!("{}:{queue}:id", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("GET");
+        count.unwrap_or(0)
+    }
+
+    /// Stops the host, checks it ran without error and removes its keys and plugins.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task).await.expect("host task");
+        result.expect("host ran without error");
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.plugins_dir);
+    }
+}
+
+/// A seed message as the Node API sends it.
+pub fn envelope(kind: &str, guild: &str, data: Value) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": kind,
+        "timestamp": "2026-11-30T12:00:00.000Z",
+        "source": "api",
+        "guildId": guild,
+        "userId": MODERATOR,
+        "requestId": "req-1",
+        "data": data,
+    })
+}
