@@ -484,3 +484,42 @@ fn a_scheduled_cleanup_task_expires_what_is_due_now() {
     let outputs = run(&host, "t3", task(TaskType::Cleanup));
     assert_eq!(case_updated_status(&outputs[0]).2, "EXPIRED");
 }
+
+fn unban_ran(case_id: &str, success: bool) -> guildhost_plugin::types::ModerationActionCompleted {
+    guildhost_plugin::types::ModerationActionCompleted {
+        action: guildhost_plugin::types::ModerationAction::Unban,
+        user_id: USER.into(),
+        success,
+        error: None,
+        case_id: Some(case_id.into()),
+        executed_by: MODERATOR.into(),
+        timestamp: 0,
+    }
+}
+
+#[test]
+fn the_executed_unban_of_a_temporary_ban_expires_its_case_once() {
+    let host = TestHost::new().with_now(1_000);
+    run(&host, "m1", ban_request(Some(1.0)));
+    host.advance(Duration::from_millis(HOUR_MS));
+    let outputs = run(&host, "r1", unban_ran("100-1", true));
+    assert_eq!(kinds(&outputs), ["publish CASE_UPDATED"]);
+    assert_eq!(
+        case_updated_status(&outputs[0]),
+        ("100-1".into(), "ACTIVE".into(), "EXPIRED".into())
+    );
+    // A second report (a retried execution job) finds the case closed.
+    assert!(run(&host, "r2", unban_ran("100-1", true)).is_empty());
+}
+
+#[test]
+fn a_failed_or_early_unban_report_does_not_expire_the_case() {
+    let host = TestHost::new().with_now(1_000);
+    run(&host, "m1", ban_request(Some(1.0)));
+    assert!(run(&host, "r1", unban_ran("100-1", false)).is_empty());
+    let outputs = run(&host, "r2", unban_ran("100-1", true));
+    assert_eq!(
+        case_updated_status(&outputs[0]),
+        ("100-1".into(), "ACTIVE".into(), "REVOKED".into())
+    );
+}
