@@ -15,6 +15,7 @@ use crate::runtime::{GuildContext, LoadedPlugin, Runtime, Scope};
 
 use super::convert;
 use super::guild_config::GuildConfigStore;
+use super::guild_order::GuildOrder;
 use super::outputs::{Route, derived_id, job_options, reply_envelope, reply_job};
 use super::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, executes_unhandled, publish_queue, type_policy};
 
@@ -24,6 +25,7 @@ pub struct Dispatcher {
     lanes: Arc<Lanes>,
     configs: GuildConfigStore,
     config: Arc<Config>,
+    order: GuildOrder,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -45,6 +47,7 @@ impl Dispatcher {
             lanes,
             configs,
             config,
+            order: GuildOrder::default(),
         }
     }
 
@@ -162,6 +165,7 @@ impl JobHandler for Dispatcher {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         let message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+        let _turn = self.order.turn(message.envelope.guild_id).await;
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
         let subscribers = self.subscribers(&message);

@@ -12,6 +12,7 @@ use crate::discord::{Action, ActionRecord, Discord, DiscordError, DryRun, modera
 use crate::protocol::{self as p, Message, Payload, TypePolicy};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob, RedisConn};
 
+use super::guild_order::GuildOrder;
 use super::outputs::{derived_id, job_options, reply_envelope};
 use super::routes::GATEWAY_QUEUE;
 
@@ -72,6 +73,7 @@ pub struct Executor<D> {
     discord: D,
     config: Arc<Config>,
     dry_run_log: Option<DryRunLog>,
+    order: GuildOrder,
 }
 
 impl<D: Discord> Executor<D> {
@@ -81,6 +83,7 @@ impl<D: Discord> Executor<D> {
             discord,
             config,
             dry_run_log,
+            order: GuildOrder::default(),
         }
     }
 
@@ -141,6 +144,8 @@ impl<D: Discord> JobHandler for Executor<D> {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         let message = Message::decode_with(job.data.as_bytes(), TypePolicy::Strict)
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+        // A DM must reach the member before the ban a plugin queued after it.
+        let _turn = self.order.turn(message.envelope.guild_id).await;
         let nonce = nonce_for(&message);
         let action = Action {
             message: &message,

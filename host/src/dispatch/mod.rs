@@ -8,6 +8,7 @@ pub mod convert;
 pub mod dispatcher;
 pub mod executor;
 pub mod guild_config;
+pub mod guild_order;
 pub mod outputs;
 pub mod redis_kv;
 pub mod routes;
