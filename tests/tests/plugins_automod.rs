@@ -3,13 +3,13 @@
 //! reported, clean ones produce nothing, and UPDATE_CONFIG changes the rules.
 
 mod common;
-mod plugins_support;
+mod host_support;
 
 use guildhost::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE};
 use serde_json::{Value, json};
 
 use common::eventually;
-use plugins_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
+use host_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
 
 fn message_created(message_id: &str, content: &str) -> Value {
     let mut message = envelope(

@@ -3,11 +3,11 @@
 //! actions; a temporary ban is lifted on time and its case expires.
 
 mod common;
-mod plugins_support;
+mod host_support;
 
 use serde_json::{Value, json};
 
-use plugins_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
+use host_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
 
 fn ban(duration: Option<f64>) -> Value {
     let mut data = json!({

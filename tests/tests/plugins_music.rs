@@ -3,12 +3,12 @@
 //! "track finished" arriving on the gateway queue.
 
 mod common;
-mod plugins_support;
+mod host_support;
 
 use guildhost::dispatch::routes::GATEWAY_QUEUE;
 use serde_json::{Value, json};
 
-use plugins_support::{GUILD, Host, MEMBER, envelope};
+use host_support::{GUILD, Host, MEMBER, envelope};
 
 const VOICE: &str = "600000000000000001";
 

@@ -3,11 +3,11 @@
 //! become DMs and announcement-channel messages.
 
 mod common;
-mod plugins_support;
+mod host_support;
 
 use serde_json::json;
 
-use plugins_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
+use host_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_notification_becomes_a_styled_dm() {

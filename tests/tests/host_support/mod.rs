@@ -1,4 +1,4 @@
-//! Support of the first-party plugin suites (`plugins_*.rs`): a host running in this process
+//! Support of the pipeline and plugin suites (`pipeline_*.rs`, `plugins_*.rs`): a host running in this process
 //! on its own Redis prefix with first-party plugins installed, seed messages sent as the Node
 //! API would send them, and probes for dry-run actions and published events.
 
@@ -38,16 +38,25 @@ impl Host {
     /// queue runs one job at a time, so the order of executed actions is the order the plugin
     /// asked for; `bot:music` too, as the music plugin's manifest asks operators to.
     pub async fn start(plugins: &[&str]) -> Host {
+        Self::start_from(env!("GUILDHOST_PLUGINS"), plugins).await
+    }
+
+    /// Starts a host with test guests (`plugins/test-guests/*`) instead of first-party plugins.
+    pub async fn start_with_guests(guests: &[&str]) -> Host {
+        Self::start_from(env!("GUILDHOST_TEST_GUESTS"), guests).await
+    }
+
+    async fn start_from(built: &str, plugins: &[&str]) -> Host {
         let conn = redis().await;
         let prefix = unique_prefix();
         let dir = std::env::temp_dir().join(format!("{prefix}-plugins"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let built = PathBuf::from(env!("GUILDHOST_PLUGINS"));
+        let built = PathBuf::from(built);
         for plugin in plugins {
             for ext in ["wasm", "toml"] {
                 let from = built.join(format!("{plugin}.{ext}"));
                 std::fs::copy(&from, dir.join(format!("{plugin}.{ext}"))).unwrap_or_else(|e| {
-                    panic!("{} (built by tests/build.rs): {e}", from.display())
+                    panic!("{} (built by host/build.rs): {e}", from.display())
                 });
             }
         }
@@ -56,6 +65,8 @@ impl Host {
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         config.redis.prefix = prefix.clone();
         config.plugins.dir = dir.clone();
+        // Exactly the plugins the test asked for, not the ones embedded in the binary.
+        config.plugins.first_party = false;
         for queue in [EXECUTE_QUEUE, "bot:music"] {
             config.queues.per_queue.insert(
                 queue.to_owned(),
