@@ -1,28 +1,75 @@
 //! The `guildhost` binary operators run, and the plugin author's tools. Each subcommand lives
 //! with the module it drives; this file only parses the command line and reports errors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use guildhost::config::Config;
 
 /// The bot side of a Discord bot platform, run as sandboxed WebAssembly plugins.
 #[derive(Debug, Parser)]
 #[command(name = "guildhost", version, about)]
 struct Cli {
+    /// The configuration file (default: `guildhost.toml` when it exists, else built-in defaults).
+    #[arg(long, global = true, env = "GUILDHOST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    json_logs: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the host: consume every queue, dispatch to plugins, execute, publish events.
+    Run,
+    /// Jobs per queue and state.
+    Queues,
+    /// Inspect and repair the dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Validate a message and add it to a queue as the API would.
+    Enqueue {
+        /// The queue, e.g. `bot:moderation`.
+        queue: String,
+        /// The message as JSON, or `@path/to/message.json`.
+        message: String,
+    },
+    /// Check the configuration file and print the effective settings.
+    #[command(name = "config-check", alias = "check-config")]
+    ConfigCheck,
     /// Tools for plugin authors: inspect and try a plugin without Redis or Discord.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
 
 #[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// One line per dead letter.
+    List,
+    /// One dead letter in full.
+    Show {
+        /// The dead letter's id.
+        id: String,
+    },
+    /// Send dead letters back to their queues.
+    Replay {
+        /// The dead letter's id; omit with `--all`.
+        id: Option<String>,
+        /// Replay every dead letter.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+    /// Delete every dead letter.
+    Purge,
+}
+
+#[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// The plugins in the configured directory and the embedded first-party ones.
+    List,
     /// Check a component and its manifest: world version, imports, subscriptions and grants.
     Check {
         /// The component, `<name>.wasm`, with its manifest `<name>.toml` beside it.
@@ -42,16 +89,85 @@ enum PluginCommand {
     },
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+fn init_logging(json: bool, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The configuration for commands that talk to Redis: the file, or defaults plus environment.
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let default = Path::new("guildhost.toml");
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None if default.exists() => Ok(Config::load(default)?),
+        None => {
+            let mut config = Config::default();
+            config.apply_env(|name| std::env::var(name).ok());
+            config.validate()?;
+            Ok(config)
+        }
+    }
+}
+
+/// Runs an async operator command to completion and prints its report.
+fn block_on_report(
+    work: impl std::future::Future<Output = anyhow::Result<String>>,
+) -> anyhow::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(work)?;
+    print!("{report}");
+    Ok(true)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<bool> {
+    let config_path = cli.config.as_deref();
+    match cli.command {
+        Command::Run => guildhost::app::run_command(config_path).map(|()| true),
+        Command::Queues => {
+            let config = load_config(config_path)?;
+            block_on_report(async { guildhost::ops::queue_counts(&config).await })
+        }
+        Command::Dlq(command) => {
+            let config = load_config(config_path)?;
+            block_on_report(async {
+                match command {
+                    DlqCommand::List => guildhost::ops::dlq_list(&config).await,
+                    DlqCommand::Show { id } => guildhost::ops::dlq_show(&config, &id).await,
+                    DlqCommand::Replay { id, all } => {
+                        if id.is_none() && !all {
+                            anyhow::bail!("name a dead letter id, or pass --all");
+                        }
+                        guildhost::ops::dlq_replay(&config, id.as_deref()).await
+                    }
+                    DlqCommand::Purge => guildhost::ops::dlq_purge(&config).await,
+                }
+            })
+        }
+        Command::Enqueue { queue, message } => {
+            let config = load_config(config_path)?;
+            block_on_report(async { guildhost::ops::enqueue(&config, &queue, &message).await })
+        }
+        Command::ConfigCheck => {
+            let config = load_config(config_path)?;
+            println!("configuration OK");
+            println!("{config:#?}");
+            Ok(true)
+        }
+        Command::Plugin(PluginCommand::List) => {
+            let config = load_config(config_path)?;
+            print!("{}", guildhost::ops::plugin_list(&config)?);
+            Ok(true)
+        }
         Command::Plugin(PluginCommand::Check { file }) => guildhost::runtime::tool::check(&file)
             .map(|report| {
                 print!("{report}");
@@ -61,14 +177,22 @@ fn main() -> ExitCode {
             file,
             message,
             config,
-        }) => {
-            guildhost::runtime::tool::run(&file, &message, config.as_deref()).map(|(report, ok)| {
-                print!("{report}");
-                ok
-            })
-        }
+        }) => guildhost::ops::plugin_run(&file, &message, config.as_deref()).map(|(report, ok)| {
+            print!("{report}");
+            ok
+        }),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if matches!(cli.command, Command::Run) {
+        "info"
+    } else {
+        "warn"
     };
-    match result {
+    init_logging(cli.json_logs, level);
+    match dispatch(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {

@@ -140,3 +140,85 @@ pub async fn enqueue(config: &Config, queue: &str, message: &str) -> anyhow::Res
         decoded.payload.type_name()
     ))
 }
+
+/// `guildhost plugin run`: runs one message through a plugin without Redis or Discord. The
+/// fixture is a queue message as the API sends it (decoded and validated like a job's data,
+/// custom types allowed) or `{"envelope", "message"}` in the WIT shape.
+pub fn plugin_run(
+    wasm: &std::path::Path,
+    fixture: &std::path::Path,
+    config: Option<&str>,
+) -> anyhow::Result<(String, bool)> {
+    let text = std::fs::read_to_string(fixture)
+        .with_context(|| format!("cannot read the fixture {}", fixture.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).context("the fixture is not valid JSON")?;
+    let (envelope, message) = match crate::runtime::tool::parse_wit_fixture(&value)? {
+        Some(wit) => wit,
+        None => {
+            let decoded = Message::decode_value_allowing_custom(value)
+                .map_err(|e| anyhow::anyhow!("invalid message: {e}"))?;
+            crate::dispatch::convert::to_wit(&decoded)
+                .map_err(|e| anyhow::anyhow!("invalid message: {e}"))?
+        }
+    };
+    crate::runtime::tool::run(wasm, &envelope, &message, config)
+}
+
+/// `guildhost plugin list`: the embedded first-party plugins and the plugins directory, as the
+/// host would load them (a directory plugin replaces an embedded one of the same name).
+pub fn plugin_list(config: &Config) -> anyhow::Result<String> {
+    use crate::runtime::{Manifest, RuntimeLimits, Scope};
+    let limits = RuntimeLimits::default();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut describe = |source: String, manifest: Result<Manifest, String>| match manifest {
+        Ok(m) => {
+            let scope = match &m.scope {
+                Scope::Global => "global".to_owned(),
+                Scope::Guild(guild) => format!("guild {guild}"),
+            };
+            let subscribes: Vec<_> = m.subscribes.iter().map(String::as_str).collect();
+            rows.push((
+                m.name.clone(),
+                format!(
+                    "{:<16} {:<9} {:<22} {:<10} {}",
+                    m.name,
+                    m.version,
+                    scope,
+                    source,
+                    subscribes.join(", ")
+                ),
+            ));
+        }
+        Err(error) => rows.push((source.clone(), format!("{source}: {error}"))),
+    };
+    if config.plugins.first_party {
+        for (_, _, manifest) in crate::bundled::PLUGINS {
+            describe(
+                "embedded".to_owned(),
+                Manifest::parse(manifest, &limits).map_err(|e| e.to_string()),
+            );
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(&config.plugins.dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "wasm") {
+                describe(
+                    path.display().to_string(),
+                    Manifest::load(&path.with_extension("toml"), &limits)
+                        .map_err(|e| e.to_string()),
+                );
+            }
+        }
+    }
+    rows.sort();
+    let mut out = format!(
+        "{:<16} {:<9} {:<22} {:<10} {}\n",
+        "plugin", "version", "scope", "source", "subscribes"
+    );
+    for (_, row) in rows {
+        let _ = writeln!(out, "{row}");
+    }
+    Ok(out)
+}

@@ -330,7 +330,7 @@ fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
         ),
     )
     .expect("write the fixture");
-    let (report, ok) = guildhost::runtime::tool::run(
+    let (report, ok) = guildhost::ops::plugin_run(
         &runtime_support::wasm("echo"),
         &fixture,
         Some(r#"{"prefix": "cli: "}"#),
@@ -342,9 +342,8 @@ fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
     assert!(report.contains("logs (1)"), "{report}");
     assert!(report.contains("fuel    "), "{report}");
 
-    let (report, ok) =
-        guildhost::runtime::tool::run(&runtime_support::wasm("panic"), &fixture, None)
-            .expect("run reports the failure");
+    let (report, ok) = guildhost::ops::plugin_run(&runtime_support::wasm("panic"), &fixture, None)
+        .expect("run reports the failure");
     assert!(!ok);
     assert!(report.contains("panicked on purpose"), "{report}");
 }
