@@ -92,7 +92,11 @@ fn run() -> Result<(), String> {
     let first_party = first_party_dirs(&plugins)?;
     let plugins_out = gather(&first_party, &artifacts, &out_dir.join("plugins"))?;
 
-    write_bundle(&first_party, &plugins_out, &out_dir.join("bundled_plugins.rs"))?;
+    write_bundle(
+        &first_party,
+        &plugins_out,
+        &out_dir.join("bundled_plugins.rs"),
+    )?;
 
     // For dependents (the test suites) through `links = "guildhost_guests"`.
     println!("cargo:test_guests={}", test_guests.display());

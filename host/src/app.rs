@@ -56,7 +56,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         }
     }
     std::fs::create_dir_all(&config.plugins.dir).with_context(|| {
-        format!("creating the plugins directory {}", config.plugins.dir.display())
+        format!(
+            "creating the plugins directory {}",
+            config.plugins.dir.display()
+        )
     })?;
     let report = runtime.scan_dir(&config.plugins.dir);
     tracing::info!(dir = %config.plugins.dir.display(), ?report, "plugins loaded");

@@ -55,9 +55,8 @@ impl Host {
         for plugin in plugins {
             for ext in ["wasm", "toml"] {
                 let from = built.join(format!("{plugin}.{ext}"));
-                std::fs::copy(&from, dir.join(format!("{plugin}.{ext}"))).unwrap_or_else(|e| {
-                    panic!("{} (built by host/build.rs): {e}", from.display())
-                });
+                std::fs::copy(&from, dir.join(format!("{plugin}.{ext}")))
+                    .unwrap_or_else(|e| panic!("{} (built by host/build.rs): {e}", from.display()));
             }
         }
         let mut config = Config::default();
