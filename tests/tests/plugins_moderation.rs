@@ -209,10 +209,3 @@ async fn the_third_warning_times_the_member_out_for_an_hour() {
     assert_eq!(dms, 4);
     host.stop().await;
 }
-
-/// A second from now, as the API writes dates.
-fn chrono_now() -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(1))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
