@@ -165,7 +165,7 @@ impl JobHandler for Dispatcher {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         let message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
-        let _turn = self.order.turn(message.envelope.guild_id).await;
+        let turn = self.order.turn(message.envelope.guild_id).await;
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
         let subscribers = self.subscribers(&message);
@@ -182,7 +182,7 @@ impl JobHandler for Dispatcher {
             let config = match &guild {
                 Some(guild) => self
                     .configs
-                    .section(guild, plugin.name())
+                    .cached_section(guild, plugin.name())
                     .await
                     .map_err(|e| {
                         JobFailure::retryable(format!("reading guild configuration: {e}"))
@@ -194,12 +194,13 @@ impl JobHandler for Dispatcher {
                 plugin.name().to_owned(),
                 envelope.clone(),
                 wit_message.clone(),
-                GuildContext {
-                    config: config.map(Arc::new),
-                },
+                GuildContext { config },
             );
             pending.push((plugin.name().to_owned(), call));
         }
+        // Submitted in order: the lanes keep that order from here, so the guild's next job may
+        // start while these calls run.
+        drop(turn);
 
         let mut outputs = Vec::new();
         let mut reports = Vec::with_capacity(pending.len());

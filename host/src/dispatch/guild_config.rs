@@ -6,8 +6,14 @@
 //! plugin sees the section named after it, merged by the runtime over its manifest defaults.
 //! Updates apply JSON Merge Patch (RFC 7386: objects merge key by key, `null` deletes) under a
 //! compare-and-set, so two hosts applying updates to one guild at once lose neither.
+//!
+//! Reads are cached for [`CACHE_TTL`] so a message storm does not cost a Redis read per plugin
+//! call; the host that applies an update forgets the guild's cache at once, other hosts see the
+//! update within the TTL.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis::Script;
 use serde_json::{Map, Value};
@@ -22,12 +28,21 @@ if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET
 return 1
 ";
 
+/// How long a section read from Redis is served from memory.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Entries kept before the cache is swept of expired ones.
+const CACHE_SWEEP_AT: usize = 10_000;
+
+type CachedSection = (Instant, Option<Arc<Value>>);
+
 /// Reads and updates guild configuration.
 #[derive(Clone)]
 pub struct GuildConfigStore {
     conn: RedisConn,
     prefix: Arc<str>,
     cas: Arc<Script>,
+    cache: Arc<Mutex<HashMap<(String, String), CachedSection>>>,
 }
 
 impl std::fmt::Debug for GuildConfigStore {
@@ -45,7 +60,35 @@ impl GuildConfigStore {
             conn,
             prefix: prefix.into(),
             cas: Arc::new(Script::new(COMPARE_AND_SET)),
+            cache: Arc::default(),
         }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), CachedSection>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The section as a plugin reads it: from memory when read less than [`CACHE_TTL`] ago.
+    pub async fn cached_section(
+        &self,
+        guild: &str,
+        section: &str,
+    ) -> Result<Option<Arc<Value>>, QueueError> {
+        let key = (guild.to_owned(), section.to_owned());
+        if let Some((read_at, value)) = self.cache().get(&key)
+            && read_at.elapsed() < CACHE_TTL
+        {
+            return Ok(value.clone());
+        }
+        let value = self.section(guild, section).await?.map(Arc::new);
+        let mut cache = self.cache();
+        if cache.len() >= CACHE_SWEEP_AT {
+            cache.retain(|_, (read_at, _)| read_at.elapsed() < CACHE_TTL);
+        }
+        cache.insert(key, (Instant::now(), value.clone()));
+        Ok(value)
     }
 
     fn key(&self, guild: &str) -> String {
@@ -88,6 +131,8 @@ impl GuildConfigStore {
             self.patch_section(&key, &name, &patch).await?;
             written.push(name);
         }
+        self.cache()
+            .retain(|(cached_guild, _), _| cached_guild != guild);
         Ok(written)
     }
 
