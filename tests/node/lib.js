@@ -35,10 +35,13 @@ function openQueue(spec, settings) {
   return new Queue(spec.queue, redisUrl(spec), { prefix: spec.prefix, settings: settings || {} });
 }
 
+// Writes one JSON line; the promise resolves once it is flushed (stdout to a pipe is
+// asynchronous on Linux, and a large result would be cut short by process.exit otherwise).
 function line(value) {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  return new Promise((resolve) => process.stdout.write(JSON.stringify(value) + '\n', resolve));
 }
 
+// Error lines are small: they fit the pipe's buffer, so exiting right away loses nothing.
 function fail(message) {
   line({ error: String(message) });
   process.exit(1);
@@ -46,7 +49,7 @@ function fail(message) {
 
 // Prints the result, closes the queues (bounded) and exits 0.
 async function finish(result, queues) {
-  line({ result });
+  await line({ result });
   await Promise.race([
     Promise.all((queues || []).map((queue) => queue.close().catch(() => undefined))),
     new Promise((resolve) => setTimeout(resolve, 2000)),
