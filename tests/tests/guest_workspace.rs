@@ -34,3 +34,52 @@ fn plugin_logic_unit_tests_pass_natively() {
         "the guest workspace ran no tests:\n{stdout}\n{stderr}"
     );
 }
+
+/// The guild admin's example plugin (`examples/guild-automod`), its own cargo project, builds
+/// with plain cargo for `wasm32-wasip2`, passes `plugin check`, and acts on its example message.
+#[test]
+fn the_guild_admin_example_builds_checks_and_runs() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf();
+    let example = root.join("examples").join("guild-automod");
+    // Shares the guests' target directory, where the SDK's dependencies are already built.
+    let target = root.join("target").join("wasm-guests");
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+        .arg("--manifest-path")
+        .arg(example.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building examples/guild-automod failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let install = std::env::temp_dir().join(format!("guild-automod-{}", std::process::id()));
+    std::fs::create_dir_all(&install).expect("temp dir");
+    let wasm = install.join("guild-automod.wasm");
+    std::fs::copy(
+        target.join("wasm32-wasip2/release/guild_automod.wasm"),
+        &wasm,
+    )
+    .expect("the component was built");
+    std::fs::copy(
+        example.join("plugin.toml"),
+        install.join("guild-automod.toml"),
+    )
+    .expect("the manifest");
+
+    let report = guildhost::runtime::tool::check(&wasm).expect("plugin check");
+    assert!(report.contains("guild 123456789012345678"), "{report}");
+    let (report, ok) =
+        guildhost::ops::plugin_run(&wasm, &example.join("message.json"), None).expect("plugin run");
+    assert!(ok, "{report}");
+    assert!(report.contains("outputs (2)"), "{report}");
+    assert!(report.contains("DeleteMessage"), "{report}");
+    let _ = std::fs::remove_dir_all(&install);
+}
