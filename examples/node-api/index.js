@@ -10,6 +10,7 @@ const Queue = require('bull');
 const { randomUUID } = require('crypto');
 
 const redis = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const prefix = process.env.BULL_PREFIX || 'bull'; // guildhost's [redis] prefix
 const guildId = process.env.GUILD_ID || '123456789012345678';
 const channelId = process.env.CHANNEL_ID || '234567890123456789';
 const userId = process.env.USER_ID || '345678901234567890';
@@ -25,7 +26,7 @@ const jobOptions = {
 
 const queues = {};
 function queue(name) {
-  if (!queues[name]) queues[name] = new Queue(name, redis);
+  if (!queues[name]) queues[name] = new Queue(name, redis, { prefix });
   return queues[name];
 }
 
