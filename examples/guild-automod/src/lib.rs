@@ -1,11 +1,11 @@
 //! A guild's own automod rule: links to blocked hosts are deleted, and every third strike of a
 //! member becomes a warning for the moderation plugin to escalate.
 
-use serde::Deserialize;
 use guildhost_plugin::types::{
     AutomodAction, AutomodTriggered, DeleteMessage, Message, Severity, WarnUser,
 };
 use guildhost_plugin::{Context, Error, Incoming, Output, Plugin, info};
+use serde::Deserialize;
 
 /// The plugin's configuration: manifest defaults, overridden per guild by `UPDATE_CONFIG`.
 #[derive(Deserialize)]
@@ -34,7 +34,10 @@ impl Plugin for GuildAutomod {
         let strikes = ctx
             .kv()
             .increment(&format!("strikes:{}", created.author_id), 1)?;
-        info!(ctx, "link to {host} by {} (strike {strikes})", created.author_id);
+        info!(
+            ctx,
+            "link to {host} by {} (strike {strikes})", created.author_id
+        );
 
         let mut outputs = vec![
             Output::execute(
