@@ -186,3 +186,50 @@ async fn every_invalid_fixture_is_dead_lettered_with_its_field_named() {
         .await;
     host.stop().await;
 }
+
+/// A message type the protocol does not define reaches the plugins subscribed to its name
+/// through the WIT catch-all on the API-defined queues (`webhooks`, `analytics`), and is refused
+/// with its field named on the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_types_reach_their_plugins_on_webhooks_and_are_refused_elsewhere() {
+    let host = Host::start(&["music"]).await;
+    let guild = "100000000000000003";
+    for query in ["one", "two"] {
+        let play = envelope(
+            "PLAY_MUSIC",
+            guild,
+            json!({ "query": query, "requestedBy": "300000000000000001",
+                    "voiceChannelId": "600000000000000001", "playNext": false, "playNow": false }),
+        );
+        host.send("bot:music", &play).await;
+    }
+    host.expect_on("music:events", "TRACK_ADDED", |m| {
+        m["data"]["position"] == 2
+    })
+    .await;
+    let clear = envelope(
+        "CLEAR_MUSIC",
+        guild,
+        json!({ "requestedBy": "300000000000000001" }),
+    );
+    host.send("webhooks", &clear).await;
+    let cleared = host
+        .expect_on("music:events", "QUEUE_CLEARED", |_| true)
+        .await;
+    assert_eq!(cleared["data"]["clearedBy"], "300000000000000001");
+
+    host.send("bot:commands", &clear).await;
+    let letters = DeadLetters::new(host.conn.clone(), &host.prefix, None);
+    let letter = eventually(20, "the refused custom type", || async {
+        letters.list().await.ok()?.into_iter().next()
+    })
+    .await;
+    assert!(
+        letter
+            .error
+            .contains("type: unknown message type \"CLEAR_MUSIC\""),
+        "{}",
+        letter.error
+    );
+    host.stop().await;
+}
