@@ -97,7 +97,10 @@ pub async fn dlq_show(config: &Config, id: &str) -> anyhow::Result<String> {
     ))
 }
 
-/// `guildhost dlq replay <id|--all>`: sends letters back to their queues.
+/// Dead letters sent back per script call; progress is reported after each.
+const REPLAY_CHUNK: usize = 500;
+
+/// `guildhost dlq replay <id|--all>`: sends letters back to their queues, with progress.
 pub async fn dlq_replay(config: &Config, id: Option<&str>) -> anyhow::Result<String> {
     let letters = dead_letters(config, connect(config).await?);
     match id {
@@ -106,8 +109,21 @@ pub async fn dlq_replay(config: &Config, id: Option<&str>) -> anyhow::Result<Str
             None => bail!("no dead letter {id}"),
         },
         None => {
-            let replayed = letters.replay_all().await?;
-            Ok(format!("replayed {} dead letter(s)\n", replayed.len()))
+            let all = letters.list().await?;
+            let mut replayed = 0;
+            for (done, chunk) in all.chunks(REPLAY_CHUNK).enumerate() {
+                replayed += letters
+                    .replay_letters(chunk)
+                    .await?
+                    .iter()
+                    .flatten()
+                    .count();
+                if all.len() > REPLAY_CHUNK {
+                    let seen = ((done + 1) * REPLAY_CHUNK).min(all.len());
+                    eprintln!("replayed {seen}/{} dead letters", all.len());
+                }
+            }
+            Ok(format!("replayed {replayed} dead letter(s)\n"))
         }
     }
 }

@@ -200,7 +200,10 @@ impl DeadLetters {
             .collect())
     }
 
-    async fn replay_letters(&self, letters: &[DeadLetter]) -> QueueResult<Vec<Option<String>>> {
+    /// Sends `letters` back to their queues in one script call (removing each letter); returns
+    /// each new job id, `None` for a letter that was gone already. For progress over thousands
+    /// of letters, call it on chunks of [`DeadLetters::list`].
+    pub async fn replay_letters(&self, letters: &[DeadLetter]) -> QueueResult<Vec<Option<String>>> {
         if letters.is_empty() {
             return Ok(Vec::new());
         }
