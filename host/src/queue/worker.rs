@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -246,6 +246,23 @@ struct FinishItem {
     outputs: Vec<AddRecord>,
 }
 
+/// Finish-and-take calls sent without waiting for the previous one: while one is on its way the
+/// loop keeps running handlers, and jobs finishing meanwhile go out in a second call instead of
+/// waiting for the first reply.
+const FINISH_CALLS_IN_FLIGHT: usize = 2;
+
+/// The reply of `finish.lua`: per-job statuses, the taken jobs, per-job problems.
+type FinishReply = (Vec<i64>, Taken, Vec<String>);
+
+/// A finish-and-take call that came back, with what it was sent for.
+struct FinishCall {
+    items: Vec<FinishItem>,
+    take: usize,
+    reply: QueueResult<FinishReply>,
+}
+
+type PendingFinish = Pin<Box<dyn Future<Output = FinishCall> + Send>>;
+
 /// Numeric part of a job id as JS `id & 4095` sees it (0 for non-numeric ids).
 fn id_low_bits(id: &str) -> i64 {
     id.parse::<f64>()
@@ -429,6 +446,10 @@ impl<H: JobHandler> Run<H> {
         let concurrency = self.shared.options.concurrency;
         let batch = self.shared.options.batch_size;
         let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
+        // Replies come back (and are applied) in the order the calls were sent.
+        let mut pending: FuturesOrdered<PendingFinish> = FuturesOrdered::new();
+        // Slots reserved for the jobs that pending calls may bring back.
+        let mut pending_take = 0usize;
         let mut backlog: VecDeque<Arc<Job>> = VecDeque::new();
         let mut done: Vec<FinishItem> = Vec::new();
         let mut drained = false;
@@ -447,38 +468,20 @@ impl<H: JobHandler> Run<H> {
                     None => break,
                 }
             }
-            let free = concurrency.saturating_sub(in_flight.len() + backlog.len());
-            if !done.is_empty() || (!stopping && free > 0 && !drained) {
+            let free = concurrency.saturating_sub(in_flight.len() + backlog.len() + pending_take);
+            if pending.len() < FINISH_CALLS_IN_FLIGHT
+                && (!done.is_empty() || (!stopping && free > 0 && !drained))
+            {
                 // Every flush also takes what fits, even when the queue looked empty: it costs
                 // nothing extra in round trips and picks up jobs that arrived meanwhile.
                 let take = if stopping { 0 } else { free.min(batch) };
                 let count = done.len().min(batch);
                 let items: Vec<FinishItem> = done.drain(..count).collect();
-                match self.finish_and_take(&items, take, !drained).await {
-                    Ok(taken) => {
-                        failures = 0;
-                        if take > 0 {
-                            drained = taken.len() < take;
-                        }
-                        self.accept(taken, &mut backlog).await;
-                    }
-                    Err(error) if error.is_transient() => {
-                        tracing::warn!(queue = %self.shared.keys.name(), %error, "finishing jobs failed; retrying");
-                        // Re-sending is safe: a completion that did go through is refused the
-                        // second time (its lock is gone), so nothing is recorded twice.
-                        done.splice(0..0, items);
-                        backoff_sleep(&mut failures).await;
-                    }
-                    Err(error) => {
-                        // Redis refused the script itself (e.g. an output key of the wrong
-                        // type): find the culprits one by one instead of retrying forever.
-                        tracing::warn!(queue = %self.shared.keys.name(), %error, "finishing a batch was refused; finishing one by one");
-                        self.finish_one_by_one(items).await;
-                    }
-                }
+                pending_take += take;
+                pending.push_back(self.finish_call(items, take, !drained));
                 continue;
             }
-            if stopping && in_flight.is_empty() && !waiting_for_jobs {
+            if stopping && in_flight.is_empty() && pending.is_empty() && !waiting_for_jobs {
                 break;
             }
             if drained && free > 0 && !stopping && !waiting_for_jobs {
@@ -492,6 +495,20 @@ impl<H: JobHandler> Run<H> {
                 }
             }
             tokio::select! {
+                Some(call) = pending.next(), if !pending.is_empty() => {
+                    pending_take = pending_take.saturating_sub(call.take);
+                    let take = call.take;
+                    match self.finished(call, &mut done, &mut failures).await {
+                        Some(taken) if stopping => self.release_taken(taken).await,
+                        Some(taken) => {
+                            if take > 0 {
+                                drained = taken.len() < take;
+                            }
+                            self.accept(taken, &mut backlog).await;
+                        }
+                        None => {}
+                    }
+                }
                 Some((job, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                     self.settle(job, outcome, &mut done).await;
                     // Collect every other job that is already finished, to finish them together.
@@ -534,7 +551,13 @@ impl<H: JobHandler> Run<H> {
                 () = &mut deadline, if stopping => {
                     let ids: Vec<String> = self.shared.held_ids().into_iter().map(|(id, _)| id).collect();
                     drop(std::mem::take(&mut in_flight));
-                    let _ = self.finish_and_take(&std::mem::take(&mut done), 0, false).await;
+                    // Calls already sent still count: apply them (and give back what they took).
+                    while let Some(call) = pending.next().await {
+                        if let Some(taken) = self.finished(call, &mut done, &mut failures).await {
+                            self.release_taken(taken).await;
+                        }
+                    }
+                    let _ = self.finish_and_take(std::mem::take(&mut done), 0, false).await;
                     let ids: Vec<String> = ids.into_iter().filter(|id| self.is_held(id)).collect();
                     self.release(&ids).await;
                     if waiting_for_jobs && let Some(Some(id)) = popped_rx.recv().await {
@@ -545,6 +568,48 @@ impl<H: JobHandler> Run<H> {
             }
         }
         Ok(())
+    }
+
+    /// Applies a finish-and-take call that came back and returns the jobs it took; on an error
+    /// its completions are queued again (transient) or finished one by one (refused).
+    async fn finished(
+        &mut self,
+        call: FinishCall,
+        done: &mut Vec<FinishItem>,
+        failures: &mut u32,
+    ) -> Option<Taken> {
+        match call.reply {
+            Ok((statuses, taken, problems)) => {
+                *failures = 0;
+                self.apply_statuses(&call.items, statuses, problems).await;
+                Some(taken)
+            }
+            Err(error) if error.is_transient() => {
+                tracing::warn!(queue = %self.shared.keys.name(), %error, "finishing jobs failed; retrying");
+                // Re-sending is safe: a completion that did go through is refused the second
+                // time (its lock is gone), so nothing is recorded twice.
+                done.splice(0..0, call.items);
+                backoff_sleep(failures).await;
+                None
+            }
+            Err(error) => {
+                // Redis refused the script itself (e.g. an output key of the wrong type): find
+                // the culprits one by one instead of retrying forever.
+                tracing::warn!(queue = %self.shared.keys.name(), %error, "finishing a batch was refused; finishing one by one");
+                self.finish_one_by_one(call.items).await;
+                None
+            }
+        }
+    }
+
+    /// Gives back jobs a call took after shutdown began (they never reached the handler).
+    async fn release_taken(&mut self, taken: Taken) {
+        let ids: Vec<String> = taken
+            .into_iter()
+            .filter(|(_, fields)| !fields.is_empty())
+            .map(|(id, _)| id)
+            .collect();
+        self.release(&ids).await;
     }
 
     fn is_held(&self, id: &str) -> bool {
@@ -700,20 +765,21 @@ impl<H: JobHandler> Run<H> {
     async fn finish_one_by_one(&mut self, items: Vec<FinishItem>) {
         for item in items {
             let mut failures = 0;
+            let mut item = vec![item];
             loop {
-                match self
-                    .finish_and_take(std::slice::from_ref(&item), 0, false)
-                    .await
-                {
-                    Ok(_) => break,
-                    Err(error) if error.is_transient() && failures < 6 => {
+                match self.finish_and_take(item, 0, false).await {
+                    (_, Ok(_)) => break,
+                    (back, Err(error)) if error.is_transient() && failures < 6 => {
+                        item = back;
                         backoff_sleep(&mut failures).await
                     }
-                    Err(error) => {
+                    (back, Err(error)) => {
                         let failure = JobFailure::permanent(format!(
                             "completing the job was refused by Redis: {error}"
                         ));
-                        self.fail(&item.job, failure).await;
+                        for item in back {
+                            self.fail(&item.job, failure.clone()).await;
+                        }
                         break;
                     }
                 }
@@ -736,14 +802,34 @@ impl<H: JobHandler> Run<H> {
             .await?)
     }
 
-    /// Completes `items` and takes up to `take` jobs in one script call; `announce_drained`
-    /// publishes Bull's `drained` event if nothing was waiting.
+    /// Completes `items` and takes up to `take` jobs in one script call, waiting for the reply;
+    /// gives the items back with the outcome.
     async fn finish_and_take(
         &mut self,
-        items: &[FinishItem],
+        items: Vec<FinishItem>,
         take: usize,
         announce_drained: bool,
-    ) -> QueueResult<Taken> {
+    ) -> (Vec<FinishItem>, QueueResult<Taken>) {
+        let call = self.finish_call(items, take, announce_drained).await;
+        match call.reply {
+            Ok((statuses, taken, problems)) => {
+                self.apply_statuses(&call.items, statuses, problems).await;
+                (call.items, Ok(taken))
+            }
+            Err(error) => (call.items, Err(error)),
+        }
+    }
+
+    /// The call completing `items` and taking up to `take` jobs in one script; `announce_drained`
+    /// publishes Bull's `drained` event if nothing was waiting. The request goes out when the
+    /// returned future is first polled; nothing of the worker's state is touched until its reply
+    /// is applied with [`Run::apply_statuses`].
+    fn finish_call(
+        &self,
+        items: Vec<FinishItem>,
+        take: usize,
+        announce_drained: bool,
+    ) -> PendingFinish {
         let keys = &self.shared.keys;
         let mut invocation = scripts::FINISH.prepare_invoke();
         invocation
@@ -755,7 +841,7 @@ impl<H: JobHandler> Run<H> {
             .arg(take)
             .arg(items.len())
             .arg(if announce_drained { "1" } else { "0" });
-        for item in items {
+        for item in &items {
             invocation
                 .arg(&item.job.id)
                 .arg(&item.return_value)
@@ -767,8 +853,23 @@ impl<H: JobHandler> Run<H> {
             }
         }
         let mut conn = self.shared.conn.clone();
-        let (statuses, taken, problems): (Vec<i64>, Taken, Vec<String>) =
-            invocation.invoke_async(&mut conn).await?;
+        Box::pin(async move {
+            let reply = invocation
+                .invoke_async::<FinishReply>(&mut conn)
+                .await
+                .map_err(Into::into);
+            FinishCall { items, take, reply }
+        })
+    }
+
+    /// Records the per-job statuses of a finish call: completed, stale, or (output refused)
+    /// failed properly since nothing of that job was written.
+    async fn apply_statuses(
+        &mut self,
+        items: &[FinishItem],
+        statuses: Vec<i64>,
+        problems: Vec<String>,
+    ) {
         for ((item, status), problem) in items.iter().zip(statuses).zip(problems) {
             if status == OUTPUT_REFUSED {
                 // Nothing of this job was written: it is still ours, so fail it properly.
@@ -785,7 +886,6 @@ impl<H: JobHandler> Run<H> {
                 tracing::warn!(id = %item.job.id, status, "completion refused (lock lost); nothing written");
             }
         }
-        Ok(taken)
     }
 
     /// Writes a failed attempt: immediate retry, backoff, or final failure with dead letter.
