@@ -2,7 +2,7 @@
 //! firing, exemptions, actions and events.
 
 use guildhost_plugin::testing::TestHost;
-use guildhost_plugin::types::{AutomodAction, Mentions, MessageCreated, MessageEdited, Severity};
+use guildhost_plugin::types::{AutomodAction, MessageCreated, MessageEdited, Severity};
 use guildhost_plugin::{Incoming, Message, Output};
 use serde_json::json;
 
@@ -14,25 +14,10 @@ const CHANNEL: &str = "500";
 
 fn created(content: &str) -> MessageCreated {
     MessageCreated {
-        message_id: "400".into(),
-        channel_id: CHANNEL.into(),
-        author_id: AUTHOR.into(),
-        content: content.into(),
-        mentions: Mentions {
-            users: vec![],
-            roles: vec![],
-            everyone: false,
-        },
-        attachment_count: 0,
         timestamp: 1_000_000,
         author_roles: Some(vec!["700".into()]),
         is_bot: Some(false),
-        is_webhook: None,
-        author_created_at: None,
-        member_joined_at: None,
-        embed_count: None,
-        sticker_count: None,
-        referenced_message_id: None,
+        ..MessageCreated::text("400", CHANNEL, AUTHOR, content)
     }
 }
 

@@ -51,17 +51,11 @@
 //!
 //! // The same rule, tested natively:
 //! use guildhost_plugin::testing::TestHost;
-//! use guildhost_plugin::types::{MessageCreated, Mentions};
+//! use guildhost_plugin::types::MessageCreated;
 //!
 //! let host = TestHost::new().with_config(serde_json::json!({ "banned_words": ["spam"] }));
-//! let message = MessageCreated {
-//!     message_id: "3".into(), channel_id: "2".into(), author_id: "1".into(),
-//!     content: "buy SPAM now".into(),
-//!     mentions: Mentions { users: vec![], roles: vec![], everyone: false },
-//!     attachment_count: 0, timestamp: 0, author_roles: None, is_bot: None, is_webhook: None,
-//!     author_created_at: None, member_joined_at: None, embed_count: None, sticker_count: None,
-//!     referenced_message_id: None,
-//! };
+//! // message id, channel id, author id, content
+//! let message = MessageCreated::text("3", "2", "1", "buy SPAM now");
 //! let outputs = host.handle::<BannedWords>(&Incoming::new(message).in_guild("9")).unwrap();
 //! assert_eq!(outputs.len(), 2);
 //! assert_eq!(outputs[0].message().type_name(), "DELETE_MESSAGE");

@@ -112,6 +112,39 @@ impl CustomMessage {
     }
 }
 
+impl MessageCreated {
+    /// A plain text message: no mentions, attachments or optional details, sent at time 0.
+    /// Mostly for tests; set the other fields on the result as needed.
+    pub fn text(
+        message_id: impl Into<Snowflake>,
+        channel_id: impl Into<Snowflake>,
+        author_id: impl Into<Snowflake>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            message_id: message_id.into(),
+            channel_id: channel_id.into(),
+            author_id: author_id.into(),
+            content: content.into(),
+            mentions: Mentions {
+                users: Vec::new(),
+                roles: Vec::new(),
+                everyone: false,
+            },
+            attachment_count: 0,
+            timestamp: 0,
+            author_roles: None,
+            is_bot: None,
+            is_webhook: None,
+            author_created_at: None,
+            member_joined_at: None,
+            embed_count: None,
+            sticker_count: None,
+            referenced_message_id: None,
+        }
+    }
+}
+
 impl SendMessage {
     /// A plain text message in `channel_id`.
     pub fn text(channel_id: impl Into<Snowflake>, content: impl Into<String>) -> Self {

@@ -57,31 +57,10 @@ guildhost_plugin::export!(AutomodLike);
 mod tests {
     use super::*;
     use guildhost_plugin::testing::TestHost;
-    use guildhost_plugin::types::{Mentions, MessageCreated};
+    use guildhost_plugin::types::MessageCreated;
 
     fn created(content: &str) -> Incoming {
-        Incoming::new(MessageCreated {
-            message_id: "3".into(),
-            channel_id: "2".into(),
-            author_id: "1".into(),
-            content: content.into(),
-            mentions: Mentions {
-                users: vec![],
-                roles: vec![],
-                everyone: false,
-            },
-            attachment_count: 0,
-            timestamp: 0,
-            author_roles: None,
-            is_bot: None,
-            is_webhook: None,
-            author_created_at: None,
-            member_joined_at: None,
-            embed_count: None,
-            sticker_count: None,
-            referenced_message_id: None,
-        })
-        .in_guild("9")
+        Incoming::new(MessageCreated::text("3", "2", "1", content)).in_guild("9")
     }
 
     #[test]
