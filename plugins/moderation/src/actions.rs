@@ -52,41 +52,60 @@ impl<'h> Request<'_, 'h> {
         let event = Output::publish(case.created_event());
         Ok((case, event))
     }
+
+    /// What every action request does before its action: open the case when asked, then DM
+    /// the user when asked (`notice`), so a refused DM never blocks the action. Returns those
+    /// outputs and the id of the case opened, which the action must carry.
+    fn case_and_notice(
+        &self,
+        case: NewCase,
+        open_case: bool,
+        notice: Option<Notice>,
+        key_suffix: &str,
+    ) -> Result<(Vec<Output>, Option<String>), Error> {
+        let mut outputs = Vec::new();
+        let (user_id, reason) = (case.user_id.clone(), case.reason.clone());
+        let mut opened = None;
+        if open_case {
+            let (case, event) = self.open_case(case, key_suffix)?;
+            outputs.push(event);
+            opened = Some(case);
+        }
+        if let Some(notice) = notice {
+            outputs.push(Output::execute(direct_message(
+                &user_id,
+                notice,
+                &reason,
+                opened.as_ref().map(|case| case.number),
+                self.now,
+            )));
+        }
+        Ok((outputs, opened.map(|case| case.id)))
+    }
 }
 
 /// A ban: case, DM, the ban itself and, for a temporary ban, the scheduled unban.
 pub fn ban(req: Request<'_, '_>, ban: &BanUser, key_suffix: &str) -> Result<Vec<Output>, Error> {
-    let mut outputs = Vec::new();
     let mut command = ban.clone();
     // The plugin has done both: the executor must neither DM again nor expect a case.
     command.notify_user = false;
     command.create_case = false;
     let duration_ms = ban.duration.map(hours_to_ms);
-    let mut case_number = None;
-    if ban.create_case && ban.case_id.is_none() {
-        let (case, event) = req.open_case(
-            NewCase {
-                kind: Kind::Ban,
-                user_id: ban.user_id.clone(),
-                moderator_id: ban.moderator_id.clone(),
-                reason: ban.reason.clone(),
-                duration: ban.duration,
-                expires_at: duration_ms.map(|ms| req.now.saturating_add(ms)),
-            },
-            key_suffix,
-        )?;
-        command.case_id = Some(case.id);
-        case_number = Some(case.number);
-        outputs.push(event);
-    }
-    if ban.notify_user {
-        outputs.push(Output::execute(direct_message(
-            &ban.user_id,
-            Notice::Banned(ban.duration),
-            &ban.reason,
-            case_number,
-            req.now,
-        )));
+    let (mut outputs, case_id) = req.case_and_notice(
+        NewCase {
+            kind: Kind::Ban,
+            user_id: ban.user_id.clone(),
+            moderator_id: ban.moderator_id.clone(),
+            reason: ban.reason.clone(),
+            duration: ban.duration,
+            expires_at: duration_ms.map(|ms| req.now.saturating_add(ms)),
+        },
+        ban.create_case && ban.case_id.is_none(),
+        ban.notify_user.then_some(Notice::Banned(ban.duration)),
+        key_suffix,
+    )?;
+    if case_id.is_some() {
+        command.case_id = case_id;
     }
     outputs.push(Output::execute(command.clone()));
     if let Some(ms) = duration_ms {
@@ -107,35 +126,24 @@ pub fn ban(req: Request<'_, '_>, ban: &BanUser, key_suffix: &str) -> Result<Vec<
 
 /// A kick: case, DM, the kick.
 pub fn kick(req: Request<'_, '_>, kick: &KickUser, key_suffix: &str) -> Result<Vec<Output>, Error> {
-    let mut outputs = Vec::new();
     let mut command = kick.clone();
     command.notify_user = false;
     command.create_case = false;
-    let mut case_number = None;
-    if kick.create_case && kick.case_id.is_none() {
-        let (case, event) = req.open_case(
-            NewCase {
-                kind: Kind::Kick,
-                user_id: kick.user_id.clone(),
-                moderator_id: kick.moderator_id.clone(),
-                reason: kick.reason.clone(),
-                duration: None,
-                expires_at: None,
-            },
-            key_suffix,
-        )?;
-        command.case_id = Some(case.id);
-        case_number = Some(case.number);
-        outputs.push(event);
-    }
-    if kick.notify_user {
-        outputs.push(Output::execute(direct_message(
-            &kick.user_id,
-            Notice::Kicked,
-            &kick.reason,
-            case_number,
-            req.now,
-        )));
+    let (mut outputs, case_id) = req.case_and_notice(
+        NewCase {
+            kind: Kind::Kick,
+            user_id: kick.user_id.clone(),
+            moderator_id: kick.moderator_id.clone(),
+            reason: kick.reason.clone(),
+            duration: None,
+            expires_at: None,
+        },
+        kick.create_case && kick.case_id.is_none(),
+        kick.notify_user.then_some(Notice::Kicked),
+        key_suffix,
+    )?;
+    if case_id.is_some() {
+        command.case_id = case_id;
     }
     outputs.push(Output::execute(command));
     Ok(outputs)
@@ -147,38 +155,29 @@ pub fn timeout(
     timeout: &TimeoutUser,
     key_suffix: &str,
 ) -> Result<Vec<Output>, Error> {
-    let mut outputs = Vec::new();
     let mut command = timeout.clone();
     command.notify_user = false;
     command.create_case = false;
-    let mut case_number = None;
-    if timeout.create_case && timeout.case_id.is_none() {
-        let (case, event) = req.open_case(
-            NewCase {
-                kind: Kind::Timeout,
-                user_id: timeout.user_id.clone(),
-                moderator_id: timeout.moderator_id.clone(),
-                reason: timeout.reason.clone(),
-                duration: Some(timeout.duration as f64),
-                expires_at: Some(
-                    req.now
-                        .saturating_add(timeout.duration.saturating_mul(1000)),
-                ),
-            },
-            key_suffix,
-        )?;
-        command.case_id = Some(case.id);
-        case_number = Some(case.number);
-        outputs.push(event);
-    }
-    if timeout.notify_user {
-        outputs.push(Output::execute(direct_message(
-            &timeout.user_id,
-            Notice::TimedOut(timeout.duration),
-            &timeout.reason,
-            case_number,
-            req.now,
-        )));
+    let (mut outputs, case_id) = req.case_and_notice(
+        NewCase {
+            kind: Kind::Timeout,
+            user_id: timeout.user_id.clone(),
+            moderator_id: timeout.moderator_id.clone(),
+            reason: timeout.reason.clone(),
+            duration: Some(timeout.duration as f64),
+            expires_at: Some(
+                req.now
+                    .saturating_add(timeout.duration.saturating_mul(1000)),
+            ),
+        },
+        timeout.create_case && timeout.case_id.is_none(),
+        timeout
+            .notify_user
+            .then_some(Notice::TimedOut(timeout.duration)),
+        key_suffix,
+    )?;
+    if case_id.is_some() {
+        command.case_id = case_id;
     }
     outputs.push(Output::execute(command));
     Ok(outputs)
