@@ -9,7 +9,7 @@ use guildhost::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE};
 use serde_json::{Value, json};
 
 use common::eventually;
-use host_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
+use host_support::{GUILD, Host, MEMBER, envelope};
 
 fn message_created(message_id: &str, content: &str) -> Value {
     let mut message = envelope(
@@ -77,19 +77,10 @@ async fn a_message_with_an_invite_is_deleted_and_reported_and_a_clean_one_is_lef
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guild_keywords_set_through_update_config_time_the_author_out() {
     let host = Host::start(&["automod"]).await;
-    let update = envelope(
-        "UPDATE_CONFIG",
-        GUILD,
-        json!({
-            "config": { "automod": {
+    host.configure(GUILD, json!({ "automod": {
                 "moderatorId": "900000000000000001",
                 "keywords": { "words": ["free nitro*"], "action": "TIMEOUT", "severity": "HIGH", "timeoutSeconds": 900 }
-            }},
-            "updatedBy": MODERATOR,
-        }),
-    );
-    let id = host.send("bot:config", &update).await;
-    host.completed("bot:config", &id).await;
+            }})).await;
 
     host.send(
         GATEWAY_QUEUE,
@@ -113,19 +104,14 @@ async fn guild_keywords_set_through_update_config_time_the_author_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warn_rule_becomes_a_warning_case_in_the_moderation_plugin() {
     let host = Host::start(&["automod", "moderation"]).await;
-    let update = envelope(
-        "UPDATE_CONFIG",
+    host.configure(
         GUILD,
-        json!({
-            "config": { "automod": {
-                "moderatorId": "900000000000000001",
-                "keywords": { "words": ["dang"], "action": "WARN", "severity": "LOW" }
-            }},
-            "updatedBy": MODERATOR,
-        }),
-    );
-    let id = host.send("bot:config", &update).await;
-    host.completed("bot:config", &id).await;
+        json!({ "automod": {
+            "moderatorId": "900000000000000001",
+            "keywords": { "words": ["dang"], "action": "WARN", "severity": "LOW" }
+        }}),
+    )
+    .await;
 
     host.send(
         GATEWAY_QUEUE,
@@ -174,20 +160,11 @@ fn from(author: &str, message_id: &str, content: &str, mentions: usize) -> Value
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rule_fires_on_a_breaking_message_and_stays_quiet_on_a_near_miss() {
     let host = Host::start(&["automod", "moderation"]).await;
-    let update = envelope(
-        "UPDATE_CONFIG",
-        GUILD,
-        json!({
-            "config": { "automod": {
+    host.configure(GUILD, json!({ "automod": {
                 "moderatorId": "900000000000000001",
                 "keywords": { "words": ["badword"] },
                 "regex": { "patterns": [{ "name": "phone", "pattern": "\\d{3}-\\d{4}" }], "action": "WARN" },
-            }},
-            "updatedBy": MODERATOR,
-        }),
-    );
-    let id = host.send("bot:config", &update).await;
-    host.completed("bot:config", &id).await;
+            }})).await;
 
     // Near misses, each from its own author: none may cause anything.
     let mut quiet = vec![

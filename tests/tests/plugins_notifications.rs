@@ -7,7 +7,7 @@ mod host_support;
 
 use serde_json::json;
 
-use host_support::{GUILD, Host, MEMBER, MODERATOR, envelope};
+use host_support::{GUILD, Host, MEMBER, envelope};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_notification_becomes_a_styled_dm() {
@@ -39,16 +39,11 @@ async fn a_user_notification_becomes_a_styled_dm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_goes_to_the_guilds_announcement_channel_with_its_roles() {
     let host = Host::start(&["notifications"]).await;
-    let update = envelope(
-        "UPDATE_CONFIG",
+    host.configure(
         GUILD,
-        json!({
-            "config": { "notifications": { "announcementChannel": "600000000000000001" } },
-            "updatedBy": MODERATOR,
-        }),
-    );
-    let id = host.send("bot:config", &update).await;
-    host.completed("bot:config", &id).await;
+        json!({ "notifications": { "announcementChannel": "600000000000000001" } }),
+    )
+    .await;
 
     let broadcast = envelope(
         "BROADCAST_NOTIFICATION",

@@ -102,6 +102,18 @@ impl Host {
             .expect("add")
     }
 
+    /// Sends `UPDATE_CONFIG` with `config` (sections by name) for `guild` on `bot:config`, as the
+    /// API would, and waits until the host has applied it.
+    pub async fn configure(&self, guild: &str, config: Value) {
+        let update = envelope(
+            "UPDATE_CONFIG",
+            guild,
+            json!({ "config": config, "updatedBy": MODERATOR }),
+        );
+        let id = self.send("bot:config", &update).await;
+        self.completed("bot:config", &id).await;
+    }
+
     /// Waits until job `id` of `queue` has completed.
     pub async fn completed(&self, queue: &str, id: &str) {
         eventually(20, &format!("job {id} of {queue} completed"), || async {
