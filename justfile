@@ -17,3 +17,7 @@ ci:
 # `npm ci` in tests/node). Extra flags pass through: `just bench-queue --rounds 5`.
 bench-queue *ARGS:
     cargo run --release -p guildhost-tests --bin queue_bench -- {{ARGS}}
+
+# Regenerate the README's bull-board screenshot (needs Debian's chromium and `npm ci` in tests/node).
+board-screenshot:
+    GUILDHOST_BOARD_SCREENSHOT=docs/bull-board.png cargo test -p guildhost-tests --test bull_board

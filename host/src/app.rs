@@ -13,6 +13,8 @@ use crate::config::Config;
 use crate::discord::DryRun;
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
 use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
+use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
+use crate::metrics::Metrics;
 use crate::queue::{JobHandler, RedisConn, Worker, WorkerOptions};
 use crate::runtime::lanes::Lanes;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -40,6 +42,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         .await
         .with_context(|| format!("connecting to Redis at {}", config.redis.url))?;
     tracing::info!(url = %config.redis.url, prefix = %prefix, "connected to Redis");
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::new(conn.clone()));
+    let endpoints = Endpoints {
+        metrics: metrics.clone(),
+        health: health.clone(),
+        redis: conn.clone(),
+        prefix: prefix.clone(),
+        queues: crate::ops::known_queues()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+    };
+    let http = HttpServer::start(config.http.listen, endpoints).await?;
+    tracing::info!(address = %http.local_addr(), "serving /metrics, /healthz and /readyz");
 
     let kv = Arc::new(RedisKv::new(conn.clone(), &prefix));
     let runtime = Arc::new(
@@ -63,17 +79,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     })?;
     let report = runtime.scan_dir(&config.plugins.dir);
     tracing::info!(dir = %config.plugins.dir.display(), ?report, "plugins loaded");
+    health.set_plugins_loaded();
     let _watcher = runtime
         .watch(config.plugins.dir.clone(), PLUGIN_WATCH_INTERVAL)
         .context("watching the plugins directory")?;
     let lanes = Arc::new(Lanes::new(lane_threads()).context("starting the plugin threads")?);
 
-    let dispatcher = Arc::new(Dispatcher::new(
-        runtime.clone(),
-        lanes.clone(),
-        GuildConfigStore::new(conn.clone(), &prefix),
-        config.clone(),
-    ));
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            runtime.clone(),
+            lanes.clone(),
+            GuildConfigStore::new(conn.clone(), &prefix),
+            config.clone(),
+        )
+        .with_metrics(metrics.clone()),
+    );
     if config.dry_run() {
         tracing::warn!(
             "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
@@ -87,11 +107,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             DryRunLog::key(&prefix)
         );
     }
-    let executor = Arc::new(Executor::new(
-        DryRun,
-        config.clone(),
-        Some(DryRunLog::new(conn.clone(), &prefix)),
-    ));
+    let executor = Arc::new(
+        Executor::new(
+            DryRun,
+            config.clone(),
+            Some(DryRunLog::new(conn.clone(), &prefix)),
+        )
+        .with_metrics(metrics.clone()),
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
@@ -105,8 +128,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             &conn,
             &config,
             queue,
-            dispatcher.clone(),
+            metrics.meter(dispatcher.clone()),
             stop_rx.clone(),
+            health.worker_running(),
         );
     }
     spawn_worker(
@@ -114,12 +138,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         &conn,
         &config,
         EXECUTE_QUEUE,
-        executor,
+        metrics.meter(executor),
         stop_rx.clone(),
+        health.worker_running(),
     );
+    health.set_workers_expected(workers.len());
     tracing::info!(queues = workers.len(), "guildhost is running");
+    match crate::scheduler::register(&conn, &config).await {
+        Ok(report) => tracing::info!(
+            registered = report.registered.len(),
+            kept = report.kept.len(),
+            removed = report.removed.len(),
+            "schedules in place"
+        ),
+        // The host still does its main work; schedules other hosts registered still run.
+        Err(error) => tracing::error!(%error, "registering the schedules failed"),
+    }
 
     shutdown.await;
+    health.set_stopping();
     tracing::info!("shutting down: finishing jobs in flight, releasing the rest");
     let _ = stop_tx.send(true);
     while let Some(joined) = workers.join_next().await {
@@ -129,6 +166,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             Err(e) => tracing::error!(error = %e, "worker task panicked"),
         }
     }
+    http.stop().await;
     Ok(())
 }
 
@@ -150,6 +188,7 @@ fn spawn_worker<H: JobHandler>(
     queue: &str,
     handler: Arc<H>,
     mut stop: watch::Receiver<bool>,
+    running: WorkerRunning,
 ) {
     let worker = Worker::new(
         conn.clone(),
@@ -162,7 +201,10 @@ fn spawn_worker<H: JobHandler>(
         let stopped = async move {
             let _ = stop.wait_for(|stop| *stop).await;
         };
-        let result = worker.run(Shared(handler), stopped).await;
+        let result = worker
+            .run(crate::scheduler::Runs(Shared(handler)), stopped)
+            .await;
+        drop(running);
         (queue, result)
     });
 }

@@ -20,11 +20,14 @@
 //! assert_eq!(config.queue("bot:commands").attempts, 3);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+use crate::protocol::TaskType;
 
 /// Everything guildhost reads from `guildhost.toml`, after defaults and environment overrides.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -40,6 +43,10 @@ pub struct Config {
     pub queues: QueuesConfig,
     /// The operator's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`).
     pub http: HttpConfig,
+    /// Recurring and one-off work (`[[schedules]]`), registered by `crate::scheduler`.
+    pub schedules: Vec<ScheduleConfig>,
+    /// The default `CLEANUP_EXPIRED_CASES` schedule (`[cleanup]`).
+    pub cleanup: CleanupConfig,
 }
 
 /// `[redis]`.
@@ -155,6 +162,129 @@ pub enum BackoffKind {
 pub struct HttpConfig {
     /// Address of `/metrics`, `/healthz` and `/readyz`.
     pub listen: SocketAddr,
+}
+
+/// One `[[schedules]]` entry: when (`cron`, `every` or `at`) and what (`task`, a
+/// `SCHEDULED_TASK` for the plugins, or `send`, a message to post).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Names the schedule in Redis and in logs: unique, letters, digits, `-`, `_` and `.`.
+    pub name: String,
+    /// Cron expression, 5 fields (or 6, seconds first) as Bull's cron-parser reads them.
+    pub cron: Option<String>,
+    /// IANA time zone of `cron`; the host's local zone when absent.
+    pub tz: Option<String>,
+    /// Interval: milliseconds, or a number with a unit (`"90s"`, `"15m"`, `"1h"`, `"1d"`).
+    #[serde(deserialize_with = "interval")]
+    pub every: Option<u64>,
+    /// Run once at this instant: a TOML date-time with an offset (`2026-12-01T09:00:00Z`).
+    #[serde(deserialize_with = "instant")]
+    pub at: Option<DateTime<Utc>>,
+    /// The guild it concerns (the message's `guildId`).
+    pub guild: Option<String>,
+    /// Raise a `SCHEDULED_TASK` of this type (`CLEANUP`, `BACKUP`, `ANALYTICS`, `REMINDERS`).
+    pub task: Option<TaskType>,
+    /// The task's `taskData`.
+    pub data: Option<serde_json::Value>,
+    /// Post a message instead: the `data` of a `SEND_MESSAGE` (`channelId`, `content`, ...).
+    pub send: Option<serde_json::Value>,
+}
+
+/// The default cleanup's interval: hourly.
+pub const DEFAULT_CLEANUP_EVERY_MS: u64 = 3_600_000;
+
+/// `[cleanup]`: `CLEANUP_EXPIRED_CASES` on `cleanup:tasks`, every hour unless told otherwise.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CleanupConfig {
+    /// Register it; `false` removes it.
+    pub enabled: bool,
+    /// Cron expression, instead of `every`.
+    pub cron: Option<String>,
+    /// IANA time zone of `cron`.
+    pub tz: Option<String>,
+    /// Interval, as [`ScheduleConfig::every`]; [`DEFAULT_CLEANUP_EVERY_MS`] when neither this nor
+    /// `cron` is set.
+    #[serde(deserialize_with = "interval")]
+    pub every: Option<u64>,
+    /// One message per guild; empty means one message for all guilds (no `guildId`).
+    pub guilds: Vec<String>,
+    /// The `caseTypes` to clean; empty means every type.
+    pub case_types: Vec<String>,
+}
+
+impl Default for CleanupConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cron: None,
+            tz: None,
+            every: None,
+            guilds: Vec::new(),
+            case_types: Vec::new(),
+        }
+    }
+}
+
+/// Reads an interval: an integer of milliseconds or text such as `"15m"`.
+fn interval<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(deserializer)? {
+        toml::Value::Integer(millis) => u64::try_from(millis)
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("must not be negative, got {millis}"))),
+        toml::Value::String(text) => parse_interval(&text).map(Some).map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "must be milliseconds or text such as \"15m\", got {other}"
+        ))),
+    }
+}
+
+/// `"500ms"`, `"90s"`, `"15m"`, `"1h"`, `"1d"` in milliseconds.
+fn parse_interval(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| factor > 0)
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| {
+            format!("must be a number with a unit (ms, s, m, h, d) such as \"15m\", got {text:?}")
+        })
+}
+
+/// Reads an instant: a TOML offset date-time, or the same as RFC 3339 text.
+fn instant<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    use serde::de::Error;
+    let text = match toml::Value::deserialize(deserializer)? {
+        toml::Value::Datetime(date) => date.to_string(),
+        toml::Value::String(text) => text,
+        other => {
+            return Err(D::Error::custom(format!(
+                "must be a date-time such as 2026-12-01T09:00:00Z, got {other}"
+            )));
+        }
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|date| Some(date.with_timezone(&Utc)))
+        .map_err(|_| {
+            D::Error::custom(format!(
+                "must be a date-time with an offset such as 2026-12-01T09:00:00Z, got {text}"
+            ))
+        })
 }
 
 /// A configuration problem, naming the key.
@@ -300,7 +430,7 @@ impl Config {
         for name in self.queues.per_queue.keys() {
             check_queue(&format!("queues.\"{name}\""), &self.queue(name))?;
         }
-        Ok(())
+        check_schedules(&self.schedules, &self.cleanup)
     }
 
     /// The effective settings of `queue`: its own table over `[queues.defaults]`.
@@ -356,6 +486,166 @@ fn check_queue(key: &str, q: &QueueSettings) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+fn check_schedules(
+    schedules: &[ScheduleConfig],
+    cleanup: &CleanupConfig,
+) -> Result<(), ConfigError> {
+    let invalid = |key: String, problem: String| ConfigError::Invalid { key, problem };
+    let mut names = HashSet::new();
+    for (index, schedule) in schedules.iter().enumerate() {
+        let key = format!("schedules[{index}]");
+        let name = &schedule.name;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                format!("{key}.name"),
+                format!("must be letters, digits, '-', '_' or '.', got {name:?}"),
+            ));
+        }
+        if !names.insert(name.as_str()) {
+            return Err(invalid(
+                format!("{key}.name"),
+                format!("{name:?} names an earlier schedule too"),
+            ));
+        }
+        let timing = Timing {
+            cron: schedule.cron.as_deref(),
+            tz: schedule.tz.as_deref(),
+            every: schedule.every,
+            at: schedule.at.is_some(),
+        };
+        check_timing(&key, &timing, true)?;
+        if let Some(guild) = &schedule.guild {
+            check_guild(&format!("{key}.guild"), guild)?;
+        }
+        match (&schedule.task, &schedule.send) {
+            (None, None) => {
+                return Err(invalid(
+                    key,
+                    "needs `task` (a SCHEDULED_TASK for the plugins) or `send` (a message to post)"
+                        .to_owned(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    key,
+                    "has both `task` and `send`; keep one".to_owned(),
+                ));
+            }
+            (None, Some(_)) if schedule.data.is_some() => {
+                return Err(invalid(
+                    format!("{key}.data"),
+                    "is the task's data; a `send` schedule carries its message in `send`"
+                        .to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(send) = &schedule.send {
+            let probe = serde_json::json!({
+                "id": "config", "type": "SEND_MESSAGE", "timestamp": 0, "source": "bot",
+                "data": send,
+            });
+            if let Err(error) = crate::protocol::Message::decode_value(probe) {
+                let field = error.path.strip_prefix("data").unwrap_or(&error.path);
+                return Err(invalid(format!("{key}.send{field}"), error.rule));
+            }
+        }
+    }
+    if cleanup.enabled {
+        let timing = Timing {
+            cron: cleanup.cron.as_deref(),
+            tz: cleanup.tz.as_deref(),
+            every: cleanup.every,
+            at: false,
+        };
+        check_timing("cleanup", &timing, false)?;
+        for (index, guild) in cleanup.guilds.iter().enumerate() {
+            check_guild(&format!("cleanup.guilds[{index}]"), guild)?;
+        }
+        if let Some(index) = cleanup.case_types.iter().position(|t| t.trim().is_empty()) {
+            return Err(invalid(
+                format!("cleanup.case_types[{index}]"),
+                "must not be empty".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// When a schedule runs, as written.
+struct Timing<'a> {
+    cron: Option<&'a str>,
+    tz: Option<&'a str>,
+    every: Option<u64>,
+    at: bool,
+}
+
+/// Exactly one of `cron`, `every`, `at` (or none, when not `required`); a cron expression that
+/// parses the way the queue will read it and matches again; `tz` only with `cron`.
+fn check_timing(key: &str, timing: &Timing<'_>, required: bool) -> Result<(), ConfigError> {
+    let invalid = |field: &str, problem: String| ConfigError::Invalid {
+        key: if field.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{key}.{field}")
+        },
+        problem,
+    };
+    let set = [timing.cron.is_some(), timing.every.is_some(), timing.at]
+        .iter()
+        .filter(|set| **set)
+        .count();
+    if set > 1 {
+        return Err(invalid(
+            "",
+            "set only one of `cron`, `every`, `at`".to_owned(),
+        ));
+    }
+    if set == 0 && required {
+        return Err(invalid(
+            "",
+            "needs `cron`, `every` or `at` to say when it runs".to_owned(),
+        ));
+    }
+    if timing.tz.is_some() && timing.cron.is_none() {
+        return Err(invalid("tz", "applies to `cron` only".to_owned()));
+    }
+    if let Some(cron) = timing.cron {
+        match crate::queue::next_cron(cron, timing.tz, crate::queue::now_ms()) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(invalid("cron", format!("{cron:?} never matches"))),
+            Err(crate::queue::QueueError::InvalidOption { field, rule }) => {
+                let field = if field == "repeat.tz" { "tz" } else { "cron" };
+                return Err(invalid(field, rule));
+            }
+            Err(error) => return Err(invalid("cron", error.to_string())),
+        }
+    }
+    if let Some(every) = timing.every
+        && every < 1000
+    {
+        return Err(invalid(
+            "every",
+            format!("must be at least one second (1000 ms), got {every}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_guild(key: &str, guild: &str) -> Result<(), ConfigError> {
+    guild
+        .parse::<crate::protocol::Snowflake>()
+        .map(|_| ())
+        .map_err(|_| ConfigError::Invalid {
+            key: key.to_owned(),
+            problem: format!("must be a Discord id (digits), got {guild:?}"),
+        })
 }
 
 #[cfg(test)]
@@ -425,6 +715,113 @@ mod tests {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{text:?} gave {err:?}");
         }
+    }
+
+    #[test]
+    fn schedules_read_cron_intervals_and_instants() {
+        let config = Config::from_toml_str(
+            r#"
+            [[schedules]]
+            name = "backup"
+            cron = "0 3 * * *"
+            tz = "Europe/Berlin"
+            task = "BACKUP"
+            data = { keep = 7 }
+
+            [[schedules]]
+            name = "stats"
+            every = "15m"
+            task = "ANALYTICS"
+
+            [[schedules]]
+            name = "launch"
+            at = 2026-12-01T09:00:00+01:00
+            guild = "100000000000000001"
+            send = { channelId = "500000000000000001", content = "We are live" }
+
+            [cleanup]
+            cron = "30 * * * *"
+            guilds = ["100000000000000001"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.schedules[0].task, Some(TaskType::Backup));
+        assert_eq!(config.schedules[1].every, Some(900_000));
+        assert_eq!(
+            config.schedules[2].at.map(|at| at.to_rfc3339()),
+            Some("2026-12-01T08:00:00+00:00".to_owned())
+        );
+        assert!(config.cleanup.enabled && config.cleanup.every.is_none());
+        assert_eq!(parse_interval("1500ms"), Ok(1500));
+        assert_eq!(parse_interval("2d"), Ok(172_800_000));
+        assert!(parse_interval("5 weeks").is_err());
+    }
+
+    #[test]
+    fn schedule_errors_name_the_entry_and_key() {
+        // Two valid entries, then the one under test: errors name it `schedules[2]`.
+        let valid = "[[schedules]]\nname = \"a\"\nevery = 60000\ntask = \"CLEANUP\"\n";
+        let task = |body: &str| {
+            format!(
+                "{valid}{}[[schedules]]\n{body}\n",
+                valid.replace("\"a\"", "\"b\"")
+            )
+        };
+        let cases = [
+            (
+                task("name = \"c\"\ncron = \"61 * * * *\"\ntask = \"BACKUP\""),
+                "schedules[2].cron: ",
+            ),
+            (
+                task("name = \"c\"\ncron = \"0 * * * *\"\ntz = \"Mars/Base\"\ntask = \"BACKUP\""),
+                "schedules[2].tz: `Mars/Base` is not an IANA time zone",
+            ),
+            (
+                task("name = \"c\"\ncron = \"0 0 30 2 *\"\ntask = \"BACKUP\""),
+                "schedules[2].cron: \"0 0 30 2 *\" never matches",
+            ),
+            (
+                task("name = \"c\"\nevery = 60000\ncron = \"0 * * * *\"\ntask = \"BACKUP\""),
+                "schedules[2]: set only one of `cron`, `every`, `at`",
+            ),
+            (
+                task("name = \"c\"\ntask = \"BACKUP\""),
+                "schedules[2]: needs `cron`, `every` or `at`",
+            ),
+            (
+                task("name = \"a\"\nevery = 60000\ntask = \"BACKUP\""),
+                "schedules[2].name: \"a\" names an earlier schedule too",
+            ),
+            (
+                task("name = \"c\"\nevery = 500\ntask = \"BACKUP\""),
+                "schedules[2].every: must be at least one second",
+            ),
+            (
+                task("name = \"c\"\nevery = 60000"),
+                "schedules[2]: needs `task`",
+            ),
+            (
+                task("name = \"c\"\nevery = 60000\nguild = \"x1\"\ntask = \"BACKUP\""),
+                "schedules[2].guild: must be a Discord id",
+            ),
+            (
+                task(
+                    "name = \"c\"\nevery = 60000\nsend = { channelId = \"nope\", content = \"hi\" }",
+                ),
+                "schedules[2].send.channelId: ",
+            ),
+            (
+                "[cleanup]\nevery = \"1h\"\ncron = \"0 * * * *\"\n".to_owned(),
+                "cleanup: set only one of `cron`, `every`, `at`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Config::from_toml_str(&text).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{text:?} gave {err:?}");
+        }
+        // A disabled cleanup is not checked.
+        let off = "[cleanup]\nenabled = false\nevery = \"1h\"\ncron = \"0 * * * *\"\n";
+        assert!(Config::from_toml_str(off).is_ok());
     }
 
     #[test]

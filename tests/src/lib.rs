@@ -1,12 +1,15 @@
 //! Shared support for the end-to-end suites: the test Redis, unique key prefixes, polling with a
 //! deadline, child processes that die with the test, the Node scripts driving the real npm
-//! `bull` in `tests/node`, a guildhost worker on a task, and throwaway Redis servers and clusters.
+//! `bull` in `tests/node`, a guildhost worker on a task, throwaway Redis servers and clusters, a fake
+//! Discord for serenity's real client, and a recording voice player.
 
 mod cluster;
+pub mod fake_discord;
 mod local_redis;
 mod node;
 mod process;
 mod server;
+mod voice;
 mod wait;
 mod worker;
 
@@ -15,5 +18,6 @@ pub use local_redis::LocalRedis;
 pub use node::{NodeScript, node, node_dir, node_ready, require_node_modules};
 pub use process::KillOnDrop;
 pub use server::{cleanup, cmd, connect, redis_url, try_connect, unique_prefix};
+pub use voice::{PlayerCall, RecordingPlayer};
 pub use wait::{eventually, shutdown_pair};
 pub use worker::{Calls, RunningWorker, fast_worker_options, probe_outputs, spawn_worker};

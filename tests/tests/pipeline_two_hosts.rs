@@ -51,6 +51,7 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_no_output() {
         &config,
         format!(
             "[redis]\nurl = \"{}\"\nprefix = \"{prefix}\"\n[plugins]\ndir = \"{}\"\nfirst_party = false\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n\
              [queues.defaults]\nlock_duration_ms = 2000\nstalled_interval_ms = 1000\nconcurrency = 8\n",
             redis_url(),
             dir.join("plugins").display()

@@ -3,6 +3,20 @@
 //!
 //! Knows the protocol's command types and nothing of queues, plugins or Redis: recording what a
 //! dry run did is the caller's business ([`ActionRecord`] is what it gets to record).
+//!
+//! - [`rest`]: the boundary over serenity's REST client, in direct or proxy mode.
+//! - [`classify`]: serenity's errors sorted into [`DiscordError`] classes.
+//! - [`recent`]: kicks and bans guildhost executed, so a removal can be explained.
+//! - [`gateway`]: serenity's gateway client turning dispatches into the seed's events.
+//! - [`voice`]: the music player (songbird) and the track ends it reports.
+
+pub mod classify;
+pub mod gateway;
+pub mod recent;
+pub mod rest;
+pub mod voice;
+
+pub use voice::{Player, PlayerError, SongbirdPlayer, TrackEnded, TrackEvents};
 
 use std::future::Future;
 
@@ -23,12 +37,24 @@ pub struct Action<'a> {
 
 /// What happened when an action ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Outcome {
     /// Done now.
     Done,
+    /// A message was posted (or had been, under the same nonce).
+    Sent {
+        /// Its id.
+        message_id: String,
+    },
     /// Discord says it was already so (unban of a user not banned, kick of a member who left).
     AlreadyDone,
+    /// The member does not accept DMs (50007). Reported, never a reason to block what follows.
+    Undeliverable {
+        /// Discord's code.
+        code: u32,
+        /// Discord's message.
+        message: String,
+    },
 }
 
 /// Why an action did not happen; the class decides what the job does next.
@@ -77,6 +103,11 @@ pub trait Discord: Send + Sync + 'static {
         &self,
         action: Action<'_>,
     ) -> impl Future<Output = Result<Outcome, DiscordError>> + Send;
+
+    /// Whether the token is accepted now; asked while execution is stopped after a 401.
+    fn verify_token(&self) -> impl Future<Output = Result<(), DiscordError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Whether the executor knows how to run a message of this type.

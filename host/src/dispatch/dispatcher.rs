@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::protocol::{self as p, Message, MessageType, Payload};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob};
 use crate::runtime::bindings as w;
@@ -26,6 +27,7 @@ pub struct Dispatcher {
     configs: GuildConfigStore,
     config: Arc<Config>,
     order: GuildOrder,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -48,7 +50,14 @@ impl Dispatcher {
             configs,
             config,
             order: GuildOrder::default(),
+            metrics: None,
         }
+    }
+
+    /// The same dispatcher, recording each plugin call's duration and failure in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Plugins subscribed to the message that may see it (a guild-scoped plugin only sees its guild).
@@ -207,7 +216,16 @@ impl JobHandler for Dispatcher {
         let mut failures = Vec::new();
         let mut index = 0;
         for (plugin, call) in pending {
-            match call.await {
+            let outcome = call.await;
+            if let (Some(metrics), Ok(result)) = (&self.metrics, &outcome) {
+                match result {
+                    Ok(done) => metrics.record_plugin_call(&plugin, done.duration, None),
+                    Err(failed) => {
+                        metrics.record_plugin_call(&plugin, failed.duration, Some(&failed.error))
+                    }
+                }
+            }
+            match outcome {
                 Ok(Ok(result)) => {
                     let mut dropped: Vec<Value> = result
                         .dropped

@@ -2,13 +2,19 @@
 //! reports moderation actions with `MODERATION_ACTION_COMPLETED`, enqueued atomically with the
 //! job's completion. Its jobs never reach plugins, so nothing a plugin replies can loop.
 
+use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::discord::{Action, ActionRecord, Discord, DiscordError, DryRun, moderation_action};
+use crate::discord::{
+    Action, ActionRecord, Discord, DiscordError, DryRun, Outcome, moderation_action,
+};
+use crate::metrics::Metrics;
 use crate::protocol::{self as p, Message, Payload, TypePolicy};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob, RedisConn};
 
@@ -67,6 +73,50 @@ impl DryRunLog {
     }
 }
 
+/// Holds every command while Discord rejects the token: a 401 stops execution (Discord bans
+/// IPs that keep sending invalid requests), the jobs stay active under their locks, and one
+/// probe asks Discord now and then whether the token works again.
+#[derive(Debug)]
+struct AuthGate {
+    rejected: AtomicBool,
+    accepted_again: tokio::sync::Notify,
+    probe_every: Duration,
+}
+
+impl AuthGate {
+    fn is_open(&self) -> bool {
+        !self.rejected.load(Ordering::Acquire)
+    }
+
+    /// Waits until the token works again; the caller that closed the gate probes, the rest wait.
+    async fn wait_until_open<D: Discord>(&self, discord: &D, prober: bool) {
+        loop {
+            let reopened = self.accepted_again.notified();
+            if self.is_open() {
+                return;
+            }
+            if !prober {
+                reopened.await;
+                continue;
+            }
+            tokio::time::sleep(self.probe_every).await;
+            match discord.verify_token().await {
+                Ok(()) => {
+                    tracing::warn!("Discord accepts the bot token again: resuming execution");
+                    self.rejected.store(false, Ordering::Release);
+                    self.accepted_again.notify_waiters();
+                    return;
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    retry_in = ?self.probe_every,
+                    "Discord still rejects the bot token: execution stays stopped, jobs are kept"
+                ),
+            }
+        }
+    }
+}
+
 /// Executes commands from the execution queue.
 #[derive(Debug)]
 pub struct Executor<D> {
@@ -74,6 +124,8 @@ pub struct Executor<D> {
     config: Arc<Config>,
     dry_run_log: Option<DryRunLog>,
     order: GuildOrder,
+    metrics: Option<Arc<Metrics>>,
+    auth: AuthGate,
 }
 
 impl<D: Discord> Executor<D> {
@@ -84,7 +136,54 @@ impl<D: Discord> Executor<D> {
             config,
             dry_run_log,
             order: GuildOrder::default(),
+            metrics: None,
+            auth: AuthGate {
+                rejected: AtomicBool::new(false),
+                accepted_again: tokio::sync::Notify::new(),
+                probe_every: Self::DEFAULT_TOKEN_PROBE_INTERVAL,
+            },
         }
+    }
+
+    /// How often a rejected token is tried again by default.
+    pub const DEFAULT_TOKEN_PROBE_INTERVAL: Duration = Duration::from_secs(30);
+
+    /// Sets how often a rejected token is tried again.
+    pub fn with_token_probe_interval(mut self, every: Duration) -> Self {
+        self.auth.probe_every = every;
+        self
+    }
+
+    /// Runs `action`, holding it while the token is rejected.
+    async fn execute_gated(&self, action: Action<'_>) -> Result<Outcome, DiscordError> {
+        loop {
+            self.auth.wait_until_open(&self.discord, false).await;
+            let result = self.discord.execute(action).await;
+            // Every call counts, a 401 too, though the gate keeps it from the job's result.
+            if let Some(metrics) = &self.metrics {
+                let (code, failed) = discord_code(&result);
+                metrics.record_discord(action.message.payload.type_name(), &code, failed);
+            }
+            match result {
+                Err(DiscordError::Unauthorized) => {
+                    let first = !self.auth.rejected.swap(true, Ordering::AcqRel);
+                    if first {
+                        tracing::error!(
+                            "Discord rejected the bot token (401): execution stopped, jobs are \
+                             kept; fix [discord] token or DISCORD_TOKEN"
+                        );
+                    }
+                    self.auth.wait_until_open(&self.discord, first).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The same executor, counting each Discord call by route and code in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// `MODERATION_ACTION_COMPLETED` for a moderation command, as a job for the gateway queue.
@@ -140,6 +239,20 @@ pub fn nonce_for(message: &Message) -> String {
     hex::encode(digest)[..25].to_owned()
 }
 
+/// The `code` label of a Discord call (the outcome, or the error's code) and whether it failed.
+fn discord_code(result: &Result<Outcome, DiscordError>) -> (Cow<'static, str>, bool) {
+    match result {
+        Ok(Outcome::Done | Outcome::Sent { .. }) => (Cow::Borrowed("ok"), false),
+        Ok(Outcome::AlreadyDone) => (Cow::Borrowed("already_done"), false),
+        // Handled (the job goes on), but Discord answered with an error: counted as one.
+        Ok(Outcome::Undeliverable { code, .. }) => (Cow::Owned(code.to_string()), true),
+        Err(DiscordError::Permanent { code, .. }) => (Cow::Owned(code.to_string()), true),
+        Err(DiscordError::Unauthorized) => (Cow::Borrowed("401"), true),
+        Err(DiscordError::Retriable(_)) => (Cow::Borrowed("retriable"), true),
+        Err(DiscordError::NotExecutable(_)) => (Cow::Borrowed("not_executable"), true),
+    }
+}
+
 impl<D: Discord> JobHandler for Executor<D> {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         let message = Message::decode_with(job.data.as_bytes(), TypePolicy::Strict)
@@ -151,7 +264,7 @@ impl<D: Discord> JobHandler for Executor<D> {
             message: &message,
             nonce: &nonce,
         };
-        let result = self.discord.execute(action).await;
+        let result = self.execute_gated(action).await;
         match result {
             Ok(outcome) => {
                 if let Some(log) = &self.dry_run_log
@@ -177,12 +290,9 @@ impl<D: Discord> JobHandler for Executor<D> {
                     None => Err(JobFailure::permanent(reason)),
                 }
             }
-            Err(DiscordError::Unauthorized) => {
-                tracing::error!(job_id = %job.id, "Discord rejected the bot token (401): fix [discord] token; jobs are kept and retried");
-                Err(JobFailure::retryable(
-                    "unauthorized: the bot token was rejected",
-                ))
-            }
+            Err(DiscordError::Unauthorized) => Err(JobFailure::retryable(
+                "unauthorized: the bot token was rejected",
+            )),
             Err(DiscordError::Retriable(reason)) => Err(JobFailure::retryable(reason)),
             Err(e @ DiscordError::NotExecutable(_)) => Err(JobFailure::permanent(e.to_string())),
         }

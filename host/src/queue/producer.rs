@@ -403,6 +403,18 @@ impl Queue {
         Ok(removed == 1)
     }
 
+    /// Removes job `id` if it is still delayed (waiting for its time). Returns whether it was.
+    pub async fn remove_delayed(&self, id: &str) -> QueueResult<bool> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = scripts::REMOVE_DELAYED
+            .key(self.keys.delayed())
+            .arg(self.keys.base())
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(removed == 1)
+    }
+
     /// The registered repeat series: `(repeat key, next run ms)`.
     pub async fn repeatable_keys(&self) -> QueueResult<Vec<(String, i64)>> {
         let mut conn = self.conn.clone();

@@ -58,3 +58,8 @@ script!(
     "remove_repeatable.lua",
     "Removes a repeat series."
 );
+script!(
+    REMOVE_DELAYED,
+    "remove_delayed.lua",
+    "Removes a job still waiting for its time."
+);

@@ -38,15 +38,26 @@ impl Host {
     /// queue runs one job at a time, so the order of executed actions is the order the plugin
     /// asked for; `bot:music` too, as the music plugin's manifest asks operators to.
     pub async fn start(plugins: &[&str]) -> Host {
-        Self::start_from(env!("GUILDHOST_PLUGINS"), plugins).await
+        Self::start_from(env!("GUILDHOST_PLUGINS"), plugins, |_| {}).await
     }
 
     /// Starts a host with test guests (`plugins/test-guests/*`) instead of first-party plugins.
     pub async fn start_with_guests(guests: &[&str]) -> Host {
-        Self::start_from(env!("GUILDHOST_TEST_GUESTS"), guests).await
+        Self::start_from(env!("GUILDHOST_TEST_GUESTS"), guests, |_| {}).await
     }
 
-    async fn start_from(built: &str, plugins: &[&str]) -> Host {
+    /// Like [`Host::start`], with `edit` applied to the configuration last (a prefix set there
+    /// is the host's, so two hosts can share one).
+    pub async fn start_and(plugins: &[&str], edit: impl FnOnce(&mut Config)) -> Host {
+        Self::start_from(env!("GUILDHOST_PLUGINS"), plugins, edit).await
+    }
+
+    /// Like [`Host::start_with_guests`], with `edit` applied to the configuration last.
+    pub async fn start_with_guests_and(guests: &[&str], edit: impl FnOnce(&mut Config)) -> Host {
+        Self::start_from(env!("GUILDHOST_TEST_GUESTS"), guests, edit).await
+    }
+
+    async fn start_from(built: &str, plugins: &[&str], edit: impl FnOnce(&mut Config)) -> Host {
         let conn = redis().await;
         let prefix = unique_prefix();
         let dir = std::env::temp_dir().join(format!("{prefix}-plugins"));
@@ -66,6 +77,8 @@ impl Host {
         config.plugins.dir = dir.clone();
         // Exactly the plugins the test asked for, not the ones embedded in the binary.
         config.plugins.first_party = false;
+        // Hosts of parallel tests share the machine: each serves its endpoints on a free port.
+        config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         for queue in [EXECUTE_QUEUE, "bot:music"] {
             config.queues.per_queue.insert(
                 queue.to_owned(),
@@ -75,6 +88,8 @@ impl Host {
                 },
             );
         }
+        edit(&mut config);
+        let prefix = config.redis.prefix.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(guildhost::app::run(config, async {
             let _ = stopped.await;
@@ -197,6 +212,13 @@ impl Host {
             .await
             .expect("GET");
         count.unwrap_or(0)
+    }
+
+    /// Sends the host its shutdown signal without waiting; [`Host::stop`] then waits for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Stops the host, checks it ran without error and removes its keys and plugins.

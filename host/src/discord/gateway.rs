@@ -1,0 +1,519 @@
+//! Gateway ingest: serenity's client turns Discord's dispatches into the seed's events
+//! (MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, MESSAGE_CREATED, MESSAGE_DELETED, MESSAGE_EDITED,
+//! MESSAGE_BULK_DELETED, CHANNEL_CREATED, ROLE_CREATED) and hands them to a channel; the caller
+//! decides where they go (the host enqueues them on its gateway queue).
+//!
+//! Discord's delete and edit events carry no author or old content, so a bounded cache of recent
+//! messages supplies them; its removal event does not say whether a member left, was kicked or
+//! banned, so [`RecentActions`] (what guildhost executed) and then the audit log tell.
+//! serenity runs each event handler on its own task: events of one guild may be handled out of
+//! order, which the cache tolerates (an unknown message is reported without author or content).
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU64;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use serenity::all::{
+    ChannelId, Context, EventHandler, GatewayIntents, GuildChannel, GuildId,
+    GuildMemberUpdateEvent, Member, MessageId, MessageUpdateEvent, Role, User,
+};
+use serenity::gateway::VoiceGatewayManager;
+use serenity::http::Http;
+use serenity::model::guild::audit_log::{Action as AuditAction, MemberAction};
+use tokio::sync::mpsc;
+
+use super::recent::RecentActions;
+use crate::protocol::{self as p, Envelope, LeaveReason, Message, Payload, Snowflake, Source};
+
+/// The intents ingest needs: guild state, members (privileged), bans and audit entries, messages
+/// with their content (privileged), and voice states for songbird.
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MEMBERS
+        | GatewayIntents::GUILD_MODERATION
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::GUILD_VOICE_STATES
+}
+
+/// Which shards this process runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shards {
+    /// As many as Discord recommends (`GET /gateway/bot`), all in this process.
+    Automatic,
+    /// `range` of `total` (several processes share one bot).
+    Range {
+        /// Shard ids run here.
+        range: Range<u32>,
+        /// Shards in all.
+        total: u32,
+    },
+}
+
+/// What the gateway needs to run.
+pub struct GatewaySettings {
+    /// The client it talks through (the same modes as the executor's REST client).
+    pub http: Http,
+    /// Which shards to run.
+    pub shards: Shards,
+    /// Messages remembered for delete and edit events.
+    pub message_cache: usize,
+    /// What guildhost executed, to explain removals.
+    pub recent: Arc<RecentActions>,
+    /// Songbird's manager, when voice is on.
+    pub voice: Option<Arc<dyn VoiceGatewayManager>>,
+}
+
+/// Runs the gateway until `shutdown` resolves, sending each event to `events`.
+pub async fn run(
+    settings: GatewaySettings,
+    events: mpsc::Sender<Message>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> serenity::Result<()> {
+    let handler = Ingest {
+        events,
+        recent: settings.recent,
+        messages: Mutex::new(MessageCache::new(settings.message_cache)),
+    };
+    let mut builder = serenity::all::ClientBuilder::new_with_http(settings.http, intents())
+        .event_handler(handler);
+    if let Some(voice) = settings.voice {
+        builder = builder.voice_manager_arc(voice);
+    }
+    let mut client = builder.await?;
+    let shard_manager = client.shard_manager.clone();
+    let shards = settings.shards;
+    let running = async move {
+        match shards {
+            Shards::Automatic => client.start_autosharded().await,
+            Shards::Range { range, total } => client.start_shard_range(range, total).await,
+        }
+    };
+    tokio::select! {
+        result = running => result,
+        () = shutdown => {
+            shard_manager.shutdown_all().await;
+            Ok(())
+        }
+    }
+}
+
+/// Recent messages, oldest evicted first.
+struct MessageCache {
+    capacity: usize,
+    order: VecDeque<u64>,
+    by_id: HashMap<u64, Cached>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    author: Snowflake,
+    content: String,
+}
+
+impl MessageCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            order: VecDeque::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    fn put(&mut self, id: u64, cached: Cached) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.by_id.insert(id, cached).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<Cached> {
+        self.by_id.get(&id).cloned()
+    }
+}
+
+struct Ingest {
+    events: mpsc::Sender<Message>,
+    recent: Arc<RecentActions>,
+    messages: Mutex<MessageCache>,
+}
+
+impl Ingest {
+    fn cache(&self) -> std::sync::MutexGuard<'_, MessageCache> {
+        self.messages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn emit(&self, guild: GuildId, payload: Payload) {
+        let message = Message {
+            envelope: Envelope::new(Source::Bot).with_guild(snowflake(guild.get())),
+            payload,
+        };
+        if let Err(e) = message.validate() {
+            tracing::warn!(error = %e, "a gateway event did not make a valid message; dropped");
+            return;
+        }
+        if self.events.send(message).await.is_err() {
+            tracing::debug!("gateway event after ingest stopped; dropped");
+        }
+    }
+
+    /// Why `user` left `guild`: guildhost's own action, else a recent kick in the audit log.
+    async fn leave_reason(&self, ctx: &Context, guild: GuildId, user: &User) -> LeaveReason {
+        if let Some(reason) = self.recent.take(guild.get(), user.id.get()) {
+            return reason;
+        }
+        let kicks = guild
+            .audit_logs(
+                &ctx.http,
+                Some(AuditAction::Member(MemberAction::Kick)),
+                None,
+                None,
+                Some(5),
+            )
+            .await;
+        let recently = chrono::Utc::now() - chrono::Duration::seconds(30);
+        match kicks {
+            Ok(logs) => {
+                let kicked = logs.entries.iter().any(|entry| {
+                    entry.target_id.map(|t| t.get()) == Some(user.id.get())
+                        && *entry.id.created_at() >= recently
+                });
+                if kicked {
+                    LeaveReason::Kicked
+                } else {
+                    LeaveReason::Left
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "audit log unavailable; reporting the removal as LEFT");
+                LeaveReason::Left
+            }
+        }
+    }
+}
+
+#[serenity::async_trait]
+impl EventHandler for Ingest {
+    async fn ready(&self, _ctx: Context, ready: serenity::all::Ready) {
+        tracing::info!(
+            user = %ready.user.name,
+            guilds = ready.guilds.len(),
+            shard = ?ready.shard.map(|s| (s.id.0, s.total)),
+            "gateway ready"
+        );
+    }
+
+    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
+        let user = &member.user;
+        let payload = Payload::MemberJoined(p::MemberJoined {
+            user: p::JoinedUser {
+                id: snowflake(user.id.get()),
+                username: user.name.clone(),
+                discriminator: discriminator(user),
+                avatar: user.avatar.map(|a| a.to_string()),
+                bot: user.bot,
+                extra: Default::default(),
+            },
+            member: p::JoinedMember {
+                joined_at: member
+                    .joined_at
+                    .and_then(timestamp)
+                    .unwrap_or_else(p::Timestamp::now),
+                roles: member.roles.iter().map(|r| snowflake(r.get())).collect(),
+                nickname: member.nick.clone(),
+                pending: member.pending,
+                extra: Default::default(),
+            },
+            // Discord does not say which invite a member used.
+            invite_code: None,
+            extra: Default::default(),
+        });
+        self.emit(member.guild_id, payload).await;
+    }
+
+    async fn guild_member_removal(
+        &self,
+        ctx: Context,
+        guild: GuildId,
+        user: User,
+        member: Option<Member>,
+    ) {
+        let reason = self.leave_reason(&ctx, guild, &user).await;
+        let payload = Payload::MemberLeft(p::MemberLeft {
+            user: p::DepartedUser {
+                id: snowflake(user.id.get()),
+                username: user.name.clone(),
+                discriminator: discriminator(&user),
+                avatar: user.avatar.map(|a| a.to_string()),
+                extra: Default::default(),
+            },
+            member: p::DepartedMember {
+                joined_at: member
+                    .as_ref()
+                    .and_then(|m| m.joined_at)
+                    .and_then(timestamp)
+                    .unwrap_or_else(p::Timestamp::now),
+                roles: member
+                    .as_ref()
+                    .map(|m| m.roles.iter().map(|r| snowflake(r.get())).collect())
+                    .unwrap_or_default(),
+                nickname: member.as_ref().and_then(|m| m.nick.clone()),
+                extra: Default::default(),
+            },
+            reason,
+            extra: Default::default(),
+        });
+        self.emit(guild, payload).await;
+    }
+
+    async fn guild_member_update(
+        &self,
+        _ctx: Context,
+        old: Option<Member>,
+        _new: Option<Member>,
+        event: GuildMemberUpdateEvent,
+    ) {
+        let mut changes = p::MemberChanges::default();
+        let old_nick = old.as_ref().and_then(|m| m.nick.clone());
+        if old.is_none() || old_nick != event.nick {
+            changes.nickname = Some(p::OptionalChange {
+                old: old_nick,
+                new: event.nick.clone(),
+                extra: Default::default(),
+            });
+        }
+        if let Some(old) = &old {
+            let added: Vec<Snowflake> = event
+                .roles
+                .iter()
+                .filter(|r| !old.roles.contains(r))
+                .map(|r| snowflake(r.get()))
+                .collect();
+            let removed: Vec<Snowflake> = old
+                .roles
+                .iter()
+                .filter(|r| !event.roles.contains(r))
+                .map(|r| snowflake(r.get()))
+                .collect();
+            if !added.is_empty() || !removed.is_empty() {
+                changes.roles = Some(p::RoleChanges {
+                    added,
+                    removed,
+                    extra: Default::default(),
+                });
+            }
+        }
+        let old_timeout = old.as_ref().and_then(|m| m.communication_disabled_until);
+        if old_timeout != event.communication_disabled_until {
+            changes.timeout = Some(p::OptionalChange {
+                old: old_timeout.and_then(timestamp),
+                new: event.communication_disabled_until.and_then(timestamp),
+                extra: Default::default(),
+            });
+        }
+        if changes == p::MemberChanges::default() {
+            return;
+        }
+        let payload = Payload::MemberUpdated(p::MemberUpdated {
+            user_id: snowflake(event.user.id.get()),
+            changes,
+            extra: Default::default(),
+        });
+        self.emit(event.guild_id, payload).await;
+    }
+
+    async fn message(&self, _ctx: Context, message: serenity::all::Message) {
+        let Some(guild) = message.guild_id else {
+            return;
+        };
+        self.cache().put(
+            message.id.get(),
+            Cached {
+                author: snowflake(message.author.id.get()),
+                content: message.content.clone(),
+            },
+        );
+        let payload = Payload::MessageCreated(p::MessageCreated {
+            message_id: snowflake(message.id.get()),
+            channel_id: snowflake(message.channel_id.get()),
+            author_id: snowflake(message.author.id.get()),
+            content: message.content.clone(),
+            mentions: p::Mentions {
+                users: message
+                    .mentions
+                    .iter()
+                    .map(|u| snowflake(u.id.get()))
+                    .collect(),
+                roles: message
+                    .mention_roles
+                    .iter()
+                    .map(|r| snowflake(r.get()))
+                    .collect(),
+                everyone: message.mention_everyone,
+                extra: Default::default(),
+            },
+            attachment_count: u32::try_from(message.attachments.len()).unwrap_or(u32::MAX),
+            timestamp: timestamp(message.timestamp).unwrap_or_else(p::Timestamp::now),
+            author_roles: message
+                .member
+                .as_ref()
+                .map(|m| m.roles.iter().map(|r| snowflake(r.get())).collect()),
+            is_bot: Some(message.author.bot),
+            is_webhook: Some(message.webhook_id.is_some()),
+            author_created_at: timestamp(message.author.id.created_at()),
+            member_joined_at: message
+                .member
+                .as_ref()
+                .and_then(|m| m.joined_at)
+                .and_then(timestamp),
+            embed_count: u32::try_from(message.embeds.len()).ok(),
+            sticker_count: u32::try_from(message.sticker_items.len()).ok(),
+            referenced_message_id: message
+                .message_reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .map(|id| snowflake(id.get())),
+            extra: Default::default(),
+        });
+        self.emit(guild, payload).await;
+    }
+
+    async fn message_delete(
+        &self,
+        _ctx: Context,
+        channel: ChannelId,
+        id: MessageId,
+        guild: Option<GuildId>,
+    ) {
+        let Some(guild) = guild else {
+            return;
+        };
+        let cached = self.cache().get(id.get());
+        let payload = Payload::MessageDeleted(p::MessageDeleted {
+            message_id: snowflake(id.get()),
+            channel_id: snowflake(channel.get()),
+            author_id: cached.as_ref().map(|c| c.author),
+            content: cached.map(|c| c.content),
+            deleted_by: None,
+            timestamp: p::Timestamp::now(),
+            extra: Default::default(),
+        });
+        self.emit(guild, payload).await;
+    }
+
+    async fn message_delete_bulk(
+        &self,
+        _ctx: Context,
+        channel: ChannelId,
+        ids: Vec<MessageId>,
+        guild: Option<GuildId>,
+    ) {
+        let Some(guild) = guild else {
+            return;
+        };
+        let payload = Payload::MessageBulkDeleted(p::MessageBulkDeleted {
+            count: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+            message_ids: ids.iter().map(|id| snowflake(id.get())).collect(),
+            channel_id: snowflake(channel.get()),
+            deleted_by: None,
+            extra: Default::default(),
+        });
+        self.emit(guild, payload).await;
+    }
+
+    async fn message_update(
+        &self,
+        _ctx: Context,
+        _old: Option<serenity::all::Message>,
+        _new: Option<serenity::all::Message>,
+        event: MessageUpdateEvent,
+    ) {
+        let (Some(guild), Some(content)) = (event.guild_id, event.content.clone()) else {
+            return;
+        };
+        let old = self.cache().get(event.id.get());
+        let author = event
+            .author
+            .as_ref()
+            .map(|a| snowflake(a.id.get()))
+            .or(old.as_ref().map(|c| c.author));
+        let Some(author) = author else {
+            return;
+        };
+        self.cache().put(
+            event.id.get(),
+            Cached {
+                author,
+                content: content.clone(),
+            },
+        );
+        let payload = Payload::MessageEdited(p::MessageEdited {
+            message_id: snowflake(event.id.get()),
+            channel_id: snowflake(event.channel_id.get()),
+            author_id: author,
+            old_content: old.map(|c| c.content),
+            new_content: content,
+            edited_at: event
+                .edited_timestamp
+                .and_then(timestamp)
+                .unwrap_or_else(p::Timestamp::now),
+            extra: Default::default(),
+        });
+        self.emit(guild, payload).await;
+    }
+
+    async fn channel_create(&self, _ctx: Context, channel: GuildChannel) {
+        let payload = Payload::ChannelCreated(p::ChannelCreated {
+            channel: p::CreatedChannel {
+                id: snowflake(channel.id.get()),
+                name: channel.name.clone(),
+                channel_type: p::ChannelType::Code(u16::from(u8::from(channel.kind))),
+                position: i64::from(channel.position),
+                parent_id: channel.parent_id.map(|id| snowflake(id.get())),
+                extra: Default::default(),
+            },
+            created_by: None,
+            extra: Default::default(),
+        });
+        self.emit(channel.guild_id, payload).await;
+    }
+
+    async fn guild_role_create(&self, _ctx: Context, role: Role) {
+        let payload = Payload::RoleCreated(p::RoleCreated {
+            role: p::CreatedRole {
+                id: snowflake(role.id.get()),
+                name: role.name.clone(),
+                color: role.colour.0,
+                position: i64::from(role.position),
+                permissions: role.permissions.bits().to_string(),
+                mentionable: role.mentionable,
+                hoist: role.hoist,
+                extra: Default::default(),
+            },
+            created_by: None,
+            extra: Default::default(),
+        });
+        self.emit(role.guild_id, payload).await;
+    }
+}
+
+fn snowflake(id: u64) -> Snowflake {
+    Snowflake::new(NonZeroU64::new(id).map_or(0, NonZeroU64::get))
+}
+
+fn discriminator(user: &User) -> String {
+    user.discriminator
+        .map_or_else(|| "0".to_owned(), |d| format!("{:04}", d.get()))
+}
+
+fn timestamp(ts: serenity::model::Timestamp) -> Option<p::Timestamp> {
+    p::Timestamp::from_millis(ts.timestamp_millis())
+}

@@ -1,0 +1,218 @@
+//! The execution queue over the serenity executor and the fake Discord, with a real Redis: a 5xx
+//! retried to success with one post only, a refusal reported to the API, and a rejected token
+//! that stops execution without losing the job.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use guildhost::config::Config;
+use guildhost::discord::rest::{RestMode, SerenityDiscord, http_client};
+use guildhost::dispatch::Executor;
+use guildhost::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE};
+use guildhost::queue::{Backoff, JobOptions, JobState, Queue, Worker};
+use guildhost_tests::fake_discord::{FakeDiscord, Scripted};
+use guildhost_tests::{fast_worker_options, shutdown_pair};
+use serde_json::{Value, json};
+
+use common::{cleanup, eventually, redis, unique_prefix};
+
+const GUILD: &str = "1187459221346115625";
+
+fn command(kind: &str, data: Value) -> String {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": kind,
+        "timestamp": "2026-11-30T12:00:00.000Z",
+        "source": "bot",
+        "guildId": GUILD,
+        "data": data,
+    })
+    .to_string()
+}
+
+struct Rig {
+    fake: FakeDiscord,
+    queue: Queue,
+    gateway: Queue,
+    prefix: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let fake = match FakeDiscord::start(&[]).await {
+            Ok(fake) => fake,
+            Err(e) => panic!("starting the fake Discord: {e:#}"),
+        };
+        let conn = redis().await;
+        let prefix = unique_prefix();
+        let http = Arc::new(http_client("fake-token", &RestMode::Proxy(fake.base_url())));
+        let discord =
+            SerenityDiscord::new(http, Arc::default()).with_request_timeout(Duration::from_secs(5));
+        let executor = Executor::new(discord, Arc::new(Config::default()), None)
+            .with_token_probe_interval(Duration::from_millis(100));
+        let worker = Worker::new(conn.clone(), &prefix, EXECUTE_QUEUE, fast_worker_options(2));
+        let (stop, shutdown) = shutdown_pair();
+        let worker = tokio::spawn(async move {
+            if let Err(e) = worker.run(executor, shutdown).await {
+                panic!("executor worker failed: {e}");
+            }
+        });
+        Rig {
+            fake,
+            queue: Queue::new(conn.clone(), &prefix, EXECUTE_QUEUE),
+            gateway: Queue::new(conn, &prefix, GATEWAY_QUEUE),
+            prefix,
+            stop: Some(stop),
+            worker,
+        }
+    }
+
+    async fn add(&self, kind: &str, data: Value) -> String {
+        let opts = JobOptions {
+            attempts: Some(3),
+            backoff: Some(Backoff::Millis(50)),
+            ..JobOptions::default()
+        };
+        match self.queue.add(kind, &command(kind, data), opts).await {
+            Ok(id) => id,
+            Err(e) => panic!("adding {kind}: {e}"),
+        }
+    }
+
+    async fn state(&self, id: &str) -> Option<JobState> {
+        self.queue.get_state(id).await.ok()
+    }
+
+    async fn completed(&self, id: &str) -> Value {
+        eventually(10, "the job completes", || async {
+            let job = self.queue.get_job(id).await.ok().flatten()?;
+            (self.state(id).await == Some(JobState::Completed))
+                .then(|| serde_json::from_str::<Value>(job.return_value.as_deref()?).ok())
+                .flatten()
+        })
+        .await
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.worker).await;
+        cleanup(self.queue.conn(), &self.prefix).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_retried_after_a_lost_answer_posts_once() {
+    let rig = Rig::start().await;
+    rig.fake
+        .script(Scripted::bare(Method::POST, "/messages", 502).after_applying());
+    let id = rig
+        .add(
+            "SEND_MESSAGE",
+            json!({ "channelId": "1187459222185005126", "content": "exactly once" }),
+        )
+        .await;
+    let result = rig.completed(&id).await;
+    assert!(
+        result["outcome"]["sent"]["messageId"].is_string(),
+        "{result}"
+    );
+    assert_eq!(
+        rig.fake.requests_to("POST", "/messages").len(),
+        2,
+        "one retry"
+    );
+    assert_eq!(rig.fake.posts().len(), 1, "one message posted");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_ban_completes_and_reports_the_refusal() {
+    let rig = Rig::start().await;
+    rig.fake
+        .script(Scripted::error(Method::PUT, "/bans/", 403, 50013));
+    let id = rig
+        .add(
+            "BAN_USER",
+            json!({
+                "userId": "829410203982675998", "reason": "raid", "deleteMessageDays": 0,
+                "moderatorId": "302050872383242240", "notifyUser": false, "createCase": false,
+            }),
+        )
+        .await;
+    let result = rig.completed(&id).await;
+    assert!(
+        result["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("50013")),
+        "{result}"
+    );
+    assert_eq!(
+        rig.fake.requests_to("PUT", "/bans/").len(),
+        1,
+        "never retried"
+    );
+    let reported = eventually(10, "MODERATION_ACTION_COMPLETED", || async {
+        let counts = rig.gateway.job_counts().await.ok()?;
+        (counts.waiting > 0).then_some(())?;
+        let ids: Vec<String> = redis::cmd("LRANGE")
+            .arg(rig.gateway.keys().wait())
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut rig.gateway.conn().clone())
+            .await
+            .ok()?;
+        let job = rig.gateway.get_job(ids.first()?).await.ok().flatten()?;
+        serde_json::from_str::<Value>(&job.data).ok()
+    })
+    .await;
+    assert_eq!(reported["type"], "MODERATION_ACTION_COMPLETED");
+    assert_eq!(reported["data"]["success"], false);
+    assert!(
+        reported["data"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("50013"))
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_holds_the_job_until_discord_accepts_it_again() {
+    let rig = Rig::start().await;
+    rig.fake
+        .script(Scripted::error(Method::POST, "/messages", 401, 0).times(usize::MAX));
+    rig.fake
+        .script(Scripted::error(Method::GET, "/users/@me", 401, 0).times(usize::MAX));
+    let id = rig
+        .add(
+            "SEND_MESSAGE",
+            json!({ "channelId": "1187459222185005126", "content": "after the fix" }),
+        )
+        .await;
+    // Execution stops: the token is probed, the command is not sent again, the job stays.
+    let probes = |requests: &[guildhost_tests::fake_discord::Recorded]| {
+        (requests.iter().filter(|r| r.path == "/users/@me").count() >= 3).then_some(())
+    };
+    if let Err(e) = rig
+        .fake
+        .wait_for(Duration::from_secs(10), "token probes", probes)
+        .await
+    {
+        panic!("{e:#}");
+    }
+    assert_eq!(rig.fake.requests_to("POST", "/messages").len(), 1);
+    assert_eq!(rig.state(&id).await, Some(JobState::Active));
+
+    // The operator fixes the token: the job runs and completes.
+    rig.fake.clear_script();
+    let result = rig.completed(&id).await;
+    assert!(result["outcome"]["sent"].is_object(), "{result}");
+    assert_eq!(rig.fake.posts().len(), 1);
+    rig.stop().await;
+}
