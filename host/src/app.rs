@@ -11,10 +11,15 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::discord::DryRun;
+use crate::discord::gateway::{self, GatewaySettings, Shards};
+use crate::discord::recent::RecentActions;
+use crate::discord::rest::{RestMode, SerenityDiscord, http_client};
+use crate::discord::voice::{PlayerConfig, SongbirdPlayer, SourceConfig};
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
 use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
 use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
 use crate::metrics::Metrics;
+use crate::protocol::{Envelope, Message, Payload, Source};
 use crate::queue::{JobHandler, RedisConn, Worker, WorkerOptions};
 use crate::runtime::lanes::Lanes;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -94,28 +99,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         )
         .with_metrics(metrics.clone()),
     );
-    if config.dry_run() {
-        tracing::warn!(
-            "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
-             actions are logged and recorded in {}",
-            DryRunLog::key(&prefix)
-        );
-    } else {
-        tracing::warn!(
-            "a Discord token is configured, but this build executes dry: the serenity executor \
-             is not part of it yet; actions are logged and recorded in {}",
-            DryRunLog::key(&prefix)
-        );
-    }
-    let executor = Arc::new(
-        Executor::new(
-            DryRun,
-            config.clone(),
-            Some(DryRunLog::new(conn.clone(), &prefix)),
-        )
-        .with_metrics(metrics.clone()),
-    );
-
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
     let dispatched = INBOUND_QUEUES
@@ -133,15 +116,44 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             health.worker_running(),
         );
     }
-    spawn_worker(
-        &mut workers,
-        &conn,
-        &config,
-        EXECUTE_QUEUE,
-        metrics.meter(executor),
-        stop_rx.clone(),
-        health.worker_running(),
-    );
+    let mut discord_side = tokio::task::JoinSet::new();
+    match &config.discord.token {
+        None => {
+            tracing::warn!(
+                "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
+                 actions are logged and recorded in {}",
+                DryRunLog::key(&prefix)
+            );
+            let executor = Executor::new(
+                DryRun,
+                config.clone(),
+                Some(DryRunLog::new(conn.clone(), &prefix)),
+            )
+            .with_metrics(metrics.clone());
+            spawn_worker(
+                &mut workers,
+                &conn,
+                &config,
+                EXECUTE_QUEUE,
+                metrics.meter(Arc::new(executor)),
+                stop_rx.clone(),
+                health.worker_running(),
+            );
+        }
+        Some(token) => {
+            let live = connect_discord(token, &config, &conn, &stop_rx, &mut discord_side)?;
+            let executor = Executor::new(live, config.clone(), None).with_metrics(metrics.clone());
+            spawn_worker(
+                &mut workers,
+                &conn,
+                &config,
+                EXECUTE_QUEUE,
+                metrics.meter(Arc::new(executor)),
+                stop_rx.clone(),
+                health.worker_running(),
+            );
+        }
+    }
     health.set_workers_expected(workers.len());
     tracing::info!(queues = workers.len(), "guildhost is running");
     match crate::scheduler::register(&conn, &config).await {
@@ -166,8 +178,88 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             Err(e) => tracing::error!(error = %e, "worker task panicked"),
         }
     }
+    // The gateway closes on the stop signal; the forwarding tasks drain what it sent, but the
+    // voice player's event stream lives as long as the player, so they get a deadline.
+    let drained = async { while discord_side.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), drained)
+        .await
+        .is_err()
+    {
+        discord_side.abort_all();
+    }
     http.stop().await;
     Ok(())
+}
+
+/// Starts Discord's side for `token`: the REST executor (with the voice player), the gateway
+/// client, and the task that carries gateway events and track ends onto the gateway queue.
+/// They stop when `stop` turns true.
+fn connect_discord(
+    token: &str,
+    config: &Arc<Config>,
+    conn: &RedisConn,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<SerenityDiscord> {
+    let mode = match &config.discord.proxy {
+        Some(base) => RestMode::Proxy(base.clone()),
+        None => RestMode::Direct,
+    };
+    tracing::info!(?mode, "executing against Discord");
+    let (player, mut track_ends) = SongbirdPlayer::new(PlayerConfig {
+        sources: SourceConfig {
+            media_dir: config.discord.media_dir.clone(),
+            ..SourceConfig::default()
+        },
+        ..PlayerConfig::default()
+    })
+    .context("starting the voice player")?;
+    let player = Arc::new(player);
+    let recent = Arc::new(RecentActions::default());
+    let discord = SerenityDiscord::new(Arc::new(http_client(token, &mode)), recent.clone())
+        .with_voice(player.clone());
+
+    let (events, received) = tokio::sync::mpsc::channel(1024);
+    tasks.spawn(crate::dispatch::ingest::forward(
+        conn.clone(),
+        config.clone(),
+        received,
+    ));
+    let track_events = events.clone();
+    tasks.spawn(async move {
+        while let Some(ended) = track_ends.recv().await {
+            let message = Message {
+                envelope: Envelope::new(Source::Bot).with_guild(ended.guild),
+                payload: Payload::MusicEnded(ended.music_ended()),
+            };
+            if track_events.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let settings = GatewaySettings {
+        http: http_client(token, &mode),
+        shards: match config.discord.shards {
+            Some(s) => Shards::Range {
+                range: s.first..s.last + 1,
+                total: s.total,
+            },
+            None => Shards::Automatic,
+        },
+        message_cache: config.discord.message_cache,
+        recent,
+        voice: Some(player.gateway_manager()),
+    };
+    let mut stop = stop.clone();
+    tasks.spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = gateway::run(settings, events, stopped).await {
+            tracing::error!(%error, "the Discord gateway stopped");
+        }
+    });
+    Ok(discord)
 }
 
 /// Plugin calls run on their own threads (they may block on KV); one per core, at least two.

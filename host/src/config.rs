@@ -60,13 +60,44 @@ pub struct RedisConfig {
 }
 
 /// `[discord]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     /// The bot token; `DISCORD_TOKEN` overrides it. None means dry run.
     pub token: Option<String>,
-    /// A base URL REST calls go through (an HTTP proxy in production, a local fake in tests).
+    /// A base URL REST calls go through (an HTTP proxy such as twilight-http-proxy or
+    /// nirn-proxy, or a local fake in tests). The gateway URL is asked through it too.
     pub proxy: Option<String>,
+    /// The shards this process runs; absent means as many as Discord recommends.
+    pub shards: Option<ShardsConfig>,
+    /// Recent messages remembered so deletes and edits can name the author and old content.
+    pub message_cache: usize,
+    /// Directory local audio files may be played from; absent means URLs only.
+    pub media_dir: Option<PathBuf>,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            proxy: None,
+            shards: None,
+            message_cache: 10_000,
+            media_dir: None,
+        }
+    }
+}
+
+/// `[discord.shards]`: `first..=last` of `total` shards.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ShardsConfig {
+    /// The first shard id run here.
+    pub first: u32,
+    /// The last shard id run here.
+    pub last: u32,
+    /// Shards in all, across every process.
+    pub total: u32,
 }
 
 /// `[plugins]`.
@@ -424,6 +455,17 @@ impl Config {
             return Err(invalid(
                 "discord.proxy",
                 format!("must be an http:// or https:// base URL, got {proxy:?}"),
+            ));
+        }
+        if let Some(shards) = &self.discord.shards
+            && !(shards.first <= shards.last && shards.last < shards.total)
+        {
+            return Err(invalid(
+                "discord.shards",
+                format!(
+                    "needs first <= last < total, got first = {}, last = {}, total = {}",
+                    shards.first, shards.last, shards.total
+                ),
             ));
         }
         check_queue("queues.defaults", &self.queues.defaults)?;

@@ -81,6 +81,24 @@ enum When {
     At(i64),
 }
 
+impl When {
+    /// Bull's `repeat` option (empty for a run-once schedule).
+    fn repeat(&self) -> RepeatOptions {
+        match self {
+            Self::Cron { cron, tz } => RepeatOptions {
+                cron: Some(cron.clone()),
+                tz: tz.clone(),
+                ..RepeatOptions::default()
+            },
+            Self::Every(every) => RepeatOptions {
+                every: Some(*every),
+                ..RepeatOptions::default()
+            },
+            Self::At(_) => RepeatOptions::default(),
+        }
+    }
+}
+
 impl fmt::Display for When {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -258,17 +276,9 @@ fn entry(
             (build(&id, *at)?, format!("{queue}|{id}"), record)
         }
         When::Cron { .. } | When::Every(_) => {
-            let (cron, tz, every) = match &when {
-                When::Cron { cron, tz } => (Some(cron.clone()), tz.clone(), None),
-                When::Every(every) => (None, None, Some(*every)),
-                When::At(_) => (None, None, None),
-            };
             let repeat = RepeatOptions {
-                cron,
-                tz,
-                every,
                 job_id: Some(JobIdOption::Text(fingerprint(queue, &build(&job_name, 0)?))),
-                ..RepeatOptions::default()
+                ..when.repeat()
             };
             let key = repeat_key(&job_name, &repeat)?;
             opts.repeat = Some(repeat.clone());

@@ -174,7 +174,8 @@ async fn bull_board_shows_guildhosts_queues_counts_workers_and_failed_jobs() {
             { "queue": EXECUTE_QUEUE, "id": unban.first().expect("the delayed unban") },
         ],
     });
-    if let Some(path) = screenshot_path() {
+    let screenshot = screenshot_path();
+    if let Some(path) = &screenshot {
         check["screenshot"] = json!(path);
     }
     // The host's own schedule (the hourly cleanup) may fire while the board is read; then the
@@ -189,6 +190,10 @@ async fn bull_board_shows_guildhosts_queues_counts_workers_and_failed_jobs() {
         assert_eq!(after, settled, "nothing moved while the board was read");
     }
     board.kill().await;
+    if let Some(path) = &screenshot {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 0, "the overview saved to {}", path.display());
+    }
 
     // The overview lists exactly guildhost's queues, each with its total.
     let mut listed: Vec<&str> = seen["overview"]["queues"]

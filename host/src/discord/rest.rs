@@ -16,6 +16,7 @@ use serenity::http::{Http, HttpBuilder};
 
 use super::classify::{classify, discord_code};
 use super::recent::RecentActions;
+use super::voice::{PlayRequest, Player, PlayerError, SongbirdPlayer};
 use super::{Action, Discord, DiscordError, Outcome};
 use crate::protocol::{self as p, LeaveReason, Payload, Snowflake};
 
@@ -58,6 +59,7 @@ pub struct SerenityDiscord {
     http: Arc<Http>,
     request_timeout: Duration,
     recent: Arc<RecentActions>,
+    voice: Option<Arc<SongbirdPlayer>>,
 }
 
 impl std::fmt::Debug for SerenityDiscord {
@@ -80,7 +82,14 @@ impl SerenityDiscord {
             http,
             request_timeout: Self::DEFAULT_TIMEOUT,
             recent,
+            voice: None,
         }
+    }
+
+    /// Plays the music commands on `player` (without one they are not executable).
+    pub fn with_voice(mut self, player: Arc<SongbirdPlayer>) -> Self {
+        self.voice = Some(player);
+        self
     }
 
     /// Sets the deadline of one request.
@@ -300,10 +309,58 @@ impl SerenityDiscord {
                     .await?;
                 self.done_or_already(result, &[UNKNOWN_MESSAGE])
             }
+            Payload::PlayMusic(_)
+            | Payload::PauseMusic(_)
+            | Payload::SetVolume(_)
+            | Payload::SkipMusic(_)
+            | Payload::SetRepeat(_) => self.play_music(message).await,
             other => Err(DiscordError::NotExecutable(format!(
                 "{} is not a REST command",
                 other.type_name()
             ))),
+        }
+    }
+
+    /// The music commands, on the voice player.
+    async fn play_music(&self, message: &p::Message) -> Result<Outcome, DiscordError> {
+        let Some(player) = &self.voice else {
+            return Err(DiscordError::NotExecutable(
+                "voice is off in this host: music commands cannot play".into(),
+            ));
+        };
+        let guild = message
+            .envelope
+            .guild_id
+            .ok_or_else(|| DiscordError::Permanent {
+                code: 0,
+                message: "guildId: a music command needs the guild".into(),
+            })?;
+        let result = match &message.payload {
+            Payload::PlayMusic(play) => {
+                if let Some(channel) = play.voice_channel_id {
+                    player.join(guild, channel).await.map_err(voice_error)?;
+                }
+                player
+                    .play(PlayRequest {
+                        guild,
+                        source: play.query.clone(),
+                        requested_by: play.requested_by,
+                        track_id: None,
+                    })
+                    .await
+                    .map(drop)
+            }
+            Payload::PauseMusic(pause) if pause.paused => player.pause(guild).await,
+            Payload::PauseMusic(_) => player.resume(guild).await,
+            Payload::SetVolume(volume) => player.set_volume(guild, volume.volume).await,
+            Payload::SkipMusic(_) => player.skip(guild).await.map(drop),
+            // Repeat is the music plugin's queue policy: nothing for the player to do.
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => Ok(Outcome::Done),
+            Err(PlayerError::NothingPlaying(_)) => Ok(Outcome::AlreadyDone),
+            Err(e) => Err(voice_error(e)),
         }
     }
 
@@ -338,6 +395,17 @@ impl Discord for SerenityDiscord {
 
 /// A message body with content, embeds and the idempotency nonce (Discord returns the message
 /// already created with that nonce instead of posting twice).
+fn voice_error(error: PlayerError) -> DiscordError {
+    if error.is_retriable() {
+        DiscordError::Retriable(error.to_string())
+    } else {
+        DiscordError::Permanent {
+            code: 0,
+            message: error.to_string(),
+        }
+    }
+}
+
 fn message_body(
     content: Option<&str>,
     embeds: Option<&[p::DiscordEmbed]>,

@@ -9,6 +9,7 @@ pub mod dispatcher;
 pub mod executor;
 pub mod guild_config;
 pub mod guild_order;
+pub mod ingest;
 pub mod outputs;
 pub mod redis_kv;
 pub mod routes;

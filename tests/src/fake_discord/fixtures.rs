@@ -161,7 +161,7 @@ pub fn guild(id: u64, bot: u64) -> Value {
         "joined_at": LONG_AGO,
         "large": false,
         "unavailable": false,
-        "member_count": 1,
+        "member_count": 100,
         "voice_states": [],
         "members": [member(id, bot, "guildhost")],
         "channels": [text_channel(id + 1, id, "general")],

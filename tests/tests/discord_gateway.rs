@@ -1,0 +1,212 @@
+//! The whole host against the fake Discord: serenity's gateway client identifies with the
+//! intents ingest needs; Discord's dispatches become seed events that a Node Bull worker reads
+//! on `discord:events`; a rule-breaking message is deleted at the fake's REST by the automod
+//! plugin; deletes and edits name the author and old content; a kick guildhost executed is
+//! reported as KICKED.
+
+mod common;
+mod host_support;
+
+use std::time::Duration;
+
+use guildhost::config::ShardsConfig;
+use guildhost_tests::fake_discord::{FakeDiscord, fixtures};
+use guildhost_tests::node;
+use serde_json::{Value, json};
+
+use host_support::Host;
+
+const GUILD: u64 = 100_000_000_000_000_001;
+const CHANNEL: u64 = 500_000_000_000_000_001;
+const MEMBER: u64 = 300_000_000_000_000_001;
+
+async fn host_on(fake: &FakeDiscord, plugins: &[&str]) -> Host {
+    let base = fake.base_url();
+    let host = Host::start_and(plugins, move |config| {
+        config.discord.token = Some("fake-token".into());
+        config.discord.proxy = Some(base);
+        config.discord.shards = Some(ShardsConfig {
+            first: 0,
+            last: 0,
+            total: 1,
+        });
+    })
+    .await;
+    if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {
+        panic!("{e:#}");
+    }
+    host
+}
+
+/// The events a Node Bull worker reads from `discord:events`, once `count` are there.
+async fn node_events(host: &Host, count: usize) -> Vec<Value> {
+    common::eventually(20, "events on discord:events", || async {
+        let counts = host.queue("discord:events").job_counts().await.ok()?;
+        (counts.waiting as usize >= count).then_some(())
+    })
+    .await;
+    let result = node(
+        "worker.js",
+        json!({ "prefix": host.prefix, "queue": "discord:events", "count": count, "exitWhenIdleMs": 1000 }),
+    )
+    .await;
+    result["calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|call| call["data"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_events_reach_a_node_worker_and_automod_deletes_at_discord() {
+    let fake = match FakeDiscord::start(&[GUILD]).await {
+        Ok(fake) => fake,
+        Err(e) => panic!("{e:#}"),
+    };
+    let host = host_on(&fake, &["automod"]).await;
+    let identify = fake.identifies().first().cloned().unwrap_or_default();
+    let intents = identify["intents"].as_u64().unwrap_or(0);
+    for (bit, name) in [
+        (1 << 1, "GUILD_MEMBERS"),
+        (1 << 9, "GUILD_MESSAGES"),
+        (1 << 15, "MESSAGE_CONTENT"),
+    ] {
+        assert!(intents & bit != 0, "IDENTIFY asks for {name}: {identify}");
+    }
+    assert_eq!(identify["shard"], json!([0, 1]));
+
+    fake.dispatch(
+        "GUILD_MEMBER_ADD",
+        fixtures::member_event(GUILD, MEMBER, "newcomer", &[], None),
+    );
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        fixtures::message(
+            400_000_000_000_000_002,
+            CHANNEL,
+            Some(GUILD),
+            MEMBER,
+            "join my server discord.gg/raiders",
+        ),
+    );
+
+    // The automod plugin's delete reaches Discord's REST.
+    let delete = fake
+        .wait_for(Duration::from_secs(20), "the automod delete", |requests| {
+            requests
+                .iter()
+                .find(|r| r.method == "DELETE" && r.path.contains("/messages/400000000000000002"))
+                .cloned()
+        })
+        .await;
+    let delete = match delete {
+        Ok(delete) => delete,
+        Err(e) => panic!("{e:#}"),
+    };
+    assert_eq!(
+        delete.path,
+        format!("/channels/{CHANNEL}/messages/400000000000000002")
+    );
+
+    let events = node_events(&host, 2).await;
+    let joined = events.iter().find(|e| e["type"] == "MEMBER_JOINED");
+    let Some(joined) = joined else {
+        panic!("no MEMBER_JOINED among {events:?}")
+    };
+    assert_eq!(joined["guildId"], GUILD.to_string());
+    assert_eq!(joined["data"]["user"]["id"], MEMBER.to_string());
+    assert_eq!(joined["data"]["user"]["username"], "newcomer");
+    let created = events.iter().find(|e| e["type"] == "MESSAGE_CREATED");
+    let Some(created) = created else {
+        panic!("no MESSAGE_CREATED among {events:?}")
+    };
+    assert_eq!(
+        created["data"]["content"],
+        "join my server discord.gg/raiders"
+    );
+    assert_eq!(created["source"], "bot");
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_and_edits_name_the_author_and_old_content_and_kicks_are_told_from_leaves() {
+    let fake = match FakeDiscord::start(&[GUILD]).await {
+        Ok(fake) => fake,
+        Err(e) => panic!("{e:#}"),
+    };
+    let host = host_on(&fake, &[]).await;
+    let message_id = 400_000_000_000_000_010_u64;
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        fixtures::message(message_id, CHANNEL, Some(GUILD), MEMBER, "first words"),
+    );
+    // serenity handles each event on its own task: wait for the message before changing it.
+    node_events(&host, 1).await;
+    fake.dispatch(
+        "MESSAGE_UPDATE",
+        json!({
+            "id": message_id.to_string(), "channel_id": CHANNEL.to_string(),
+            "guild_id": GUILD.to_string(), "content": "second words",
+            "edited_timestamp": "2026-11-30T12:01:00.000000+00:00",
+        }),
+    );
+    let edited = node_events(&host, 1).await;
+    assert_eq!(edited[0]["type"], "MESSAGE_EDITED", "{edited:?}");
+    assert_eq!(edited[0]["data"]["oldContent"], "first words");
+    assert_eq!(edited[0]["data"]["newContent"], "second words");
+
+    fake.dispatch(
+        "MESSAGE_DELETE",
+        json!({ "id": message_id.to_string(), "channel_id": CHANNEL.to_string(), "guild_id": GUILD.to_string() }),
+    );
+    let deleted = node_events(&host, 1).await;
+    assert_eq!(deleted[0]["type"], "MESSAGE_DELETED", "{deleted:?}");
+    assert_eq!(deleted[0]["data"]["authorId"], MEMBER.to_string());
+    assert_eq!(deleted[0]["data"]["content"], "second words");
+
+    // A kick guildhost executes, then the member's removal: KICKED. Another removal: LEFT.
+    host.send(
+        guildhost::dispatch::routes::EXECUTE_QUEUE,
+        &host_support::envelope(
+            "KICK_USER",
+            &GUILD.to_string(),
+            json!({
+                "userId": MEMBER.to_string(), "reason": "spam",
+                "moderatorId": host_support::MODERATOR, "notifyUser": false, "createCase": false,
+            }),
+        ),
+    )
+    .await;
+    if let Err(e) = fake
+        .wait_for(Duration::from_secs(20), "the kick", |requests| {
+            requests
+                .iter()
+                .any(|r| r.method == "DELETE" && r.path.contains("/members/"))
+                .then_some(())
+        })
+        .await
+    {
+        panic!("{e:#}");
+    }
+    let removal = |user: u64| json!({ "guild_id": GUILD.to_string(), "user": fixtures::user(user, "someone", false) });
+    fake.dispatch("GUILD_MEMBER_REMOVE", removal(MEMBER));
+    let kicked = node_events(&host, 1).await;
+    fake.dispatch("GUILD_MEMBER_REMOVE", removal(MEMBER + 1));
+    let left = node_events(&host, 1).await;
+    let left_reasons: Vec<(Value, Value)> = kicked
+        .iter()
+        .chain(left.iter())
+        .filter(|e| e["type"] == "MEMBER_LEFT")
+        .map(|e| (e["data"]["user"]["id"].clone(), e["data"]["reason"].clone()))
+        .collect();
+    assert_eq!(
+        left_reasons,
+        vec![
+            (json!(MEMBER.to_string()), json!("KICKED")),
+            (json!((MEMBER + 1).to_string()), json!("LEFT")),
+        ]
+    );
+    host.stop().await;
+}
