@@ -379,6 +379,7 @@ async fn readyz_is_503_during_shutdown_and_the_server_stops_with_the_host() {
         (queue.get_state(&id).await.ok()? == JobState::Active).then_some(())
     })
     .await;
+    let active_at = std::time::Instant::now();
     host.begin_stop();
     let body = eventually(5, "/readyz answers 503 while jobs finish", || async {
         let (status, _, body) = get(address, "/readyz").await.ok()?;
@@ -386,7 +387,15 @@ async fn readyz_is_503_during_shutdown_and_the_server_stops_with_the_host() {
     })
     .await;
     assert_eq!(body, r#"{"ready":false,"reason":"shutting down"}"#);
-    let (status, _, _) = get(address, "/healthz").await.expect("GET /healthz");
+    let healthz = get(address, "/healthz").await;
+    if healthz.is_err() {
+        let job = queue.get_job(&id).await;
+        panic!(
+            "DEBUG healthz {healthz:?} job {job:?} elapsed {:?}",
+            active_at.elapsed()
+        );
+    }
+    let (status, _, _) = healthz.expect("GET /healthz");
     assert_eq!(status, 200, "alive while it finishes its jobs");
 
     host.stop().await;

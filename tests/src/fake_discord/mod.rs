@@ -38,6 +38,8 @@ pub struct Recorded {
     pub body: Value,
     /// The body as sent.
     pub raw_body: Bytes,
+    /// When the fake received it.
+    pub received_at: std::time::Instant,
 }
 
 impl Recorded {
@@ -287,6 +289,7 @@ async fn rest(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         headers: headers_of(&parts.headers),
         body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
         raw_body,
+        received_at: std::time::Instant::now(),
     };
     let (response, stall) = {
         let mut inner = shared.lock();
@@ -486,11 +489,8 @@ async fn run_gateway(shared: Arc<Shared>, mut socket: WebSocket) {
                 let WsMessage::Text(text) = frame else { continue };
                 let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
                 match payload["op"].as_u64() {
-                    Some(1) => {
-                        if socket.send(send(json!({ "op": 11 }))).await.is_err() {
-                            return;
-                        }
-                    }
+                    Some(1) if socket.send(send(json!({ "op": 11 }))).await.is_err() => return,
+                    Some(1) => {}
                     Some(2) => {
                         shared.lock().identify.push(payload["d"].clone());
                         shared.changed.notify_waiters();
