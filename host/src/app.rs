@@ -10,11 +10,11 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::discord::DryRun;
 use crate::discord::gateway::{self, GatewaySettings, Shards};
 use crate::discord::recent::RecentActions;
 use crate::discord::rest::{RestMode, SerenityDiscord, http_client};
 use crate::discord::voice::{PlayerConfig, SongbirdPlayer, SourceConfig};
+use crate::discord::{Action, Discord, DiscordError, DryRun, Outcome};
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
 use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
 use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
@@ -117,43 +117,32 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         );
     }
     let mut discord_side = tokio::task::JoinSet::new();
-    match &config.discord.token {
+    let (discord, dry_run_log) = match &config.discord.token {
         None => {
             tracing::warn!(
                 "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
                  actions are logged and recorded in {}",
                 DryRunLog::key(&prefix)
             );
-            let executor = Executor::new(
-                DryRun,
-                config.clone(),
-                Some(DryRunLog::new(conn.clone(), &prefix)),
-            )
-            .with_metrics(metrics.clone());
-            spawn_worker(
-                &mut workers,
-                &conn,
-                &config,
-                EXECUTE_QUEUE,
-                metrics.meter(Arc::new(executor)),
-                stop_rx.clone(),
-                health.worker_running(),
-            );
+            let log = DryRunLog::new(conn.clone(), &prefix);
+            (Boundary::Dry(DryRun), Some(log))
         }
         Some(token) => {
             let live = connect_discord(token, &config, &conn, &stop_rx, &mut discord_side)?;
-            let executor = Executor::new(live, config.clone(), None).with_metrics(metrics.clone());
-            spawn_worker(
-                &mut workers,
-                &conn,
-                &config,
-                EXECUTE_QUEUE,
-                metrics.meter(Arc::new(executor)),
-                stop_rx.clone(),
-                health.worker_running(),
-            );
+            (Boundary::Live(Box::new(live)), None)
         }
-    }
+    };
+    let executor =
+        Executor::new(discord, config.clone(), dry_run_log).with_metrics(metrics.clone());
+    spawn_worker(
+        &mut workers,
+        &conn,
+        &config,
+        EXECUTE_QUEUE,
+        metrics.meter(Arc::new(executor)),
+        stop_rx.clone(),
+        health.worker_running(),
+    );
     health.set_workers_expected(workers.len());
     tracing::info!(queues = workers.len(), "guildhost is running");
     match crate::scheduler::register(&conn, &config).await {
@@ -189,6 +178,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     }
     http.stop().await;
     Ok(())
+}
+
+/// The Discord this host executes against: dry without a token, serenity with one.
+enum Boundary {
+    Dry(DryRun),
+    Live(Box<SerenityDiscord>),
+}
+
+impl Discord for Boundary {
+    async fn execute(&self, action: Action<'_>) -> Result<Outcome, DiscordError> {
+        match self {
+            Self::Dry(dry) => dry.execute(action).await,
+            Self::Live(live) => live.execute(action).await,
+        }
+    }
+
+    async fn verify_token(&self) -> Result<(), DiscordError> {
+        match self {
+            Self::Dry(dry) => dry.verify_token().await,
+            Self::Live(live) => live.verify_token().await,
+        }
+    }
 }
 
 /// Starts Discord's side for `token`: the REST executor (with the voice player), the gateway

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use guildhost::config::ShardsConfig;
 use guildhost_tests::fake_discord::{FakeDiscord, fixtures};
-use guildhost_tests::node;
 use serde_json::{Value, json};
 
 use host_support::Host;
@@ -45,18 +44,7 @@ async fn node_events(host: &Host, count: usize) -> Vec<Value> {
         (counts.waiting as usize >= count).then_some(())
     })
     .await;
-    let result = node(
-        "worker.js",
-        json!({ "prefix": host.prefix, "queue": "discord:events", "count": count, "exitWhenIdleMs": 1000 }),
-    )
-    .await;
-    result["calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|call| call["data"].clone())
-        .collect()
+    host_support::node_read_events(&host.prefix, "discord:events", count).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

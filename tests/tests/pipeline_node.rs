@@ -57,22 +57,6 @@ async fn node_send(prefix: &str, queue: &str, commands: &[Value]) {
     );
 }
 
-/// The event types a Node Bull worker reads from `queue` (it processes what is waiting).
-async fn node_read_events(prefix: &str, queue: &str, count: usize) -> Vec<Value> {
-    let result = node(
-        "worker.js",
-        json!({ "prefix": prefix, "queue": queue, "count": count, "exitWhenIdleMs": 2000 }),
-    )
-    .await;
-    result["calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|call| call["data"].clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_type_from_node_is_acted_on_and_its_events_reach_a_node_worker() {
     let host = Host::start(&["moderation", "music", "notifications"]).await;
@@ -189,7 +173,7 @@ async fn every_command_type_from_node_is_acted_on_and_its_events_reach_a_node_wo
     // The events, as the API's Node workers read them.
     let wanted_moderation = ["CASE_CREATED", "MODERATION_ACTION_COMPLETED"];
     let waiting = host_support_wait(&host, "moderation:events", &wanted_moderation).await;
-    let events = node_read_events(&prefix, "moderation:events", waiting).await;
+    let events = host_support::node_read_events(&prefix, "moderation:events", waiting).await;
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     for kind in wanted_moderation {
         assert!(kinds.contains(&kind), "{kind} not in {kinds:?}");
@@ -210,7 +194,7 @@ async fn every_command_type_from_node_is_acted_on_and_its_events_reach_a_node_wo
 
     let wanted_music = ["TRACK_ADDED", "MUSIC_STARTED", "MUSIC_PAUSED"];
     let waiting = host_support_wait(&host, "music:events", &wanted_music).await;
-    let events = node_read_events(&prefix, "music:events", waiting).await;
+    let events = host_support::node_read_events(&prefix, "music:events", waiting).await;
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     for kind in wanted_music {
         assert!(kinds.contains(&kind), "{kind} not in {kinds:?}");

@@ -254,3 +254,19 @@ pub fn envelope(kind: &str, guild: &str, data: Value) -> Value {
         "data": data,
     })
 }
+
+/// The event types a Node Bull worker reads from `queue` (it processes what is waiting).
+pub async fn node_read_events(prefix: &str, queue: &str, count: usize) -> Vec<Value> {
+    let result = guildhost_tests::node(
+        "worker.js",
+        json!({ "prefix": prefix, "queue": queue, "count": count, "exitWhenIdleMs": 2000 }),
+    )
+    .await;
+    result["calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|call| call["data"].clone())
+        .collect()
+}
