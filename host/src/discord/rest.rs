@@ -345,7 +345,9 @@ impl SerenityDiscord {
                         guild,
                         source: play.query.clone(),
                         requested_by: play.requested_by,
-                        track_id: None,
+                        // PLAY_MUSIC carries no track id: the source names the track, and
+                        // the music plugin recognises its playing track's end by it.
+                        track_id: Some(play.query.clone()),
                     })
                     .await
                     .map(drop)

@@ -238,7 +238,11 @@ impl Session {
         let finished = ended.reason == MusicEndReason::Finished;
         let failed = ended.reason == MusicEndReason::Error;
         // Only the playing track's own end moves the session; a skip's is announced already.
-        if self.tracks[current].id != ended.track_id || !(finished || failed) {
+        // The host's player names a track by the source it was asked to play (PLAY_MUSIC
+        // carries no track id), so the source identifies the playing track too.
+        let playing = &self.tracks[current];
+        let ours = playing.id == ended.track_id || playing.url == ended.track_id;
+        if !ours || !(finished || failed) {
             return Ok(Vec::new());
         }
         let next = match self.repeat {

@@ -212,6 +212,19 @@ fn a_finished_track_moves_on_according_to_the_repeat_mode() {
 }
 
 #[test]
+fn the_hosts_player_names_the_playing_track_by_its_source() {
+    let host = TestHost::new();
+    three_tracks(&host);
+    // guildhost's player reports the source it played as the track id.
+    let next = run(&host, finished("search:one"));
+    assert_eq!(started(&next), ("two".into(), 1, 2));
+    assert!(
+        run(&host, finished("search:three")).is_empty(),
+        "not the playing track"
+    );
+}
+
+#[test]
 fn stale_or_skipped_ends_from_the_player_are_ignored() {
     let host = TestHost::new();
     three_tracks(&host);
