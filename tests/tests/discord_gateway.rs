@@ -198,3 +198,69 @@ async fn deletes_and_edits_name_the_author_and_old_content_and_kicks_are_told_fr
     );
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_updates_channels_roles_and_bulk_deletes_become_seed_events() {
+    let fake = match FakeDiscord::start(&[GUILD]).await {
+        Ok(fake) => fake,
+        Err(e) => panic!("{e:#}"),
+    };
+    let host = host_on(&fake, &[]).await;
+    fake.dispatch(
+        "GUILD_MEMBER_ADD",
+        fixtures::member_event(GUILD, MEMBER, "member", &[700_000_000_000_000_001], None),
+    );
+    // The member must be known (cached) before its update, to tell what changed.
+    node_events(&host, 1).await;
+    let mut update = fixtures::member_event(
+        GUILD,
+        MEMBER,
+        "member",
+        &[700_000_000_000_000_002],
+        Some("Nick"),
+    );
+    update["communication_disabled_until"] = json!("2026-12-01T00:00:00.000000+00:00");
+    fake.dispatch("GUILD_MEMBER_UPDATE", update);
+    let updated = node_events(&host, 1).await;
+    assert_eq!(updated[0]["type"], "MEMBER_UPDATED", "{updated:?}");
+    let changes = &updated[0]["data"]["changes"];
+    assert_eq!(changes["nickname"], json!({ "new": "Nick" }));
+    assert_eq!(
+        changes["roles"],
+        json!({ "added": ["700000000000000002"], "removed": ["700000000000000001"] })
+    );
+    assert_eq!(changes["timeout"]["new"], "2026-12-01T00:00:00.000Z");
+
+    let mut channel = fixtures::text_channel(800_000_000_000_000_001, GUILD, "announcements");
+    channel["position"] = json!(3);
+    fake.dispatch("CHANNEL_CREATE", channel);
+    let channel_created = node_events(&host, 1).await;
+    let mut role = fixtures::role(900_000_000_000_000_001, GUILD, "helpers");
+    role["color"] = json!(3_447_003);
+    fake.dispatch(
+        "GUILD_ROLE_CREATE",
+        json!({ "guild_id": GUILD.to_string(), "role": role }),
+    );
+    let role_created = node_events(&host, 1).await;
+    fake.dispatch(
+        "MESSAGE_DELETE_BULK",
+        json!({ "ids": ["400000000000000021", "400000000000000022"], "channel_id": CHANNEL.to_string(), "guild_id": GUILD.to_string() }),
+    );
+    let bulk = node_events(&host, 1).await;
+
+    assert_eq!(channel_created[0]["type"], "CHANNEL_CREATED");
+    assert_eq!(
+        channel_created[0]["data"]["channel"],
+        json!({ "id": "800000000000000001", "name": "announcements", "type": 0, "position": 3 })
+    );
+    assert_eq!(role_created[0]["type"], "ROLE_CREATED");
+    assert_eq!(role_created[0]["data"]["role"]["name"], "helpers");
+    assert_eq!(role_created[0]["data"]["role"]["color"], 3_447_003);
+    assert_eq!(bulk[0]["type"], "MESSAGE_BULK_DELETED");
+    assert_eq!(bulk[0]["data"]["count"], 2);
+    assert_eq!(
+        bulk[0]["data"]["messageIds"],
+        json!(["400000000000000021", "400000000000000022"])
+    );
+    host.stop().await;
+}
