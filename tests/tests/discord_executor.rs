@@ -216,3 +216,35 @@ async fn a_rejected_token_holds_the_job_until_discord_accepts_it_again() {
     assert_eq!(rig.fake.posts().len(), 1);
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_dm_never_blocks_the_ban_after_it() {
+    let rig = Rig::start().await;
+    rig.fake
+        .script(Scripted::error(Method::POST, "/messages", 403, 50007));
+    let member = "829410203982675998";
+    let dm = rig
+        .add(
+            "SEND_DM",
+            json!({ "userId": member, "content": "You are banned: raid" }),
+        )
+        .await;
+    let ban = rig
+        .add(
+            "BAN_USER",
+            json!({
+                "userId": member, "reason": "raid", "deleteMessageDays": 1,
+                "moderatorId": "302050872383242240", "notifyUser": true, "createCase": false,
+            }),
+        )
+        .await;
+    let dm_result = rig.completed(&dm).await;
+    assert_eq!(
+        dm_result["outcome"]["undeliverable"]["code"], 50007,
+        "{dm_result}"
+    );
+    let ban_result = rig.completed(&ban).await;
+    assert_eq!(ban_result["outcome"], "done", "{ban_result}");
+    assert_eq!(rig.fake.requests_to("PUT", "/bans/").len(), 1);
+    rig.stop().await;
+}
