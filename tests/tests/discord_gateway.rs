@@ -2,7 +2,8 @@
 //! intents ingest needs; Discord's dispatches become seed events that a Node Bull worker reads
 //! on `discord:events`; a rule-breaking message is deleted at the fake's REST by the automod
 //! plugin; deletes and edits name the author and old content; a kick guildhost executed is
-//! reported as KICKED.
+//! reported as KICKED, a ban made by hand
+//! (found in the audit log) as BANNED.
 
 mod common;
 mod host_support;
@@ -183,9 +184,14 @@ async fn deletes_and_edits_name_the_author_and_old_content_and_kicks_are_told_fr
     let kicked = node_events(&host, 1).await;
     fake.dispatch("GUILD_MEMBER_REMOVE", removal(MEMBER + 1));
     let left = node_events(&host, 1).await;
+    // A ban a moderator made by hand in Discord: told from the audit log.
+    fake.add_audit_entry(22, MEMBER + 2);
+    fake.dispatch("GUILD_MEMBER_REMOVE", removal(MEMBER + 2));
+    let banned = node_events(&host, 1).await;
     let left_reasons: Vec<(Value, Value)> = kicked
         .iter()
         .chain(left.iter())
+        .chain(banned.iter())
         .filter(|e| e["type"] == "MEMBER_LEFT")
         .map(|e| (e["data"]["user"]["id"].clone(), e["data"]["reason"].clone()))
         .collect();
@@ -194,6 +200,7 @@ async fn deletes_and_edits_name_the_author_and_old_content_and_kicks_are_told_fr
         vec![
             (json!(MEMBER.to_string()), json!("KICKED")),
             (json!((MEMBER + 1).to_string()), json!("LEFT")),
+            (json!((MEMBER + 2).to_string()), json!("BANNED")),
         ]
     );
     host.stop().await;

@@ -408,6 +408,10 @@ fn fixtures_match_serenitys_models() {
         "ready",
         fixtures::ready(9, 10, &[GUILD], "ws://127.0.0.1:1/gw"),
     );
+    parses::<serenity::model::guild::audit_log::AuditLogEntry>(
+        "audit-log entry",
+        fixtures::audit_entry(22, USER, 9),
+    );
     parses::<Command>(
         "command",
         fixtures::command(

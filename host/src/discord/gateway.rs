@@ -1,7 +1,9 @@
 //! Gateway ingest: serenity's client turns Discord's dispatches into the seed's events
 //! (MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, MESSAGE_CREATED, MESSAGE_DELETED, MESSAGE_EDITED,
-//! MESSAGE_BULK_DELETED, CHANNEL_CREATED, ROLE_CREATED) and hands them to a channel; the caller
-//! decides where they go (the host enqueues them on its gateway queue).
+//! MESSAGE_BULK_DELETED, CHANNEL_CREATED, ROLE_CREATED, and INTERACTION_CREATED for application
+//! commands) and hands them to a channel; the caller decides where they go (the host enqueues
+//! them on its gateway queue). Each interaction is also noted in [`Interactions`], which defers
+//! it when no answer has started within 2.5 s.
 //!
 //! Discord's delete and edit events carry no author or old content, so a bounded cache of recent
 //! messages supplies them; its removal event does not say whether a member left, was kicked or
@@ -16,15 +18,19 @@ use std::sync::{Arc, Mutex};
 
 use serenity::all::{
     ChannelId, Context, EventHandler, GatewayIntents, GuildChannel, GuildId,
-    GuildMemberUpdateEvent, Member, MessageId, MessageUpdateEvent, Role, User,
+    GuildMemberUpdateEvent, Interaction, Member, MessageId, MessageUpdateEvent, Role, User,
 };
 use serenity::gateway::VoiceGatewayManager;
 use serenity::http::Http;
 use serenity::model::guild::audit_log::{Action as AuditAction, MemberAction};
 use tokio::sync::mpsc;
 
+use super::interactions::Interactions;
 use super::recent::RecentActions;
 use crate::protocol::{self as p, Envelope, LeaveReason, Message, Payload, Snowflake, Source};
+
+/// How long the deferral of a late interaction may take.
+const DEFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The intents ingest needs: guild state, members (privileged), bans and audit entries, messages
 /// with their content (privileged), and voice states for songbird.
@@ -63,6 +69,8 @@ pub struct GatewaySettings {
     pub recent: Arc<RecentActions>,
     /// Songbird's manager, when voice is on.
     pub voice: Option<Arc<dyn VoiceGatewayManager>>,
+    /// Where interactions are noted for the executor to answer (and deferred when late).
+    pub interactions: Arc<Interactions>,
 }
 
 /// Runs the gateway until `shutdown` resolves, sending each event to `events`.
@@ -75,6 +83,7 @@ pub async fn run(
         events,
         recent: settings.recent,
         messages: Mutex::new(MessageCache::new(settings.message_cache)),
+        interactions: settings.interactions,
     };
     let mut builder = serenity::all::ClientBuilder::new_with_http(settings.http, intents())
         .event_handler(handler);
@@ -144,6 +153,7 @@ struct Ingest {
     events: mpsc::Sender<Message>,
     recent: Arc<RecentActions>,
     messages: Mutex<MessageCache>,
+    interactions: Arc<Interactions>,
 }
 
 impl Ingest {
@@ -170,28 +180,25 @@ impl Ingest {
         if let Some(reason) = self.recent.take(guild.get(), user.id.get()) {
             return reason;
         }
-        let kicks = guild
-            .audit_logs(
-                &ctx.http,
-                Some(AuditAction::Member(MemberAction::Kick)),
-                None,
-                None,
-                Some(5),
-            )
+        // Moderators acting outside guildhost leave a kick or ban entry in the audit log.
+        let entries = guild
+            .audit_logs(&ctx.http, None, None, None, Some(10))
             .await;
         let recently = chrono::Utc::now() - chrono::Duration::seconds(30);
-        match kicks {
-            Ok(logs) => {
-                let kicked = logs.entries.iter().any(|entry| {
+        match entries {
+            Ok(logs) => logs
+                .entries
+                .iter()
+                .filter(|entry| {
                     entry.target_id.map(|t| t.get()) == Some(user.id.get())
                         && *entry.id.created_at() >= recently
-                });
-                if kicked {
-                    LeaveReason::Kicked
-                } else {
-                    LeaveReason::Left
-                }
-            }
+                })
+                .find_map(|entry| match entry.action {
+                    AuditAction::Member(MemberAction::Kick) => Some(LeaveReason::Kicked),
+                    AuditAction::Member(MemberAction::BanAdd) => Some(LeaveReason::Banned),
+                    _ => None,
+                })
+                .unwrap_or(LeaveReason::Left),
             Err(e) => {
                 tracing::debug!(error = %e, "audit log unavailable; reporting the removal as LEFT");
                 LeaveReason::Left
@@ -203,12 +210,63 @@ impl Ingest {
 #[serenity::async_trait]
 impl EventHandler for Ingest {
     async fn ready(&self, _ctx: Context, ready: serenity::all::Ready) {
+        self.interactions
+            .set_application_id(ready.application.id.get());
         tracing::info!(
             user = %ready.user.name,
             guilds = ready.guilds.len(),
             shard = ?ready.shard.map(|s| (s.id.0, s.total)),
             "gateway ready"
         );
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let Interaction::Command(command) = interaction else {
+            return;
+        };
+        let received = tokio::time::Instant::now();
+        let payload = Payload::InteractionCreated(p::InteractionCreated {
+            interaction_id: snowflake(command.id.get()),
+            application_id: snowflake(command.application_id.get()),
+            token: command.token.clone(),
+            command_id: snowflake(command.data.id.get()),
+            command_name: command.data.name.clone(),
+            options: command
+                .data
+                .options
+                .iter()
+                .filter_map(|option| serde_json::to_value(option).ok())
+                .map(p::CommandOption)
+                .collect(),
+            user_id: snowflake(command.user.id.get()),
+            channel_id: Some(snowflake(command.channel_id.get())),
+            member_permissions: command
+                .member
+                .as_ref()
+                .and_then(|m| m.permissions)
+                .map(|permissions| permissions.bits().to_string()),
+            locale: Some(command.locale.clone()).filter(|l| !l.is_empty()),
+            extra: Default::default(),
+        });
+        let mut envelope = Envelope::new(Source::Bot);
+        envelope.guild_id = command.guild_id.map(|g| snowflake(g.get()));
+        envelope.user_id = Some(snowflake(command.user.id.get()));
+        let message = Message { envelope, payload };
+        if let Err(e) = message.validate() {
+            tracing::warn!(error = %e, "an interaction did not make a valid message; dropped");
+            return;
+        }
+        self.interactions.received(command.id.get());
+        tokio::spawn(self.interactions.clone().defer_when_late(
+            ctx.http.clone(),
+            command.id,
+            command.token.clone(),
+            received,
+            DEFER_TIMEOUT,
+        ));
+        if self.events.send(message).await.is_err() {
+            tracing::debug!("interaction after ingest stopped; dropped");
+        }
     }
 
     async fn guild_member_addition(&self, _ctx: Context, member: Member) {

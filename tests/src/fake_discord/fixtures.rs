@@ -205,3 +205,22 @@ pub fn command(application: u64, guild: Option<u64>, id: u64, request: &Value) -
         "version": "1",
     })
 }
+
+/// An audit-log entry of `action_type` by `moderator` on `target`, with an id dated now (Discord
+/// dates entries by their snowflake).
+pub fn audit_entry(action_type: u8, target: u64, moderator: u64) -> Value {
+    const DISCORD_EPOCH_MILLIS: u128 = 1_420_070_400_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(DISCORD_EPOCH_MILLIS);
+    let id = ((now.saturating_sub(DISCORD_EPOCH_MILLIS)) as u64) << 22;
+    json!({
+        "id": id.to_string(),
+        "action_type": action_type,
+        "user_id": moderator.to_string(),
+        "target_id": target.to_string(),
+        "reason": "by hand",
+        "changes": [],
+    })
+}

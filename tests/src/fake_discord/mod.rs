@@ -118,6 +118,7 @@ struct Inner {
     posts: Vec<Value>,
     next_id: u64,
     identify: Vec<Value>,
+    audit_log: Vec<Value>,
 }
 
 struct Shared {
@@ -192,6 +193,14 @@ impl FakeDiscord {
         let mut scripted = Scripted::bare(method, path_contains, 504).times(usize::MAX);
         scripted.stall = true;
         self.script(scripted);
+    }
+
+    /// Adds an audit-log entry of `action_type` (20 kick, 22 ban) by a moderator on `target`,
+    /// dated now, to what `GET /guilds/{g}/audit-logs` returns.
+    pub fn add_audit_entry(&self, action_type: u8, target: u64) {
+        let mut inner = self.shared.lock();
+        let entry = fixtures::audit_entry(action_type, target, BOT_USER_ID + 7);
+        inner.audit_log.insert(0, entry);
     }
 
     /// Removes every scripted response still pending.
@@ -394,7 +403,7 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
             ok(member)
         }
         ("GET", ["guilds", _, "audit-logs"]) => ok(json!({
-            "audit_log_entries": [], "users": [], "integrations": [], "webhooks": [],
+            "audit_log_entries": inner.audit_log.clone(), "users": [], "integrations": [], "webhooks": [],
             "guild_scheduled_events": [], "threads": [], "application_commands": [],
             "auto_moderation_rules": []
         })),
