@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::discord::gateway::{self, GatewaySettings, Shards};
 use crate::discord::recent::RecentActions;
-use crate::discord::rest::{RestMode, SerenityDiscord, http_client};
+use crate::discord::rest::{
+    RateLimitObserver, RestMode, SerenityDiscord, http_client, observed_http_client,
+};
 use crate::discord::voice::{PlayerConfig, SongbirdPlayer, SourceConfig};
-use crate::discord::{Action, Discord, DiscordError, DryRun, Outcome};
+use crate::discord::{Action, Discord, DiscordError, DryRun, Interactions, Outcome, Registration};
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
 use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
 use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
@@ -23,6 +26,9 @@ use crate::protocol::{Envelope, Message, Payload, Source};
 use crate::queue::{JobHandler, RedisConn, Worker, WorkerOptions};
 use crate::runtime::lanes::Lanes;
 use crate::runtime::{Runtime, RuntimeConfig};
+
+/// How long past the workers' shutdown timeout the host waits for them before giving up.
+const WORKER_STOP_MARGIN: Duration = Duration::from_secs(10);
 
 /// How often the plugins directory is checked for added, replaced or removed plugins.
 const PLUGIN_WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -41,6 +47,16 @@ pub fn worker_options(config: &Config, queue: &str) -> WorkerOptions {
 
 /// Runs the host until `shutdown` resolves, then finishes or releases in-flight jobs.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    run_serving(config, shutdown, |_| {}).await
+}
+
+/// [`run`], handing `serving` the address of the HTTP endpoints once they listen (`[http]
+/// listen` may ask for port 0; tests learn the port this way instead of guessing a free one).
+pub async fn run_serving(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+    serving: impl FnOnce(std::net::SocketAddr) + Send,
+) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let prefix = config.redis.prefix.clone();
     let conn = RedisConn::connect(&config.redis.url)
@@ -61,6 +77,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     };
     let http = HttpServer::start(config.http.listen, endpoints).await?;
     tracing::info!(address = %http.local_addr(), "serving /metrics, /healthz and /readyz");
+    serving(http.local_addr());
 
     let kv = Arc::new(RedisKv::new(conn.clone(), &prefix));
     let runtime = Arc::new(
@@ -128,12 +145,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             (Boundary::Dry(DryRun), Some(log))
         }
         Some(token) => {
-            let live = connect_discord(token, &config, &conn, &stop_rx, &mut discord_side)?;
+            let live =
+                connect_discord(token, &config, &conn, &metrics, &stop_rx, &mut discord_side)?;
             (Boundary::Live(Box::new(live)), None)
         }
     };
-    let executor =
-        Executor::new(discord, config.clone(), dry_run_log).with_metrics(metrics.clone());
+    let executor = Executor::new(discord, config.clone(), dry_run_log)
+        .with_metrics(metrics.clone())
+        .with_plugins(runtime.clone());
     spawn_worker(
         &mut workers,
         &conn,
@@ -160,12 +179,33 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     health.set_stopping();
     tracing::info!("shutting down: finishing jobs in flight, releasing the rest");
     let _ = stop_tx.send(true);
-    while let Some(joined) = workers.join_next().await {
-        match joined {
-            Ok((queue, Ok(stats))) => tracing::info!(%queue, ?stats, "worker stopped"),
-            Ok((queue, Err(e))) => tracing::error!(%queue, error = %e, "worker failed"),
-            Err(e) => tracing::error!(error = %e, "worker task panicked"),
+    // Workers finish in-flight jobs within their shutdown timeout; one whose Redis is gone for
+    // good could wait on a reconnection forever, so the host gives up a little later (its jobs'
+    // locks expire and the stalled check hands them to another host).
+    let longest = INBOUND_QUEUES
+        .iter()
+        .map(|q| q.as_str())
+        .chain([GATEWAY_QUEUE, EXECUTE_QUEUE])
+        .map(|q| worker_options(&config, q).shutdown_timeout)
+        .max()
+        .unwrap_or_default();
+    let joined_all = async {
+        while let Some(joined) = workers.join_next().await {
+            match joined {
+                Ok((queue, Ok(stats))) => tracing::info!(%queue, ?stats, "worker stopped"),
+                Ok((queue, Err(e))) => tracing::error!(%queue, error = %e, "worker failed"),
+                Err(e) => tracing::error!(error = %e, "worker task panicked"),
+            }
         }
+    };
+    if tokio::time::timeout(longest + WORKER_STOP_MARGIN, joined_all)
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            "workers did not stop in time (is Redis reachable?): leaving their jobs to the stalled check"
+        );
+        workers.abort_all();
     }
     // The gateway closes on the stop signal; the forwarding tasks drain what it sent, but the
     // voice player's event stream lives as long as the player, so they get a deadline.
@@ -200,6 +240,16 @@ impl Discord for Boundary {
             Self::Live(live) => live.verify_token().await,
         }
     }
+
+    async fn register_commands(
+        &self,
+        registration: Registration<'_>,
+    ) -> Result<Outcome, DiscordError> {
+        match self {
+            Self::Dry(dry) => dry.register_commands(registration).await,
+            Self::Live(live) => live.register_commands(registration).await,
+        }
+    }
 }
 
 /// Starts Discord's side for `token`: the REST executor (with the voice player), the gateway
@@ -209,6 +259,7 @@ fn connect_discord(
     token: &str,
     config: &Arc<Config>,
     conn: &RedisConn,
+    metrics: &Arc<Metrics>,
     stop: &watch::Receiver<bool>,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<SerenityDiscord> {
@@ -227,8 +278,15 @@ fn connect_discord(
     .context("starting the voice player")?;
     let player = Arc::new(player);
     let recent = Arc::new(RecentActions::default());
-    let discord = SerenityDiscord::new(Arc::new(http_client(token, &mode)), recent.clone())
-        .with_voice(player.clone());
+    let interactions = Arc::new(Interactions::default());
+    let observer: RateLimitObserver = {
+        let metrics = metrics.clone();
+        Arc::new(move |route, waited| metrics.discord_rate_limited(route, waited))
+    };
+    let http = observed_http_client(token, &mode, observer);
+    let discord = SerenityDiscord::new(Arc::new(http), recent.clone())
+        .with_voice(player.clone())
+        .with_interactions(interactions.clone());
 
     let (events, received) = tokio::sync::mpsc::channel(1024);
     tasks.spawn(crate::dispatch::ingest::forward(
@@ -260,6 +318,7 @@ fn connect_discord(
         message_cache: config.discord.message_cache,
         recent,
         voice: Some(player.gateway_manager()),
+        interactions,
     };
     let mut stop = stop.clone();
     tasks.spawn(async move {
@@ -321,16 +380,29 @@ impl<H: JobHandler> JobHandler for Shared<H> {
         job: &crate::queue::Job,
     ) -> impl Future<Output = Result<crate::queue::Completion, crate::queue::JobFailure>> + Send
     {
-        self.0.handle(job)
+        // Every line logged about a job carries its queue, id and type; the handler records the
+        // guild and request id once it has decoded the message (`dispatch::annotate_job_span`).
+        let span = tracing::info_span!(
+            "job",
+            queue = %job.queue,
+            job_id = %job.id,
+            r#type = %job.name,
+            guild = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+        );
+        self.0.handle(job).instrument(span)
     }
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM; a second signal exits at once.
 pub async fn shutdown_signal() {
-    wait_for_signal().await;
+    // The listeners are made once, before the first signal, so a second one sent at any moment
+    // after the first is handled is seen (a listener made later would miss it).
+    let mut signals = Signals::new();
+    signals.recv().await;
     tracing::warn!("signal received: stopping gracefully (send it again to exit at once)");
-    tokio::spawn(async {
-        wait_for_signal().await;
+    tokio::spawn(async move {
+        signals.recv().await;
         tracing::error!(
             "second signal: exiting now; unfinished jobs return to the queue when their locks expire"
         );
@@ -338,24 +410,37 @@ pub async fn shutdown_signal() {
     });
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM as one stream of stop requests.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|interrupt| Ok((interrupt, signal(SignalKind::terminate())?)))
+                .ok();
+            Self { unix }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((interrupt, terminate)) = &mut self.unix {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -147,12 +147,14 @@ impl HttpServer {
             .local_addr()
             .context("http.listen: reading the bound address")?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = axum::serve(listener, router(endpoints)).with_graceful_shutdown(async {
+        let server = axum::serve(listener, router(endpoints)).with_graceful_shutdown(async move {
             let _ = stopped.await;
+            tracing::debug!(address = %local_addr, "the HTTP server is stopping");
         });
         let task = tokio::spawn(async move {
-            if let Err(error) = server.await {
-                tracing::error!(%error, "the HTTP server failed");
+            match server.await {
+                Ok(()) => tracing::debug!(address = %local_addr, "the HTTP server stopped"),
+                Err(error) => tracing::error!(%error, "the HTTP server failed"),
             }
         });
         Ok(Self {

@@ -412,6 +412,22 @@ fn fixtures_match_serenitys_models() {
         "audit-log entry",
         fixtures::audit_entry(22, USER, 9),
     );
+    parses::<CurrentApplicationInfo>("application", fixtures::application(10, 9));
+    let interaction = fixtures::interaction(
+        12,
+        GUILD,
+        USER,
+        "token",
+        "ping",
+        json!([{ "name": "text", "type": 3, "value": "hi" }]),
+    );
+    parses::<Interaction>("interaction", interaction.clone());
+    let parsed = serde_json::from_value::<Interaction>(interaction);
+    let Ok(Interaction::Command(command)) = parsed else {
+        panic!("INTERACTION_CREATE type 2 is not a command interaction: {parsed:?}");
+    };
+    assert_eq!(command.data.name, "ping");
+    assert!(command.member.is_some_and(|m| m.permissions.is_some()));
     parses::<Command>(
         "command",
         fixtures::command(

@@ -7,15 +7,21 @@
 //! - [`rest`]: the boundary over serenity's REST client, in direct or proxy mode.
 //! - [`classify`]: serenity's errors sorted into [`DiscordError`] classes.
 //! - [`recent`]: kicks and bans guildhost executed, so a removal can be explained.
+//! - [`commands`]: application commands registered globally or per guild.
+//! - [`interactions`]: interactions awaiting their answer, deferred when it comes late.
 //! - [`gateway`]: serenity's gateway client turning dispatches into the seed's events.
 //! - [`voice`]: the music player (songbird) and the track ends it reports.
 
 pub mod classify;
+pub mod commands;
 pub mod gateway;
+pub mod interactions;
 pub mod recent;
 pub mod rest;
 pub mod voice;
 
+pub use commands::{CommandScope, CommandSpec, Registration};
+pub use interactions::Interactions;
 pub use voice::{Player, PlayerError, SongbirdPlayer, TrackEnded, TrackEvents};
 
 use std::future::Future;
@@ -54,6 +60,16 @@ pub enum Outcome {
         code: u32,
         /// Discord's message.
         message: String,
+    },
+    /// Application commands were registered.
+    Registered {
+        /// `"global"` or the guild's id.
+        scope: String,
+        /// The commands registered, by name.
+        commands: Vec<String>,
+        /// Names asked for that nothing declares (not registered).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        unknown: Vec<String>,
     },
 }
 
@@ -108,6 +124,19 @@ pub trait Discord: Send + Sync + 'static {
     fn verify_token(&self) -> impl Future<Output = Result<(), DiscordError>> + Send {
         async { Ok(()) }
     }
+
+    /// Registers application commands (what `RELOAD_COMMANDS` asks for; the caller chose them).
+    fn register_commands(
+        &self,
+        registration: Registration<'_>,
+    ) -> impl Future<Output = Result<Outcome, DiscordError>> + Send {
+        let _ = registration;
+        async {
+            Err(DiscordError::NotExecutable(
+                "this boundary does not register application commands".into(),
+            ))
+        }
+    }
 }
 
 /// Whether the executor knows how to run a message of this type.
@@ -122,6 +151,7 @@ pub fn is_executable(message_type: MessageType) -> bool {
             | T::TimeoutUser
             | T::UnbanUser
             | T::DeleteMessage
+            | T::InteractionReply
             | T::PlayMusic
             | T::SkipMusic
             | T::PauseMusic
@@ -170,6 +200,19 @@ impl Discord for DryRun {
             "dry run: not sent to Discord"
         );
         Ok(Outcome::Done)
+    }
+
+    async fn register_commands(
+        &self,
+        registration: Registration<'_>,
+    ) -> Result<Outcome, DiscordError> {
+        let outcome = registration.outcome();
+        tracing::info!(
+            scope = %registration.scope.label(),
+            commands = ?outcome,
+            "dry run: commands not registered with Discord"
+        );
+        Ok(outcome)
     }
 }
 

@@ -15,6 +15,8 @@ use serenity::builder::CreateAttachment;
 use serenity::http::{Http, HttpBuilder};
 
 use super::classify::{classify, discord_code};
+use super::commands::Registration;
+use super::interactions::Interactions;
 use super::recent::RecentActions;
 use super::voice::{PlayRequest, Player, PlayerError, SongbirdPlayer};
 use super::{Action, Discord, DiscordError, Outcome};
@@ -53,6 +55,38 @@ pub fn http_client(token: &str, mode: &RestMode) -> Http {
     }
 }
 
+/// Told of every wait serenity's rate limiter imposes: the route (ids replaced by `:id`, so
+/// the set of routes stays small) and how long.
+pub type RateLimitObserver = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
+/// [`http_client`], reporting the rate limiter's waits to `observer` (direct mode only: behind
+/// a proxy, the proxy waits).
+pub fn observed_http_client(token: &str, mode: &RestMode, observer: RateLimitObserver) -> Http {
+    let mut http = http_client(token, mode);
+    if let Some(limiter) = http.ratelimiter.as_mut() {
+        limiter.set_ratelimit_callback(Box::new(move |info| {
+            observer(&route_template(&info.path), info.timeout);
+        }));
+    }
+    http
+}
+
+/// `https://discord.com/api/v10/channels/123/messages` → `/channels/:id/messages`.
+fn route_template(url: &str) -> String {
+    let path = url.split("/api/v10").nth(1).unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    path.split('/')
+        .map(|segment| {
+            if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+                ":id"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Executes commands with serenity's REST client.
 #[derive(Clone)]
 pub struct SerenityDiscord {
@@ -60,6 +94,7 @@ pub struct SerenityDiscord {
     request_timeout: Duration,
     recent: Arc<RecentActions>,
     voice: Option<Arc<SongbirdPlayer>>,
+    interactions: Arc<Interactions>,
 }
 
 impl std::fmt::Debug for SerenityDiscord {
@@ -83,7 +118,25 @@ impl SerenityDiscord {
             request_timeout: Self::DEFAULT_TIMEOUT,
             recent,
             voice: None,
+            interactions: Arc::default(),
         }
+    }
+
+    /// Answers interactions with `interactions`, the state the gateway notes them in (without
+    /// it, every interaction counts as received elsewhere).
+    pub fn with_interactions(mut self, interactions: Arc<Interactions>) -> Self {
+        self.interactions = interactions;
+        self
+    }
+
+    /// The interactions the gateway noted.
+    pub(super) fn interactions(&self) -> &Interactions {
+        &self.interactions
+    }
+
+    /// The deadline of one request.
+    pub(super) fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// Plays the music commands on `player` (without one they are not executable).
@@ -103,7 +156,7 @@ impl SerenityDiscord {
         &self.http
     }
 
-    async fn timed<T>(
+    pub(super) async fn timed<T>(
         &self,
         what: &str,
         call: impl Future<Output = serenity::Result<T>>,
@@ -309,6 +362,7 @@ impl SerenityDiscord {
                     .await?;
                 self.done_or_already(result, &[UNKNOWN_MESSAGE])
             }
+            Payload::InteractionReply(reply) => self.answer_interaction(reply).await,
             Payload::PlayMusic(_)
             | Payload::PauseMusic(_)
             | Payload::SetVolume(_)
@@ -393,6 +447,13 @@ impl Discord for SerenityDiscord {
             .map(drop)
             .map_err(classify)
     }
+
+    async fn register_commands(
+        &self,
+        registration: Registration<'_>,
+    ) -> Result<Outcome, DiscordError> {
+        self.register(registration).await
+    }
 }
 
 /// A message body with content, embeds and the idempotency nonce (Discord returns the message
@@ -440,7 +501,10 @@ fn audit_reason(reason: &str) -> Option<String> {
 }
 
 /// serenity's id for `id`; serenity panics on zero, which Discord never issues.
-fn discord_id<T: From<NonZeroU64>>(field: &str, id: Snowflake) -> Result<T, DiscordError> {
+pub(super) fn discord_id<T: From<NonZeroU64>>(
+    field: &str,
+    id: Snowflake,
+) -> Result<T, DiscordError> {
     NonZeroU64::new(id.get())
         .map(T::from)
         .ok_or_else(|| DiscordError::Permanent {
@@ -452,6 +516,15 @@ fn discord_id<T: From<NonZeroU64>>(field: &str, id: Snowflake) -> Result<T, Disc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limited_routes_are_named_without_ids() {
+        assert_eq!(
+            route_template("https://discord.com/api/v10/channels/123/messages?&x=1"),
+            "/channels/:id/messages"
+        );
+        assert_eq!(route_template("/guilds/1/bans/2"), "/guilds/:id/bans/:id");
+    }
 
     #[test]
     fn audit_reasons_are_cut_to_discords_limit() {

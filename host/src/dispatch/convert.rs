@@ -74,11 +74,36 @@ pub fn payload_from_wit(message: w::Message) -> Result<p::Payload, ProtocolError
         M::BroadcastNotification(m) => p::Payload::BroadcastNotification(FromWit::from_wit(m, AT)?),
         M::ScheduledTask(m) => p::Payload::ScheduledTask(FromWit::from_wit(m, AT)?),
         M::CleanupExpiredCases(m) => p::Payload::CleanupExpiredCases(FromWit::from_wit(m, AT)?),
-        M::Custom(m) => p::Payload::Custom {
-            data: json_value(&m.data, AT)?,
-            type_name: m.type_name,
-        },
+        M::Custom(m) => {
+            let data = json_value(&m.data, AT)?;
+            match m.type_name.parse::<p::MessageType>() {
+                Ok(defined) if CARRIED_AS_CUSTOM.contains(&defined) => {
+                    p::Payload::decode_data(defined, data)?
+                }
+                _ => p::Payload::Custom {
+                    data,
+                    type_name: m.type_name,
+                },
+            }
+        }
     })
+}
+
+/// Defined types without a case of their own in WIT `0.1.0`: plugins see and emit them as
+/// `custom` messages whose `data` is the protocol's JSON.
+const CARRIED_AS_CUSTOM: [p::MessageType; 2] = [
+    p::MessageType::InteractionCreated,
+    p::MessageType::InteractionReply,
+];
+
+/// A payload as the `custom` case: its type name and its `data` JSON.
+fn as_custom(payload: &p::Payload) -> Result<w::Message, ProtocolError> {
+    let message = p::Message::new(p::Envelope::new(p::Source::Bot), payload.clone());
+    let data = message.to_value()?["data"].take();
+    Ok(w::Message::Custom(w::CustomMessage {
+        type_name: payload.type_name().to_owned(),
+        data: data.to_string(),
+    }))
 }
 
 /// Converts a protocol payload into the WIT message variant.
@@ -123,6 +148,7 @@ pub fn payload_to_wit(payload: &p::Payload) -> Result<w::Message, ProtocolError>
         P::BroadcastNotification(m) => M::BroadcastNotification(m.to_wit()?),
         P::ScheduledTask(m) => M::ScheduledTask(m.to_wit()?),
         P::CleanupExpiredCases(m) => M::CleanupExpiredCases(m.to_wit()?),
+        P::InteractionCreated(_) | P::InteractionReply(_) => as_custom(payload)?,
         P::Custom { type_name, data } => M::Custom(w::CustomMessage {
             type_name: type_name.clone(),
             data: data.to_string(),

@@ -1,6 +1,10 @@
 //! The handler of the inbound queues: decode the job's message, apply `UPDATE_CONFIG`, call the
 //! subscribed plugins and return their replies as the job's outputs (enqueued by the queue in
 //! the same script that completes the job).
+//!
+//! An `INTERACTION_CREATED` goes only to the plugin that declared its command (subscriptions do
+//! not matter); one nobody declares is answered, for the member only, that the command is not
+//! available, so Discord does not show a failed interaction.
 
 use std::sync::Arc;
 
@@ -60,17 +64,71 @@ impl Dispatcher {
         self
     }
 
-    /// Plugins subscribed to the message that may see it (a guild-scoped plugin only sees its guild).
+    /// Plugins subscribed to the message that may see it (a guild-scoped plugin only sees its
+    /// guild); for an interaction, the one plugin that declared its command.
     fn subscribers(&self, message: &Message) -> Vec<Arc<LoadedPlugin>> {
         let guild = message.envelope.guild_id.map(|g| g.to_string());
+        let sees = |plugin: &Arc<LoadedPlugin>| match &plugin.manifest().scope {
+            Scope::Global => true,
+            Scope::Guild(scope) => guild.as_deref() == Some(scope.as_str()),
+        };
+        if let Payload::InteractionCreated(interaction) = &message.payload {
+            let declaring: Vec<_> = self
+                .runtime
+                .declaring(&interaction.command_name)
+                .into_iter()
+                .filter(sees)
+                .collect();
+            if declaring.len() > 1 {
+                tracing::warn!(
+                    command = %interaction.command_name,
+                    plugins = ?declaring.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                    "several plugins declare this command; the guild's own (else the first) answers"
+                );
+            }
+            // The guild's own plugin over a global one: its registration is the guild's.
+            let chosen = declaring
+                .iter()
+                .find(|p| matches!(p.manifest().scope, Scope::Guild(_)))
+                .or(declaring.first())
+                .cloned();
+            return chosen.into_iter().collect();
+        }
         self.runtime
             .subscribers(message.payload.type_name())
             .into_iter()
-            .filter(|plugin| match &plugin.manifest().scope {
-                Scope::Global => true,
-                Scope::Guild(scope) => guild.as_deref() == Some(scope.as_str()),
-            })
+            .filter(sees)
             .collect()
+    }
+
+    /// The answer to an interaction no loaded plugin declares (a registration left over from a
+    /// removed plugin, or not reloaded yet).
+    fn not_available(&self, job: &Job, message: &Message) -> Option<NewJob> {
+        let Payload::InteractionCreated(interaction) = &message.payload else {
+            return None;
+        };
+        let reply = Message {
+            envelope: reply_envelope(&message.envelope, derived_id(&job.queue, &job.id, 0), None),
+            payload: Payload::InteractionReply(p::InteractionReply {
+                interaction_id: interaction.interaction_id,
+                token: interaction.token.clone(),
+                content: Some(format!(
+                    "/{} is not available right now.",
+                    interaction.command_name
+                )),
+                embeds: None,
+                components: None,
+                ephemeral: Some(true),
+                extra: Default::default(),
+            }),
+        };
+        match reply_job(&self.config, &reply, Route::Execute) {
+            Ok(job) => Some(job),
+            Err(reason) => {
+                tracing::warn!(%reason, "could not answer an undeclared command");
+                None
+            }
+        }
     }
 
     async fn apply_config_update(&self, message: &Message) -> Result<(), JobFailure> {
@@ -174,12 +232,14 @@ impl JobHandler for Dispatcher {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         let message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+        super::annotate_job_span(&message);
         let turn = self.order.turn(message.envelope.guild_id).await;
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
         let subscribers = self.subscribers(&message);
         if subscribers.is_empty() {
             let mut completion = self.unhandled(job, &message);
+            completion.outputs.extend(self.not_available(job, &message));
             completion.outputs.extend(forwarded);
             return Ok(completion);
         }

@@ -1,6 +1,10 @@
 //! The handler of the execution queue: runs each command against the [`Discord`] boundary and
 //! reports moderation actions with `MODERATION_ACTION_COMPLETED`, enqueued atomically with the
 //! job's completion. Its jobs never reach plugins, so nothing a plugin replies can loop.
+//!
+//! `RELOAD_COMMANDS` registers the application commands the loaded plugins declare: all of
+//! them in one list, or only the named ones; globally (global plugins' commands) or for the
+//! message's guild (global plugins' and that guild's plugins' commands).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,11 +16,13 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::discord::{
-    Action, ActionRecord, Discord, DiscordError, DryRun, Outcome, moderation_action,
+    Action, ActionRecord, CommandScope, CommandSpec, Discord, DiscordError, DryRun, Outcome,
+    Registration, moderation_action,
 };
 use crate::metrics::Metrics;
 use crate::protocol::{self as p, Message, Payload, TypePolicy};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob, RedisConn};
+use crate::runtime::{Runtime, Scope};
 
 use super::guild_order::GuildOrder;
 use super::outputs::{derived_id, job_options, reply_envelope};
@@ -126,6 +132,7 @@ pub struct Executor<D> {
     order: GuildOrder,
     metrics: Option<Arc<Metrics>>,
     auth: AuthGate,
+    plugins: Option<Arc<Runtime>>,
 }
 
 impl<D: Discord> Executor<D> {
@@ -137,6 +144,7 @@ impl<D: Discord> Executor<D> {
             dry_run_log,
             order: GuildOrder::default(),
             metrics: None,
+            plugins: None,
             auth: AuthGate {
                 rejected: AtomicBool::new(false),
                 accepted_again: tokio::sync::Notify::new(),
@@ -154,11 +162,124 @@ impl<D: Discord> Executor<D> {
         self
     }
 
+    /// Registers the commands `plugins` declare when `RELOAD_COMMANDS` asks (without it,
+    /// `RELOAD_COMMANDS` is not executable).
+    pub fn with_plugins(mut self, plugins: Arc<Runtime>) -> Self {
+        self.plugins = Some(plugins);
+        self
+    }
+
+    /// The commands the loaded plugins declare for `scope`: a global plugin's everywhere, a
+    /// guild plugin's in its guild only.
+    fn declared_commands(&self, scope: CommandScope) -> Result<Vec<CommandSpec>, DiscordError> {
+        let Some(runtime) = &self.plugins else {
+            return Err(DiscordError::NotExecutable(
+                "RELOAD_COMMANDS: this executor has no plugins to take commands from".into(),
+            ));
+        };
+        let mut specs: Vec<(String, CommandSpec)> = Vec::new();
+        for plugin in runtime.registry().plugins() {
+            let manifest = plugin.manifest();
+            let applies = match (&manifest.scope, scope) {
+                (Scope::Global, _) => true,
+                (Scope::Guild(own), CommandScope::Guild(guild)) => *own == guild.to_string(),
+                (Scope::Guild(_), CommandScope::Global) => false,
+            };
+            if !applies {
+                continue;
+            }
+            for command in &manifest.commands {
+                if let Some((other, _)) = specs.iter().find(|(_, s)| s.name == command.name) {
+                    return Err(DiscordError::Permanent {
+                        code: 0,
+                        message: format!(
+                            "commands: /{} is declared by plugins `{other}` and `{}`; Discord \
+                             registers one command per name",
+                            command.name,
+                            plugin.name()
+                        ),
+                    });
+                }
+                specs.push((
+                    plugin.name().to_owned(),
+                    CommandSpec {
+                        name: command.name.clone(),
+                        description: command.description.clone(),
+                        options: command.options.clone(),
+                        guild_only: command.guild_only,
+                    },
+                ));
+            }
+        }
+        Ok(specs.into_iter().map(|(_, spec)| spec).collect())
+    }
+
+    /// `RELOAD_COMMANDS`: the declared commands for its scope, all or the named ones.
+    async fn reload_commands(
+        &self,
+        message: &Message,
+        reload: &p::ReloadCommands,
+    ) -> Result<Outcome, DiscordError> {
+        let scope = if reload.global {
+            CommandScope::Global
+        } else {
+            CommandScope::Guild(message.envelope.guild_id.ok_or_else(|| {
+                DiscordError::Permanent {
+                    code: 0,
+                    message: "guildId: RELOAD_COMMANDS with `global: false` names the guild".into(),
+                }
+            })?)
+        };
+        let declared = self.declared_commands(scope)?;
+        let Some(names) = &reload.command_names else {
+            return self
+                .discord
+                .register_commands(Registration {
+                    scope,
+                    commands: &declared,
+                    replace_all: true,
+                    unknown: &[],
+                })
+                .await;
+        };
+        let (chosen, unknown): (Vec<&String>, Vec<&String>) = names
+            .iter()
+            .partition(|name| declared.iter().any(|c| &c.name == *name));
+        let commands: Vec<CommandSpec> = declared
+            .into_iter()
+            .filter(|c| chosen.contains(&&c.name))
+            .collect();
+        let unknown: Vec<String> = unknown.into_iter().cloned().collect();
+        if !unknown.is_empty() {
+            tracing::warn!(
+                scope = %scope.label(),
+                ?unknown,
+                "RELOAD_COMMANDS names commands no loaded plugin declares; they are skipped"
+            );
+        }
+        self.discord
+            .register_commands(Registration {
+                scope,
+                commands: &commands,
+                replace_all: false,
+                unknown: &unknown,
+            })
+            .await
+    }
+
+    /// One attempt at `action` against Discord.
+    async fn perform(&self, action: Action<'_>) -> Result<Outcome, DiscordError> {
+        match &action.message.payload {
+            Payload::ReloadCommands(reload) => self.reload_commands(action.message, reload).await,
+            _ => self.discord.execute(action).await,
+        }
+    }
+
     /// Runs `action`, holding it while the token is rejected.
     async fn execute_gated(&self, action: Action<'_>) -> Result<Outcome, DiscordError> {
         loop {
             self.auth.wait_until_open(&self.discord, false).await;
-            let result = self.discord.execute(action).await;
+            let result = self.perform(action).await;
             // Every call counts, a 401 too, though the gate keeps it from the job's result.
             if let Some(metrics) = &self.metrics {
                 let (code, failed) = discord_code(&result);
@@ -242,7 +363,9 @@ pub fn nonce_for(message: &Message) -> String {
 /// The `code` label of a Discord call (the outcome, or the error's code) and whether it failed.
 fn discord_code(result: &Result<Outcome, DiscordError>) -> (Cow<'static, str>, bool) {
     match result {
-        Ok(Outcome::Done | Outcome::Sent { .. }) => (Cow::Borrowed("ok"), false),
+        Ok(Outcome::Done | Outcome::Sent { .. } | Outcome::Registered { .. }) => {
+            (Cow::Borrowed("ok"), false)
+        }
         Ok(Outcome::AlreadyDone) => (Cow::Borrowed("already_done"), false),
         // Handled (the job goes on), but Discord answered with an error: counted as one.
         Ok(Outcome::Undeliverable { code, .. }) => (Cow::Owned(code.to_string()), true),
@@ -257,6 +380,7 @@ impl<D: Discord> JobHandler for Executor<D> {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         let message = Message::decode_with(job.data.as_bytes(), TypePolicy::Strict)
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+        super::annotate_job_span(&message);
         // A DM must reach the member before the ban a plugin queued after it.
         let _turn = self.order.turn(message.envelope.guild_id).await;
         let nonce = nonce_for(&message);

@@ -18,3 +18,15 @@ pub use dispatcher::Dispatcher;
 pub use executor::{DryRunLog, Executor};
 pub use guild_config::GuildConfigStore;
 pub use redis_kv::RedisKv;
+
+/// Records the guild and request id of `message` on the current job span (opened per job by
+/// the host), so every line logged about the job names them.
+pub fn annotate_job_span(message: &crate::protocol::Message) {
+    let span = tracing::Span::current();
+    if let Some(guild) = message.envelope.guild_id {
+        span.record("guild", tracing::field::display(guild));
+    }
+    if let Some(request) = &message.envelope.request_id {
+        span.record("request_id", request.as_str());
+    }
+}

@@ -1,5 +1,6 @@
 //! Payloads of the commands (the `data` of a message asking the bot to act): the seed's 13
-//! commands and guildhost's two extensions, `DELETE_MESSAGE` and `WARN_USER`.
+//! commands and guildhost's three extensions, `DELETE_MESSAGE`, `WARN_USER` and
+//! `INTERACTION_REPLY`.
 //!
 //! Field names are the seed's TypeScript names; absent optionals are omitted on output, and a
 //! `null` optional reads as absent. Fields a newer API adds land in `extra` and are written back.
@@ -44,6 +45,35 @@ pub struct ReplyTo {
     /// Whether to fail when that message is gone (Discord's default is `true`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_if_not_exists: Option<bool>,
+    /// Fields this version does not define.
+    #[serde(flatten)]
+    pub extra: ExtraFields,
+}
+
+/// `INTERACTION_REPLY` (guildhost extension, not in the seed): the answer to an
+/// `INTERACTION_CREATED`, emitted by the plugin that declared the command. Needs `content`,
+/// `embeds` or `components`. The executor sends it as the interaction's response, or edits the
+/// deferred response when the host had to defer it (Discord allows 3 s for the first answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionReply {
+    /// The interaction answered (its `INTERACTION_CREATED`'s `interactionId`).
+    pub interaction_id: Snowflake,
+    /// The interaction's token (its `INTERACTION_CREATED`'s `token`).
+    pub token: String,
+    /// Text (≤ 2000 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Embeds (≤ 10, 6000 characters in total).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeds: Option<Vec<DiscordEmbed>>,
+    /// Components, passed to Discord as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<DiscordComponent>>,
+    /// Only the member who used the command sees the answer. A response the host already
+    /// deferred stays visible to everyone (Discord fixes that when deferring).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ephemeral: Option<bool>,
     /// Fields this version does not define.
     #[serde(flatten)]
     pub extra: ExtraFields,

@@ -209,6 +209,12 @@ pub struct DiscordAttachment {
 #[serde(transparent)]
 pub struct DiscordComponent(pub Value);
 
+/// One option of an application command as a member filled it in (`name`, `type`, `value`, or
+/// nested `options` for a subcommand), kept as the JSON object Discord sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandOption(pub Value);
+
 /// A (partial) guild configuration kept as the JSON object the API sent.
 ///
 /// The seed's `GuildConfig` belongs to the API; plugins read the sections they own.

@@ -1,6 +1,6 @@
 //! Payloads of the events (the `data` of a message reporting what happened): the seed's 21
 //! events — Discord, moderation, music, notification and scheduled — and guildhost's
-//! `MESSAGE_CREATED` extension.
+//! `MESSAGE_CREATED` and `INTERACTION_CREATED` extensions.
 //!
 //! Field names are the seed's TypeScript names; absent optionals are omitted on output, and a
 //! `null` optional reads as absent. Fields a newer sender adds land in `extra` and are written back.
@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::commands::Severity;
-use super::discord::{ChannelType, ExtraFields};
+use super::discord::{ChannelType, CommandOption, ExtraFields};
 use super::primitives::{JsNumber, Snowflake, Timestamp};
 
 // ---------------------------------------------------------------- shared shapes
@@ -264,6 +264,41 @@ pub struct Mentions {
     pub roles: Vec<Snowflake>,
     /// Whether `@everyone` or `@here` was mentioned.
     pub everyone: bool,
+    /// Fields this version does not define.
+    #[serde(flatten)]
+    pub extra: ExtraFields,
+}
+
+/// `INTERACTION_CREATED` (guildhost extension, not in the seed): a member used an application
+/// command. The envelope names the guild (absent in a DM) and the member (`userId`). Only the
+/// plugin that declared the command receives it; its `INTERACTION_REPLY` is the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionCreated {
+    /// The interaction.
+    pub interaction_id: Snowflake,
+    /// The bot's application.
+    pub application_id: Snowflake,
+    /// The token the answer needs (valid for 15 minutes).
+    pub token: String,
+    /// The registered command.
+    pub command_id: Snowflake,
+    /// The command's name, as declared (1–32 characters).
+    pub command_name: String,
+    /// The options the member filled in, as Discord sends them (`name`, `type`, `value`, nested
+    /// `options` for subcommands).
+    pub options: Vec<CommandOption>,
+    /// The member (or user, in a DM) who used the command.
+    pub user_id: Snowflake,
+    /// The channel it was used in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Snowflake>,
+    /// The member's permissions in that channel, a bitfield as a decimal string (guilds only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_permissions: Option<String>,
+    /// The member's client language, e.g. `en-US`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     /// Fields this version does not define.
     #[serde(flatten)]
     pub extra: ExtraFields,

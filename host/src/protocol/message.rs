@@ -74,8 +74,9 @@ macro_rules! payloads {
                 }
             }
 
-            /// Decodes `data` as the payload of `message_type`, naming fields under `data`.
-            fn decode_data(message_type: MessageType, data: Value) -> Result<Self, ProtocolError> {
+            /// Decodes `data` as the payload of `message_type`, naming fields under `data` (the
+            /// rules are not checked: [`Message::validate`] does that).
+            pub fn decode_data(message_type: MessageType, data: Value) -> Result<Self, ProtocolError> {
                 match message_type {
                     $(MessageType::$variant => decode_at("data", data).map(Self::$variant),)+
                 }
@@ -112,6 +113,7 @@ payloads! {
     SendMessage(SendMessage),
     SendDm(SendDm),
     DeleteMessage(DeleteMessage),
+    InteractionReply(InteractionReply),
     BanUser(BanUser),
     KickUser(KickUser),
     TimeoutUser(TimeoutUser),
@@ -128,6 +130,7 @@ payloads! {
     MemberLeft(MemberLeft),
     MemberUpdated(MemberUpdated),
     MessageCreated(MessageCreated),
+    InteractionCreated(InteractionCreated),
     MessageDeleted(MessageDeleted),
     MessageEdited(MessageEdited),
     MessageBulkDeleted(MessageBulkDeleted),

@@ -101,7 +101,8 @@ impl FromStr for QueueName {
 macro_rules! message_types {
     ($($(#[$doc:meta])* $variant:ident = $wire:literal, $kind:ident, $queue:ident;)+) => {
         /// Every message type the protocol defines: the seed's 13 commands and 21 events, plus
-        /// guildhost's extensions (`MESSAGE_CREATED`, `DELETE_MESSAGE`, `WARN_USER`).
+        /// guildhost's extensions (`MESSAGE_CREATED`, `INTERACTION_CREATED`, `DELETE_MESSAGE`,
+        /// `WARN_USER`, `INTERACTION_REPLY`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum MessageType {
             $($(#[$doc])* $variant,)+
@@ -142,6 +143,9 @@ message_types! {
     SendDm = "SEND_DM", Command, BotCommands;
     /// guildhost extension command: delete one message (emitted by automod plugins).
     DeleteMessage = "DELETE_MESSAGE", Command, BotCommands;
+    /// guildhost extension command: answer an application command (emitted by the plugin that
+    /// declared it).
+    InteractionReply = "INTERACTION_REPLY", Command, BotCommands;
     /// Seed command: ban a user.
     BanUser = "BAN_USER", Command, BotModeration;
     /// Seed command: kick a user.
@@ -174,6 +178,8 @@ message_types! {
     MemberUpdated = "MEMBER_UPDATED", Event, DiscordEvents;
     /// guildhost extension event: a message was posted (what automod inspects).
     MessageCreated = "MESSAGE_CREATED", Event, DiscordEvents;
+    /// guildhost extension event: a member used an application command a plugin declared.
+    InteractionCreated = "INTERACTION_CREATED", Event, DiscordEvents;
     /// Seed event: a message was deleted.
     MessageDeleted = "MESSAGE_DELETED", Event, DiscordEvents;
     /// Seed event: a message was edited.
@@ -227,7 +233,11 @@ impl MessageType {
     pub const fn is_extension(self) -> bool {
         matches!(
             self,
-            Self::MessageCreated | Self::DeleteMessage | Self::WarnUser
+            Self::MessageCreated
+                | Self::InteractionCreated
+                | Self::DeleteMessage
+                | Self::WarnUser
+                | Self::InteractionReply
         )
     }
 }
@@ -255,11 +265,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_has_the_seed_types_plus_three_extensions() {
+    fn the_catalogue_has_the_seed_types_plus_five_extensions() {
         let commands = MessageType::ALL.iter().filter(|t| t.is_command()).count();
         let events = MessageType::ALL.iter().filter(|t| t.is_event()).count();
         let extensions = MessageType::ALL.iter().filter(|t| t.is_extension()).count();
-        assert_eq!((commands, events, extensions), (15, 22, 3));
+        assert_eq!((commands, events, extensions), (16, 23, 5));
     }
 
     #[test]

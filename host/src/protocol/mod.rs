@@ -45,9 +45,12 @@
 //!
 //! # Extensions
 //!
-//! guildhost adds three types the seed lacks, marked by [`MessageType::is_extension`]:
-//! `MESSAGE_CREATED` (an event, for automod), and `DELETE_MESSAGE` and `WARN_USER` (commands that
-//! plugins emit). They follow the seed's conventions and travel on the seed's queues.
+//! guildhost adds five types the seed lacks, marked by [`MessageType::is_extension`]:
+//! `MESSAGE_CREATED` (an event, for automod), `DELETE_MESSAGE` and `WARN_USER` (commands that
+//! plugins emit), and `INTERACTION_CREATED` / `INTERACTION_REPLY` (an application command used,
+//! and the declaring plugin's answer). They follow the seed's conventions and travel on the
+//! seed's queues. The two interaction types have no case of their own in WIT `0.1.0`: plugins
+//! see and emit them as `custom` messages with this JSON as `data`.
 //!
 //! # Errors
 //!
@@ -67,6 +70,7 @@
 //! | `SEND_MESSAGE` | command | `bot:commands` | [`SendMessage`] | `valid/SEND_MESSAGE.json` | `send-message` | `dispatch::convert`, both ways |
 //! | `SEND_DM` | command | `bot:commands` | [`SendDm`] | `valid/SEND_DM.json` | `send-dm` | `dispatch::convert`, both ways |
 //! | `DELETE_MESSAGE` (ext.) | command | `bot:commands` | [`DeleteMessage`] | `valid/DELETE_MESSAGE.json` | `delete-message` | `dispatch::convert`, both ways |
+//! | `INTERACTION_REPLY` (ext.) | command | `bot:commands` | [`InteractionReply`] | `valid/INTERACTION_REPLY.json` | `custom` | `dispatch::convert`, both ways |
 //! | `BAN_USER` | command | `bot:moderation` | [`BanUser`] | `valid/BAN_USER.json` | `ban-user` | `dispatch::convert`, both ways |
 //! | `KICK_USER` | command | `bot:moderation` | [`KickUser`] | `valid/KICK_USER.json` | `kick-user` | `dispatch::convert`, both ways |
 //! | `TIMEOUT_USER` | command | `bot:moderation` | [`TimeoutUser`] | `valid/TIMEOUT_USER.json` | `timeout-user` | `dispatch::convert`, both ways |
@@ -83,6 +87,7 @@
 //! | `MEMBER_LEFT` | event | `discord:events` | [`MemberLeft`] | `valid/MEMBER_LEFT.json` | `member-left` | `dispatch::convert`, both ways |
 //! | `MEMBER_UPDATED` | event | `discord:events` | [`MemberUpdated`] | `valid/MEMBER_UPDATED.json` | `member-updated` | `dispatch::convert`, both ways |
 //! | `MESSAGE_CREATED` (ext.) | event | `discord:events` | [`MessageCreated`] | `valid/MESSAGE_CREATED.json` | `message-created` | `dispatch::convert`, both ways |
+//! | `INTERACTION_CREATED` (ext.) | event | `discord:events` | [`InteractionCreated`] | `valid/INTERACTION_CREATED.json` | `custom` | `dispatch::convert`, both ways |
 //! | `MESSAGE_DELETED` | event | `discord:events` | [`MessageDeleted`] | `valid/MESSAGE_DELETED.json` | `message-deleted` | `dispatch::convert`, both ways |
 //! | `MESSAGE_EDITED` | event | `discord:events` | [`MessageEdited`] | `valid/MESSAGE_EDITED.json` | `message-edited` | `dispatch::convert`, both ways |
 //! | `MESSAGE_BULK_DELETED` | event | `discord:events` | [`MessageBulkDeleted`] | `valid/MESSAGE_BULK_DELETED.json` | `message-bulk-deleted` | `dispatch::convert`, both ways |

@@ -9,7 +9,7 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use super::commands::*;
-use super::discord::{DiscordAttachment, DiscordComponent, DiscordEmbed};
+use super::discord::{CommandOption, DiscordAttachment, DiscordComponent, DiscordEmbed};
 use super::envelope::Envelope;
 use super::error::ProtocolError;
 use super::events::*;
@@ -58,6 +58,9 @@ pub mod limits {
     pub const VOLUME: RangeInclusive<u32> = 0..=100;
     /// Application command name.
     pub const COMMAND_NAME: RangeInclusive<usize> = 1..=32;
+    /// Interaction token: Discord's are a few hundred characters; this bounds what a message
+    /// may carry.
+    pub const INTERACTION_TOKEN: usize = 1000;
     /// Channel and role names.
     pub const CHANNEL_OR_ROLE_NAME: RangeInclusive<usize> = 1..=100;
 }
@@ -162,6 +165,42 @@ fn reason(base: &str, text: &str) -> Result<(), ProtocolError> {
 
 fn case_id(base: &str, id: Option<&String>) -> Result<(), ProtocolError> {
     optional_not_empty(base, "caseId", id)
+}
+
+/// An application command's name: 1 to 32 characters.
+fn command_name(path: String, name: &str) -> Result<(), ProtocolError> {
+    let length = chars(name);
+    if !limits::COMMAND_NAME.contains(&length) {
+        return Err(ProtocolError::new(
+            path,
+            format!(
+                "must be {}..={} characters long, got {length}",
+                limits::COMMAND_NAME.start(),
+                limits::COMMAND_NAME.end()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A permission bitfield: an unsigned 64-bit integer written in decimal.
+fn bitfield(base: &str, field: &str, text: &str) -> Result<(), ProtocolError> {
+    let is_bitfield = !text.is_empty()
+        && text.bytes().all(|byte| byte.is_ascii_digit())
+        && text.parse::<u64>().is_ok();
+    if !is_bitfield {
+        return Err(ProtocolError::new(
+            child(base, field),
+            format!("must be a permission bitfield as a decimal string, got {text:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// An interaction token: present, and no longer than Discord's.
+fn interaction_token(base: &str, token: &str) -> Result<(), ProtocolError> {
+    not_empty(base, "token", token)?;
+    max_chars(base, "token", token, limits::INTERACTION_TOKEN)
 }
 
 impl Validate for Envelope {
@@ -309,6 +348,15 @@ impl Validate for DiscordComponent {
     }
 }
 
+impl Validate for CommandOption {
+    fn validate_at(&self, path: &str) -> Result<(), ProtocolError> {
+        if !self.0.is_object() {
+            return Err(ProtocolError::new(path, "must be a command option object"));
+        }
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------- commands
 
 impl Validate for SendMessage {
@@ -350,6 +398,34 @@ impl Validate for SendMessage {
             return Err(ProtocolError::new(
                 path,
                 "must carry content, embeds, files or components (Discord refuses an empty message)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for InteractionReply {
+    fn validate_at(&self, path: &str) -> Result<(), ProtocolError> {
+        interaction_token(path, &self.token)?;
+        message_body(path, self.content.as_ref(), self.embeds.as_ref())?;
+        if let Some(components) = &self.components {
+            let components_path = child(path, "components");
+            for (index, component) in components.iter().enumerate() {
+                component.validate_at(&item(&components_path, index))?;
+            }
+        }
+        let has_content = self
+            .content
+            .as_ref()
+            .is_some_and(|content| !content.is_empty());
+        let has = |list: Option<usize>| list.is_some_and(|len| len > 0);
+        if !has_content
+            && !has(self.embeds.as_ref().map(Vec::len))
+            && !has(self.components.as_ref().map(Vec::len))
+        {
+            return Err(ProtocolError::new(
+                path,
+                "must carry content, embeds or components (Discord refuses an empty response)",
             ));
         }
         Ok(())
@@ -489,17 +565,7 @@ impl Validate for ReloadCommands {
         };
         let names_path = child(path, "commandNames");
         for (index, name) in names.iter().enumerate() {
-            let length = chars(name);
-            if !limits::COMMAND_NAME.contains(&length) {
-                return Err(ProtocolError::new(
-                    item(&names_path, index),
-                    format!(
-                        "must be {}..={} characters long, got {length}",
-                        limits::COMMAND_NAME.start(),
-                        limits::COMMAND_NAME.end()
-                    ),
-                ));
-            }
+            command_name(item(&names_path, index), name)?;
         }
         Ok(())
     }
@@ -528,6 +594,21 @@ impl Validate for MemberUpdated {
 impl Validate for MessageCreated {
     fn validate_at(&self, _path: &str) -> Result<(), ProtocolError> {
         Ok(())
+    }
+}
+
+impl Validate for InteractionCreated {
+    fn validate_at(&self, path: &str) -> Result<(), ProtocolError> {
+        interaction_token(path, &self.token)?;
+        command_name(child(path, "commandName"), &self.command_name)?;
+        let options_path = child(path, "options");
+        for (index, option) in self.options.iter().enumerate() {
+            option.validate_at(&item(&options_path, index))?;
+        }
+        if let Some(permissions) = &self.member_permissions {
+            bitfield(path, "memberPermissions", permissions)?;
+        }
+        optional_not_empty(path, "locale", self.locale.as_ref())
     }
 }
 
@@ -585,17 +666,7 @@ impl Validate for RoleCreated {
         let role_path = child(path, "role");
         name_length(&role_path, &self.role.name)?;
         within(&role_path, "color", self.role.color, 0..=limits::COLOR_MAX)?;
-        let permissions = &self.role.permissions;
-        let is_bitfield = !permissions.is_empty()
-            && permissions.bytes().all(|byte| byte.is_ascii_digit())
-            && permissions.parse::<u64>().is_ok();
-        if !is_bitfield {
-            return Err(ProtocolError::new(
-                child(&role_path, "permissions"),
-                format!("must be a permission bitfield as a decimal string, got {permissions:?}"),
-            ));
-        }
-        Ok(())
+        bitfield(&role_path, "permissions", &self.role.permissions)
     }
 }
 

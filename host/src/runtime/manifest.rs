@@ -23,7 +23,20 @@
 //!
 //! [config]                              # default configuration, handed to the plugin as JSON
 //! max-mentions = 5
+//!
+//! [[commands]]                          # application commands the plugin answers (optional)
+//! name = "warn"                         # [a-z0-9_-], 1..=32 characters, unique per plugin
+//! description = "Warn a member"         # 1..=100 characters
+//! guild-only = true                     # optional; default false
+//! [[commands.options]]                  # optional, at most 25; handed on as JSON, unread
+//! name = "member"
+//! type = 6
+//! description = "Who"
+//! required = true
 //! ```
+//!
+//! The runtime keeps the declared commands for the host ([`Manifest::commands`]) and does not
+//! interpret them: what a command, an option or `guild-only` means is the host's business.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -56,6 +69,21 @@ pub struct Manifest {
     pub instance: InstancePolicy,
     /// Default configuration (the `[config]` table as JSON); guild configuration is merged over it.
     pub default_config: serde_json::Value,
+    /// The commands the plugin declares (`[[commands]]`), in manifest order.
+    pub commands: Vec<DeclaredCommand>,
+}
+
+/// One `[[commands]]` entry: a command the plugin answers, kept for the host as declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclaredCommand {
+    /// The command's name: 1 to 32 characters from `[a-z0-9_-]`, unique within the plugin.
+    pub name: String,
+    /// What it does: 1 to 100 characters.
+    pub description: String,
+    /// The `[[commands.options]]` tables as a JSON array (empty when none), not interpreted.
+    pub options: serde_json::Value,
+    /// The `guild-only` flag (default `false`), not interpreted.
+    pub guild_only: bool,
 }
 
 /// Where a plugin may act.
@@ -107,7 +135,17 @@ impl Manifest {
     pub fn may_emit(&self, type_name: &str) -> bool {
         self.emits.contains(type_name) || self.emits.contains(ANY_OUTPUT)
     }
+
+    /// The command the plugin declares under `name`.
+    pub fn command(&self, name: &str) -> Option<&DeclaredCommand> {
+        self.commands.iter().find(|command| command.name == name)
+    }
 }
+
+/// Most characters of a command name and description, and most options per command.
+const COMMAND_NAME_CHARS: usize = 32;
+const COMMAND_DESCRIPTION_CHARS: usize = 100;
+const COMMAND_OPTIONS: usize = 25;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -125,6 +163,19 @@ struct RawManifest {
     instance: RawInstance,
     #[serde(default)]
     config: Option<toml::Table>,
+    #[serde(default)]
+    commands: Vec<RawCommand>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCommand {
+    name: String,
+    description: String,
+    #[serde(default)]
+    options: Vec<toml::Table>,
+    #[serde(default)]
+    guild_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,6 +344,7 @@ impl RawManifest {
             })?,
             None => serde_json::Value::Object(serde_json::Map::new()),
         };
+        let commands = declared_commands(self.commands)?;
         Ok(Manifest {
             name: self.name,
             version: self.version,
@@ -302,8 +354,70 @@ impl RawManifest {
             limits: ceilings.clamp(&requested),
             instance,
             default_config,
+            commands,
         })
     }
+}
+
+fn declared_commands(raw: Vec<RawCommand>) -> Result<Vec<DeclaredCommand>, ManifestError> {
+    let mut commands: Vec<DeclaredCommand> = Vec::with_capacity(raw.len());
+    for (index, command) in raw.into_iter().enumerate() {
+        let at = |key: &str| format!("commands[{index}].{key}");
+        let name_ok = (1..=COMMAND_NAME_CHARS).contains(&command.name.len())
+            && command
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(invalid(
+                &at("name"),
+                format!(
+                    "must be 1 to {COMMAND_NAME_CHARS} characters from [a-z0-9_-], got {:?}",
+                    command.name
+                ),
+            ));
+        }
+        if let Some(first) = commands.iter().position(|c| c.name == command.name) {
+            return Err(invalid(
+                &at("name"),
+                format!(
+                    "{:?} is already declared by commands[{first}]",
+                    command.name
+                ),
+            ));
+        }
+        let description_chars = command.description.trim().chars().count();
+        if !(1..=COMMAND_DESCRIPTION_CHARS).contains(&description_chars) {
+            return Err(invalid(
+                &at("description"),
+                format!(
+                    "must be 1 to {COMMAND_DESCRIPTION_CHARS} characters, got {description_chars}"
+                ),
+            ));
+        }
+        if command.options.len() > COMMAND_OPTIONS {
+            return Err(invalid(
+                &at("options"),
+                format!(
+                    "must hold at most {COMMAND_OPTIONS} options, got {}",
+                    command.options.len()
+                ),
+            ));
+        }
+        let options = serde_json::to_value(command.options).map_err(|error| {
+            invalid(
+                &at("options"),
+                format!("cannot be represented as JSON: {error}"),
+            )
+        })?;
+        commands.push(DeclaredCommand {
+            name: command.name,
+            description: command.description,
+            options,
+            guild_only: command.guild_only,
+        });
+    }
+    Ok(commands)
 }
 
 #[cfg(test)]
@@ -399,6 +513,81 @@ mod tests {
                 other => panic!("expected an invalid-field error for {field}, got {other}"),
             }
         }
+    }
+
+    #[test]
+    fn declared_commands_are_kept_as_declared() {
+        let text = r#"
+            name = "mod"
+            version = "1"
+            scope = "global"
+
+            [[commands]]
+            name = "warn"
+            description = "Warn a member"
+            guild-only = true
+            [[commands.options]]
+            name = "member"
+            type = 6
+            description = "Who"
+            required = true
+
+            [[commands]]
+            name = "ping"
+            description = "Are you there?"
+        "#;
+        let manifest = Manifest::parse(text, &RuntimeLimits::default()).unwrap();
+        assert_eq!(manifest.commands.len(), 2);
+        let warn = manifest.command("warn").unwrap();
+        assert!(warn.guild_only);
+        assert_eq!(
+            warn.options,
+            serde_json::json!([{"name": "member", "type": 6, "description": "Who", "required": true}])
+        );
+        let ping = manifest.command("ping").unwrap();
+        assert!(!ping.guild_only);
+        assert_eq!(ping.options, serde_json::json!([]));
+        assert!(manifest.command("ban").is_none());
+    }
+
+    #[test]
+    fn command_errors_name_the_entry_and_the_key() {
+        let head = "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n";
+        let cases = [
+            (
+                "[[commands]]\nname = \"Warn\"\ndescription = \"d\"",
+                "commands[0].name",
+                "[a-z0-9_-]",
+            ),
+            (
+                "[[commands]]\nname = \"a\"\ndescription = \"d\"\n[[commands]]\nname = \"a\"\ndescription = \"d\"",
+                "commands[1].name",
+                "already declared by commands[0]",
+            ),
+            (
+                "[[commands]]\nname = \"a\"\ndescription = \" \"",
+                "commands[0].description",
+                "1 to 100 characters, got 0",
+            ),
+        ];
+        for (commands, field, rule) in cases {
+            let text = format!("{head}{commands}");
+            match Manifest::parse(&text, &RuntimeLimits::default()) {
+                Err(ManifestError::Invalid {
+                    field: got,
+                    rule: why,
+                    ..
+                }) => {
+                    assert_eq!(got, field, "{text}");
+                    assert!(why.contains(rule), "{why}");
+                }
+                other => panic!("expected an invalid-field error for {field}, got {other:?}"),
+            }
+        }
+        let text =
+            format!("{head}[[commands]]\nname = \"a\"\ndescription = \"d\"\nguild_only = true");
+        let error = Manifest::parse(&text, &RuntimeLimits::default()).unwrap_err();
+        assert!(error.to_string().contains("guild_only"), "{error}");
     }
 
     #[test]

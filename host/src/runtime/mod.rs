@@ -45,7 +45,7 @@ pub use error::{LoadError, ManifestError, PluginError};
 pub use host::{LogLevel, LogLine, LogSource};
 pub use kv::{KvStore, MemoryKv};
 pub use limits::{PluginLimits, RuntimeLimits};
-pub use manifest::{InstancePolicy, Manifest, Scope};
+pub use manifest::{DeclaredCommand, InstancePolicy, Manifest, Scope};
 pub use outputs::{DropReason, DroppedOutput, message_type_name};
 pub use plugin::{CallError, CallResult, GuildContext, LoadedPlugin};
 pub use registry::PluginRegistry;
@@ -143,6 +143,11 @@ impl Runtime {
     /// The plugins subscribed to a message type, sorted by name.
     pub fn subscribers(&self, type_name: &str) -> Vec<Arc<LoadedPlugin>> {
         self.registry.subscribers(type_name)
+    }
+
+    /// The plugins that declare a command named `command` (`[[commands]]`), sorted by name.
+    pub fn declaring(&self, command: &str) -> Vec<Arc<LoadedPlugin>> {
+        self.registry.declaring(command)
     }
 
     /// Calls the plugin serving under `plugin` with one message. Blocks the calling thread for

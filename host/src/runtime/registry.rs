@@ -81,6 +81,16 @@ impl PluginRegistry {
             .unwrap_or_default()
     }
 
+    /// The plugins that declare a command named `command`, sorted by name.
+    pub fn declaring(&self, command: &str) -> Vec<Arc<LoadedPlugin>> {
+        self.snapshot()
+            .by_name
+            .values()
+            .filter(|plugin| plugin.manifest().command(command).is_some())
+            .cloned()
+            .collect()
+    }
+
     /// Every loaded plugin, sorted by name.
     pub fn plugins(&self) -> Vec<Arc<LoadedPlugin>> {
         self.snapshot().by_name.values().cloned().collect()

@@ -52,6 +52,10 @@ fn describe(plugin: &LoadedPlugin) -> String {
     };
     let _ = writeln!(out, "subscribes {}", list(&manifest.subscribes));
     let _ = writeln!(out, "emits      {}", list(&manifest.emits));
+    if !manifest.commands.is_empty() {
+        let names: Vec<&str> = manifest.commands.iter().map(|c| c.name.as_str()).collect();
+        let _ = writeln!(out, "commands   /{}", names.join(", /"));
+    }
     let _ = writeln!(
         out,
         "limits     wall-time {}ms, memory {} bytes, outputs {}, output-bytes {}, kv-keys {}, kv-bytes {}, fuel {}",

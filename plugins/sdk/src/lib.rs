@@ -9,6 +9,8 @@
 //! * [`Output::execute`], [`Output::publish`], [`Output::execute_after`] — what to do;
 //! * [`Context`] — logging ([`info!`] and friends), the key-value store ([`Kv`]), the clock
 //!   and the configuration ([`Context::config`]);
+//! * [`Interaction`] and [`InteractionReply`] — the application commands a plugin declares
+//!   (`[[commands]]` in its manifest), and its answers;
 //! * [`testing::TestHost`] — run the same logic natively under `cargo test`.
 //!
 //! # An automod rule
@@ -107,6 +109,7 @@ mod embed;
 mod error;
 mod host;
 mod incoming;
+mod interaction;
 mod message;
 mod output;
 mod plugin;
@@ -120,6 +123,7 @@ pub use embed::Embed;
 pub use error::Error;
 pub use host::{Host, WasmHost};
 pub use incoming::Incoming;
+pub use interaction::{Interaction, InteractionReply};
 pub use message::{COMMAND_TYPES, EVENT_TYPES};
 pub use plugin::Plugin;
 

@@ -224,3 +224,60 @@ pub fn audit_entry(action_type: u8, target: u64, moderator: u64) -> Value {
         "changes": [],
     })
 }
+
+/// The bot's application as `GET /oauth2/applications/@me` returns it.
+pub fn application(id: u64, owner: u64) -> Value {
+    json!({
+        "id": id.to_string(),
+        "name": "guildhost",
+        "icon": null,
+        "description": "",
+        "rpc_origins": [],
+        "bot_public": true,
+        "bot_require_code_grant": false,
+        "owner": user(owner, "owner", false),
+        "verify_key": "0000000000000000000000000000000000000000000000000000000000000000",
+        "team": null,
+        "flags": 0,
+    })
+}
+
+/// INTERACTION_CREATE for a slash command (`type` 2) named `name` with `options` (Discord's
+/// option objects), used by `member` in the `general` channel (`guild + 1`) of `guild`.
+pub fn interaction(
+    id: u64,
+    guild: u64,
+    member: u64,
+    token: &str,
+    name: &str,
+    options: Value,
+) -> Value {
+    let application = super::APPLICATION_ID;
+    let channel = guild + 1;
+    let mut invoker = self::member(guild, member, "invoker");
+    invoker["permissions"] = json!("2147483647");
+    json!({
+        "id": id.to_string(),
+        "application_id": application.to_string(),
+        "type": 2,
+        "data": {
+            "id": (id + 1).to_string(),
+            "name": name,
+            "type": 1,
+            "options": options,
+        },
+        "guild_id": guild.to_string(),
+        "channel": { "id": channel.to_string(), "type": 0, "name": "general", "permissions": "2147483647" },
+        "channel_id": channel.to_string(),
+        "member": invoker,
+        "token": token,
+        "version": 1,
+        "app_permissions": "2147483647",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": { "0": guild.to_string() },
+        "context": 0,
+        "attachment_size_limit": 10_485_760,
+    })
+}

@@ -118,6 +118,8 @@ struct Inner {
     posts: Vec<Value>,
     next_id: u64,
     identify: Vec<Value>,
+    /// Interactions that have their response (a second one is refused with 40060).
+    acknowledged: std::collections::HashSet<String>,
     audit_log: Vec<Value>,
 }
 
@@ -423,7 +425,29 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
                 .collect();
             ok(Value::Array(commands))
         }
-        ("POST", ["interactions", _, _, "callback"]) => no_content(),
+        ("POST", ["interactions", interaction, _, "callback"]) => {
+            if inner.acknowledged.insert((*interaction).to_owned()) {
+                no_content()
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({ "code": 40060, "message": "Interaction has already been acknowledged." })),
+                )
+                    .into_response()
+            }
+        }
+        ("GET", ["oauth2", "applications", "@me"]) => {
+            ok(fixtures::application(APPLICATION_ID, BOT_USER_ID + 7))
+        }
+        ("POST", ["applications", _, "commands"])
+        | ("POST", ["applications", _, "guilds", _, "commands"]) => {
+            let guild = match segments.as_slice() {
+                [_, _, "guilds", guild, _] => guild.parse::<u64>().ok(),
+                _ => None,
+            };
+            inner.next_id += 1;
+            ok(fixtures::command(APPLICATION_ID, guild, inner.next_id, &request.body))
+        }
         ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
             inner.next_id += 1;
             let content = request.body["content"].as_str().unwrap_or("");

@@ -28,6 +28,8 @@ pub struct Host {
     pub conn: RedisConn,
     /// The host's key prefix.
     pub prefix: String,
+    /// Where the host serves `/metrics`, `/healthz` and `/readyz` (`None` if it failed first).
+    pub http: Option<std::net::SocketAddr>,
     plugins_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -91,12 +93,21 @@ impl Host {
         edit(&mut config);
         let prefix = config.redis.prefix.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(guildhost::app::run(config, async {
-            let _ = stopped.await;
-        }));
+        let (serving, address) = oneshot::channel();
+        let task = tokio::spawn(guildhost::app::run_serving(
+            config,
+            async {
+                let _ = stopped.await;
+            },
+            move |address| {
+                let _ = serving.send(address);
+            },
+        ));
         Host {
             conn,
             prefix,
+            // A host that fails before it serves drops the sender: its error shows at `stop`.
+            http: address.await.ok(),
             plugins_dir: dir,
             stop: Some(stop),
             task,

@@ -1,0 +1,343 @@
+//! Interactions waiting for their answer. Discord takes the first response to an interaction
+//! only within 3 s of it. The gateway notes each one on receipt ([`Interactions::received`]) and,
+//! when no answer has started by [`DEFER_AFTER`], sends the deferred response (type 5: the
+//! member sees "thinking…"). The executor answers an `INTERACTION_REPLY` with the response
+//! itself (type 4) while it still may, and otherwise by editing the deferred response.
+//!
+//! The state lives in this process, shared by the gateway and the executor. An interaction this
+//! process did not receive (another host took the reply's job, or this one restarted) is tried
+//! as a response first; Discord's "already acknowledged" (40060) then means some host deferred
+//! it, and the reply becomes the edit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use serenity::all::InteractionId;
+use serenity::http::Http;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::classify::{classify, discord_code};
+use super::rest::{SerenityDiscord, discord_id};
+use super::{DiscordError, Outcome};
+use crate::protocol as p;
+
+/// When the host defers an interaction no answer has started for: early enough that the
+/// deferral reaches Discord within its 3 s.
+pub const DEFER_AFTER: Duration = Duration::from_millis(2500);
+
+/// How long an interaction is remembered: its token is valid for 15 minutes.
+const REMEMBERED_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// Discord's code for a response to an interaction that already has one.
+const ALREADY_ACKNOWLEDGED: isize = 40060;
+
+/// Discord's interaction response types.
+const CHANNEL_MESSAGE: u8 = 4;
+const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
+/// The message flag that shows a response to the invoking member only.
+const EPHEMERAL: u64 = 1 << 6;
+
+/// Where one interaction's answer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Received; nothing sent yet.
+    Waiting,
+    /// The response (type 4) is on its way.
+    Answering,
+    /// The deferred response (type 5) is on its way.
+    Deferring,
+    /// Deferred: the answer edits the deferred response.
+    Deferred,
+    /// Answered: a repeated answer (a retried job) edits the response, which changes nothing.
+    Answered,
+}
+
+/// How the executor is to send an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// As the interaction's response (type 4).
+    Respond,
+    /// As an edit of the response already sent.
+    EditOriginal,
+    /// Not received here: as a response, or as the edit if Discord says it has one.
+    Unknown,
+}
+
+/// The interactions this process received and where their answers stand; shared by the gateway
+/// (which notes and defers them) and the executor (which answers them).
+#[derive(Debug, Default)]
+pub struct Interactions {
+    application_id: AtomicU64,
+    by_id: Mutex<HashMap<u64, (State, Instant)>>,
+    changed: Notify,
+}
+
+impl Interactions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (State, Instant)>> {
+        self.by_id.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, id: u64, from: &[State], to: State) {
+        if let Some((state, _)) = self.lock().get_mut(&id)
+            && from.contains(state)
+        {
+            *state = to;
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Notes the bot's application id (from the gateway's READY).
+    pub fn set_application_id(&self, id: u64) {
+        self.application_id.store(id, Ordering::Release);
+    }
+
+    /// The bot's application id, once the gateway said READY.
+    pub fn application_id(&self) -> Option<u64> {
+        match self.application_id.load(Ordering::Acquire) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Notes an interaction just received.
+    pub fn received(&self, id: u64) {
+        let now = Instant::now();
+        let mut by_id = self.lock();
+        by_id.retain(|_, (_, at)| now.duration_since(*at) < REMEMBERED_FOR);
+        by_id.insert(id, (State::Waiting, now));
+    }
+
+    /// Runs `check` on the interaction's state until it decides, waiting for changes in
+    /// between (at most until `deadline`; then `check` gets `None`).
+    async fn decide<T>(
+        &self,
+        id: u64,
+        deadline: Instant,
+        mut check: impl FnMut(Option<&mut State>) -> Option<T>,
+    ) -> T {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let expired = Instant::now() >= deadline;
+            {
+                let mut by_id = self.lock();
+                let state = if expired {
+                    None
+                } else {
+                    by_id.get_mut(&id).map(|(state, _)| state)
+                };
+                if let Some(decided) = check(state) {
+                    return decided;
+                }
+            }
+            let _ = tokio::time::timeout_at(deadline, changed).await;
+        }
+    }
+
+    /// How to send the answer to `id`, claiming the response if nothing was sent yet. Waits
+    /// while a deferral or another answer is on its way (at most `wait`).
+    async fn claim_answer(&self, id: u64, wait: Duration) -> Route {
+        self.decide(id, Instant::now() + wait, |state| match state {
+            None => Some(Route::Unknown),
+            Some(state @ State::Waiting) => {
+                *state = State::Answering;
+                Some(Route::Respond)
+            }
+            Some(State::Answering | State::Deferring) => None,
+            Some(State::Deferred | State::Answered) => Some(Route::EditOriginal),
+        })
+        .await
+    }
+
+    /// Claims the deferral of `id` if no answer was sent; while one is on its way, waits for
+    /// its outcome (a failed answer leaves the interaction to defer).
+    async fn claim_deferral(&self, id: u64, wait: Duration) -> bool {
+        self.decide(id, Instant::now() + wait, |state| match state {
+            Some(state @ State::Waiting) => {
+                *state = State::Deferring;
+                Some(true)
+            }
+            Some(State::Answering) => None,
+            _ => Some(false),
+        })
+        .await
+    }
+
+    /// Defers interaction `id` with `http` unless an answer was sent by [`DEFER_AFTER`] after
+    /// `received`; each request gets `timeout`. Spawned by the gateway for every interaction.
+    pub async fn defer_when_late(
+        self: Arc<Self>,
+        http: Arc<Http>,
+        id: InteractionId,
+        token: String,
+        received: Instant,
+        timeout: Duration,
+    ) {
+        tokio::time::sleep_until(received + DEFER_AFTER).await;
+        let key = id.get();
+        // An answer on its way may still fail; the deferral waits for its outcome.
+        if !self.claim_deferral(key, timeout * 2).await {
+            return;
+        }
+        let body = json!({ "type": DEFERRED_CHANNEL_MESSAGE });
+        let result = tokio::time::timeout(
+            timeout,
+            http.create_interaction_response(id, &token, &body, Vec::new()),
+        )
+        .await;
+        match result {
+            Ok(Ok(())) => {
+                tracing::debug!(interaction = key, "no answer within 2.5 s: deferred");
+                self.set(key, &[State::Deferring], State::Deferred);
+            }
+            Ok(Err(e)) if discord_code(&e).is_some_and(|(_, c)| c == ALREADY_ACKNOWLEDGED) => {
+                self.set(key, &[State::Deferring], State::Deferred);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(interaction = key, error = %e, "deferring an interaction failed");
+                self.set(key, &[State::Deferring], State::Waiting);
+            }
+            Err(_) => {
+                tracing::warn!(interaction = key, "deferring an interaction timed out");
+                self.set(key, &[State::Deferring], State::Waiting);
+            }
+        }
+    }
+}
+
+impl SerenityDiscord {
+    /// Sends `reply` as its interaction's response, or as the edit of the deferred one.
+    pub(super) async fn answer_interaction(
+        &self,
+        reply: &p::InteractionReply,
+    ) -> Result<Outcome, DiscordError> {
+        let id = discord_id::<InteractionId>("data.interactionId", reply.interaction_id)?;
+        let key = id.get();
+        let interactions = self.interactions();
+        let route = interactions.claim_answer(key, self.request_timeout()).await;
+        if route == Route::EditOriginal {
+            return self.edit_original(reply).await;
+        }
+        let mut data = message_data(reply);
+        if reply.ephemeral == Some(true) {
+            data.insert("flags".into(), json!(EPHEMERAL));
+        }
+        let body = json!({ "type": CHANNEL_MESSAGE, "data": data });
+        let sent = self
+            .timed(
+                "interaction response",
+                self.http()
+                    .create_interaction_response(id, &reply.token, &body, Vec::new()),
+            )
+            .await;
+        match sent {
+            Ok(Ok(())) => {
+                interactions.set(key, &[State::Answering], State::Answered);
+                Ok(Outcome::Done)
+            }
+            Ok(Err(e)) if discord_code(&e).is_some_and(|(_, c)| c == ALREADY_ACKNOWLEDGED) => {
+                // Deferred by another host, or the answer of an earlier attempt went through.
+                interactions.set(key, &[State::Answering], State::Answered);
+                self.edit_original(reply).await
+            }
+            Ok(Err(e)) => {
+                interactions.set(key, &[State::Answering], State::Waiting);
+                Err(classify(e))
+            }
+            Err(timed_out) => {
+                interactions.set(key, &[State::Answering], State::Waiting);
+                Err(timed_out)
+            }
+        }
+    }
+
+    /// Replaces the interaction's response (the deferred "thinking…", or an earlier answer)
+    /// with `reply`.
+    async fn edit_original(&self, reply: &p::InteractionReply) -> Result<Outcome, DiscordError> {
+        self.application_id().await?;
+        let body = Value::Object(message_data(reply));
+        let edited = self
+            .timed(
+                "edit interaction response",
+                self.http()
+                    .edit_original_interaction_response(&reply.token, &body, Vec::new()),
+            )
+            .await?
+            .map_err(classify)?;
+        Ok(Outcome::Sent {
+            message_id: edited.id.to_string(),
+        })
+    }
+}
+
+/// The message part of an answer, as Discord's JSON.
+fn message_data(reply: &p::InteractionReply) -> Map<String, Value> {
+    let mut data = Map::new();
+    if let Some(content) = &reply.content {
+        data.insert("content".into(), json!(content));
+    }
+    if let Some(embeds) = &reply.embeds {
+        data.insert("embeds".into(), json!(embeds));
+    }
+    if let Some(components) = &reply.components {
+        data.insert("components".into(), json!(components));
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_claims_the_response_and_a_late_deferral_stands_down() {
+        let interactions = Interactions::default();
+        interactions.received(7);
+        assert_eq!(
+            interactions.claim_answer(7, Duration::from_secs(1)).await,
+            Route::Respond
+        );
+        interactions.set(7, &[State::Answering], State::Answered);
+        assert!(!interactions.claim_deferral(7, Duration::from_secs(1)).await);
+        // A repeated answer edits the response.
+        assert_eq!(
+            interactions.claim_answer(7, Duration::from_secs(1)).await,
+            Route::EditOriginal
+        );
+        assert_eq!(
+            interactions.claim_answer(8, Duration::from_secs(1)).await,
+            Route::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_answer_leaves_the_interaction_to_the_deferral() {
+        let interactions = Arc::new(Interactions::default());
+        interactions.received(7);
+        assert_eq!(
+            interactions.claim_answer(7, Duration::from_secs(1)).await,
+            Route::Respond
+        );
+        let deferral = tokio::spawn({
+            let interactions = interactions.clone();
+            async move { interactions.claim_deferral(7, Duration::from_secs(5)).await }
+        });
+        tokio::task::yield_now().await;
+        interactions.set(7, &[State::Answering], State::Waiting);
+        assert!(matches!(deferral.await, Ok(true)));
+        // The answer that follows waits for the deferral, then edits.
+        let answer = tokio::spawn({
+            let interactions = interactions.clone();
+            async move { interactions.claim_answer(7, Duration::from_secs(5)).await }
+        });
+        tokio::task::yield_now().await;
+        interactions.set(7, &[State::Deferring], State::Deferred);
+        assert!(matches!(answer.await, Ok(Route::EditOriginal)));
+    }
+}

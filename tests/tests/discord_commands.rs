@@ -1,0 +1,339 @@
+//! Application commands against the fake Discord: RELOAD_COMMANDS registers what the loaded
+//! plugins declare (globally, per guild, only the named ones); an interaction from the gateway
+//! reaches only the plugin that declared its command, and that plugin's reply is the interaction
+//! response — at once when it comes in time, else as the edit of the response the host deferred.
+//!
+//! The guests: `slash-command` (global: `/ping`, `/about` guild-only; answers at once) and
+//! `slow-command` (the guild's own: `/report`, answered 3 s later; it also subscribes to
+//! INTERACTION_CREATED, which must not bring it `/ping`).
+
+mod common;
+mod host_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use guildhost::config::ShardsConfig;
+use guildhost::discord::rest::{RestMode, SerenityDiscord, http_client};
+use guildhost::discord::{Action, CommandScope, CommandSpec, Discord, Outcome, Registration};
+use guildhost::dispatch::routes::EXECUTE_QUEUE;
+use guildhost::protocol::{Message, Snowflake};
+use guildhost::queue::JobState;
+use guildhost_tests::fake_discord::{APPLICATION_ID, FakeDiscord, Recorded, fixtures};
+use serde_json::{Value, json};
+
+use host_support::Host;
+
+/// The guild `slow-command` is scoped to.
+const GUILD: u64 = 100_000_000_000_000_001;
+const OTHER_GUILD: u64 = 100_000_000_000_000_009;
+const MEMBER: u64 = 300_000_000_000_000_001;
+
+async fn fake() -> FakeDiscord {
+    match FakeDiscord::start(&[GUILD]).await {
+        Ok(fake) => fake,
+        Err(e) => panic!("starting the fake Discord: {e:#}"),
+    }
+}
+
+async fn host_on(fake: &FakeDiscord) -> Host {
+    let base = fake.base_url();
+    let host = Host::start_with_guests_and(&["slash-command", "slow-command"], move |config| {
+        config.discord.token = Some("fake-token".into());
+        config.discord.proxy = Some(base);
+        config.discord.shards = Some(ShardsConfig {
+            first: 0,
+            last: 0,
+            total: 1,
+        });
+    })
+    .await;
+    if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {
+        panic!("{e:#}");
+    }
+    host
+}
+
+async fn request(fake: &FakeDiscord, what: &str, method: &str, path: &str) -> Recorded {
+    let found = fake
+        .wait_for(Duration::from_secs(20), what, |requests| {
+            requests
+                .iter()
+                .find(|r| r.method == method && r.path == path)
+                .cloned()
+        })
+        .await;
+    match found {
+        Ok(found) => found,
+        Err(e) => panic!("{e:#}"),
+    }
+}
+
+fn names(body: &Value) -> Vec<&str> {
+    body.as_array()
+        .map(|commands| commands.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// Runs RELOAD_COMMANDS for `guild` on the execution queue and returns the job's outcome.
+async fn reload(host: &Host, guild: u64, data: Value) -> Value {
+    let message = host_support::envelope("RELOAD_COMMANDS", &guild.to_string(), data);
+    let id = host.send(EXECUTE_QUEUE, &message).await;
+    let queue = host.queue(EXECUTE_QUEUE);
+    common::eventually(20, "RELOAD_COMMANDS executed", || async {
+        let state = queue.get_state(&id).await.ok()?;
+        (state == JobState::Completed).then_some(())
+    })
+    .await;
+    let job = queue.get_job(&id).await.ok().flatten();
+    let returned = job.and_then(|j| j.return_value).unwrap_or_default();
+    let value: Value = serde_json::from_str(&returned).unwrap_or(Value::Null);
+    value["outcome"]["registered"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_commands_registers_what_plugins_declare_globally_per_guild_and_by_name() {
+    let fake = fake().await;
+    let host = host_on(&fake).await;
+    let global_path = format!("/applications/{APPLICATION_ID}/commands");
+    let guild_path = format!("/applications/{APPLICATION_ID}/guilds/{GUILD}/commands");
+
+    // As the API sends it: on bot:config, executed as it is (no plugin handles it).
+    let api = host_support::envelope(
+        "RELOAD_COMMANDS",
+        &GUILD.to_string(),
+        json!({ "global": true }),
+    );
+    host.send("bot:config", &api).await;
+    let global = request(&fake, "the global registration", "PUT", &global_path).await;
+    // Global plugins' commands only; a guild plugin's never go global.
+    assert_eq!(names(&global.body), ["ping", "about"], "{}", global.body);
+    assert_eq!(global.body[0]["type"], 1);
+    assert_eq!(global.body[0]["description"], "Are you there?");
+    assert_eq!(
+        global.body[0]["options"],
+        json!([{ "name": "text", "type": 3, "description": "Something to say back", "required": false }])
+    );
+    assert!(global.body[0].get("contexts").is_none());
+    // guild-only: usable in servers, not in DMs.
+    assert_eq!(global.body[1]["contexts"], json!([0]));
+
+    // Per guild: the global plugins' commands and the guild's own.
+    let outcome = reload(&host, GUILD, json!({ "global": false })).await;
+    assert_eq!(
+        outcome,
+        json!({ "scope": GUILD.to_string(), "commands": ["ping", "about", "report"] })
+    );
+    let in_guild = request(&fake, "the guild registration", "PUT", &guild_path).await;
+    assert_eq!(names(&in_guild.body), ["ping", "about", "report"]);
+    assert_eq!(in_guild.body[2]["options"][0]["type"], 6);
+    let outcome = reload(&host, OTHER_GUILD, json!({ "global": false })).await;
+    assert_eq!(outcome["commands"], json!(["ping", "about"]));
+
+    // Only the named ones: each upserted with a POST, nothing replaced; unknown names reported.
+    let puts_before = fake.requests_to("PUT", "/commands").len();
+    let outcome = reload(
+        &host,
+        GUILD,
+        json!({ "global": false, "commandNames": ["report", "nope"] }),
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        json!({ "scope": GUILD.to_string(), "commands": ["report"], "unknown": ["nope"] })
+    );
+    let posted = fake.requests_to("POST", &guild_path);
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].body["name"], "report");
+    assert_eq!(posted[0].body["options"][0]["name"], "member");
+    assert_eq!(fake.requests_to("PUT", "/commands").len(), puts_before);
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_reach_only_their_plugin_and_are_answered_in_time_or_deferred() {
+    let fake = fake().await;
+    let host = host_on(&fake).await;
+    let ping_id = 1_400_000_000_000_000_001_u64;
+    let report_id = 1_400_000_000_000_000_011_u64;
+    let gone_id = 1_400_000_000_000_000_021_u64;
+
+    // Answered in time: the plugin's reply is the response itself (type 4).
+    let ping_sent = Instant::now();
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::interaction(
+            ping_id,
+            GUILD,
+            MEMBER,
+            "tok-ping",
+            "ping",
+            json!([{ "name": "text", "type": 3, "value": "hello" }]),
+        ),
+    );
+    let ping_path = format!("/interactions/{ping_id}/tok-ping/callback");
+    let answer = request(&fake, "the /ping response", "POST", &ping_path).await;
+    assert_eq!(
+        answer.body,
+        json!({ "type": 4, "data": { "content": "pong: hello" } })
+    );
+    let took = answer.received_at.duration_since(ping_sent);
+    assert!(
+        took < Duration::from_millis(2500),
+        "answered after {took:?}"
+    );
+
+    // A command nobody declares: answered for the member only, not left to fail.
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::interaction(gone_id, GUILD, MEMBER, "tok-gone", "gone", json!([])),
+    );
+    let gone_path = format!("/interactions/{gone_id}/tok-gone/callback");
+    let gone = request(&fake, "the /gone response", "POST", &gone_path).await;
+    assert_eq!(
+        gone.body,
+        json!({ "type": 4, "data": { "content": "/gone is not available right now.", "flags": 64 } })
+    );
+
+    // Answered after 3 s: deferred at 2.5 s (type 5), then the reply edits that response.
+    let report_sent = Instant::now();
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::interaction(
+            report_id,
+            GUILD,
+            MEMBER,
+            "tok-report",
+            "report",
+            json!([{ "name": "member", "type": 6, "value": MEMBER.to_string() }]),
+        ),
+    );
+    let edit_path = format!("/webhooks/{APPLICATION_ID}/tok-report/messages/@original");
+    let edit = request(&fake, "the /report edit", "PATCH", &edit_path).await;
+    assert_eq!(
+        edit.body,
+        json!({ "content": format!("/report filed about <@{MEMBER}>") })
+    );
+    let report_path = format!("/interactions/{report_id}/tok-report/callback");
+    let deferrals = fake.requests_to("POST", &report_path);
+    assert_eq!(deferrals.len(), 1, "{deferrals:?}");
+    assert_eq!(deferrals[0].body, json!({ "type": 5 }));
+    let deferred_after = deferrals[0].received_at.duration_since(report_sent);
+    assert!(
+        deferred_after >= Duration::from_millis(2400),
+        "deferred after only {deferred_after:?}"
+    );
+    assert!(deferrals[0].received_at < edit.received_at);
+
+    // More than 3 s after /ping: it was answered once and never deferred, and `slow-command`
+    // (subscribed to INTERACTION_CREATED) never saw it.
+    assert!(ping_sent.elapsed() > Duration::from_secs(3));
+    assert_eq!(fake.requests_to("POST", &ping_path).len(), 1);
+    assert!(fake.requests_to("PATCH", "/tok-ping/").is_empty());
+    assert_eq!(fake.requests_to("POST", &gone_path).len(), 1);
+
+    // The API hears of each interaction on discord:events.
+    let events = host
+        .expect_on("discord:events", "INTERACTION_CREATED", |e| {
+            e["data"]["commandName"] == "report"
+        })
+        .await;
+    assert_eq!(events["guildId"], GUILD.to_string());
+    assert_eq!(events["userId"], MEMBER.to_string());
+    assert_eq!(events["data"]["options"][0]["value"], MEMBER.to_string());
+    assert_eq!(events["data"]["memberPermissions"], "2147483647");
+    host.stop().await;
+}
+
+fn reply(interaction: u64, token: &str, content: &str) -> Message {
+    let text = json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": "INTERACTION_REPLY",
+        "timestamp": "2026-11-30T12:00:00.000Z",
+        "source": "bot",
+        "guildId": GUILD.to_string(),
+        "data": { "interactionId": interaction.to_string(), "token": token, "content": content },
+    })
+    .to_string();
+    match Message::decode(text.as_bytes()) {
+        Ok(message) => message,
+        Err(e) => panic!("test reply is invalid: {e}"),
+    }
+}
+
+/// Without a gateway (another host received the interaction, or none said READY yet), the
+/// boundary asks Discord for the application id and tells an acknowledged interaction by 40060.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boundary_without_the_gateway_registers_and_answers_interactions_received_elsewhere() {
+    let fake = fake().await;
+    let http = Arc::new(http_client("fake-token", &RestMode::Proxy(fake.base_url())));
+    let discord = SerenityDiscord::new(http, Arc::default());
+    let commands = [CommandSpec {
+        name: "ping".into(),
+        description: "Are you there?".into(),
+        options: json!([]),
+        guild_only: false,
+    }];
+    for scope in [
+        CommandScope::Global,
+        CommandScope::Guild(Snowflake::new(GUILD)),
+    ] {
+        let registered = discord
+            .register_commands(Registration {
+                scope,
+                commands: &commands,
+                replace_all: true,
+                unknown: &[],
+            })
+            .await;
+        assert_eq!(
+            registered,
+            Ok(Outcome::Registered {
+                scope: scope.label(),
+                commands: vec!["ping".into()],
+                unknown: Vec::new(),
+            })
+        );
+    }
+    let asked: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "GET /oauth2/applications/@me".to_owned(),
+            format!("PUT /applications/{APPLICATION_ID}/commands"),
+            format!("PUT /applications/{APPLICATION_ID}/guilds/{GUILD}/commands"),
+        ]
+    );
+
+    // The first answer is the response; the same answer again (a retried job, or a host that
+    // deferred it) meets 40060 and edits the response instead of failing.
+    let first = reply(1_500_000_000_000_000_001, "tok-x", "done");
+    for _ in 0..2 {
+        let outcome = discord
+            .execute(Action {
+                message: &first,
+                nonce: "nonce-0123456789abcdef012",
+            })
+            .await;
+        assert!(
+            matches!(outcome, Ok(Outcome::Done | Outcome::Sent { .. })),
+            "{outcome:?}"
+        );
+    }
+    let callbacks = fake.requests_to("POST", "/interactions/1500000000000000001/tok-x/callback");
+    assert_eq!(callbacks.len(), 2);
+    assert_eq!(
+        callbacks[0].body,
+        json!({ "type": 4, "data": { "content": "done" } })
+    );
+    let edits = fake.requests_to(
+        "PATCH",
+        &format!("/webhooks/{APPLICATION_ID}/tok-x/messages/@original"),
+    );
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].body, json!({ "content": "done" }));
+}
