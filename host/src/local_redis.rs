@@ -1,6 +1,11 @@
 //! A Redis of the host's own for a one-command start: when the configured Redis is the default
 //! address and nothing answers there, guildhost starts `redis-server` as a child process (data in
 //! a temporary directory, no persistence unless configured) and stops it when the host stops.
+//!
+//! The child runs in its own process group, so a Ctrl-C in the terminal reaches only the host:
+//! Redis stays up while the host finishes its jobs, and goes when the host is done. On Linux it
+//! is also told to die with its parent, so an immediate exit (a second signal, a crash) does not
+//! leave it holding the port.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -42,6 +47,38 @@ fn answers(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
 }
 
+/// Puts the child in its own process group and, on Linux, has the kernel stop it when the host
+/// process ends (strictly: when the spawning thread ends; `run_command` spawns it from the main
+/// thread, which lives as long as the process).
+fn detach_from_terminal_signals(command: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0);
+        #[cfg(target_os = "linux")]
+        {
+            // The host's pid before the fork: if it is already gone when the child starts, the
+            // death signal would never come, so the child exits at once instead.
+            let parent = std::process::id();
+            // SAFETY: between fork and exec only async-signal-safe calls are made (`prctl`,
+            // `getppid`), and nothing is allocated.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = command;
+}
+
 /// Starts `redis-server` on 127.0.0.1:6379 unless something already answers there. Returns the
 /// child to keep alive, or `None` when a Redis is already running.
 pub fn ensure_running() -> anyhow::Result<Option<LocalRedis>> {
@@ -51,7 +88,9 @@ pub fn ensure_running() -> anyhow::Result<Option<LocalRedis>> {
     }
     let dir = std::env::temp_dir().join(format!("guildhost-redis-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let child = Command::new("redis-server")
+    let mut command = Command::new("redis-server");
+    detach_from_terminal_signals(&mut command);
+    let child = command
         .args([
             "--bind",
             "127.0.0.1",

@@ -1314,3 +1314,55 @@ async fn repeat_cron_iterations_continue_in_the_worker() {
     assert_eq!(queue.repeatable_keys().await.unwrap()[0].0, key);
     cleanup(&conn, &prefix).await;
 }
+
+#[tokio::test]
+async fn a_job_popped_after_shutdown_began_goes_back_to_wait() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    // A long blocking wait, so the job added below is the one it pops.
+    let options = WorkerOptions {
+        drain_delay: Duration::from_secs(5),
+        ..fast_options()
+    };
+    let running = spawn_worker(&conn, &prefix, "q", options, move |_job| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async { Ok(Completion::empty()) }
+    });
+    // The idle worker is blocked in BRPOPLPUSH on its named connection.
+    let name = format!("name={prefix}:");
+    eventually(10, "the worker blocks waiting for jobs", || async {
+        let clients: String = cmd(&conn, &["CLIENT", "LIST"]).await;
+        clients
+            .lines()
+            .any(|l| l.contains(&name) && l.contains("cmd=brpoplpush"))
+            .then_some(())
+    })
+    .await;
+    let Running { stop, task } = running;
+    let _ = stop.send(());
+    // On this single-threaded runtime the woken worker runs before we go on: it is stopping.
+    tokio::task::yield_now().await;
+    let id = queue
+        .add("late", "{}", JobOptions::default())
+        .await
+        .unwrap();
+    let stats = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("worker stops within 10 s")
+        .expect("worker task");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the handler ran after shutdown"
+    );
+    assert_eq!(stats.released, 1, "{stats:?}");
+    let wait: Vec<String> = cmd(&conn, &["LRANGE", &format!("{prefix}:q:wait"), "0", "-1"]).await;
+    assert_eq!(wait, vec![id.clone()]);
+    assert_eq!(queue.job_counts().await.unwrap().active, 0);
+    let lock: Option<String> = cmd(&conn, &["GET", &format!("{prefix}:q:{id}:lock")]).await;
+    assert!(lock.is_none());
+    cleanup(&conn, &prefix).await;
+}

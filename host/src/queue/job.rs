@@ -81,8 +81,17 @@ pub struct Job {
     pub progress: Option<String>,
 }
 
-fn parse_num<T: std::str::FromStr>(text: &str) -> Option<T> {
-    text.trim().parse().ok()
+/// A number field, read in place (no copy of the value).
+fn parse_num<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+/// A text field; invalid UTF-8 is replaced rather than refused.
+fn text(value: Vec<u8>) -> String {
+    match String::from_utf8(value) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    }
 }
 
 impl Job {
@@ -91,7 +100,7 @@ impl Job {
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<[u8]>,
-        V: Into<Vec<u8>>,
+        V: AsRef<[u8]> + Into<Vec<u8>>,
     {
         let mut job = Job {
             queue,
@@ -99,25 +108,21 @@ impl Job {
             ..Job::default()
         };
         for (field, value) in fields {
-            let value = match String::from_utf8(value.into()) {
-                Ok(text) => text,
-                Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
-            };
             match field.as_ref() {
-                b"name" => job.name = value,
-                b"data" => job.data = value,
-                b"opts" => job.opts_raw = Some(value),
-                b"timestamp" => job.timestamp = parse_num(&value),
-                b"delay" => job.delay = parse_num(&value),
-                b"priority" => job.priority = parse_num(&value),
-                b"attemptsMade" => job.attempts_made = parse_num(&value).unwrap_or(0),
-                b"processedOn" => job.processed_on = parse_num(&value),
-                b"finishedOn" => job.finished_on = parse_num(&value),
-                b"returnvalue" => job.return_value = Some(value),
-                b"failedReason" => job.failed_reason = Some(value),
-                b"stacktrace" => job.stacktrace = Some(value),
-                b"stalledCounter" => job.stalled_counter = parse_num(&value).unwrap_or(0),
-                b"progress" => job.progress = Some(value),
+                b"name" => job.name = text(value.into()),
+                b"data" => job.data = text(value.into()),
+                b"opts" => job.opts_raw = Some(text(value.into())),
+                b"timestamp" => job.timestamp = parse_num(value.as_ref()),
+                b"delay" => job.delay = parse_num(value.as_ref()),
+                b"priority" => job.priority = parse_num(value.as_ref()),
+                b"attemptsMade" => job.attempts_made = parse_num(value.as_ref()).unwrap_or(0),
+                b"processedOn" => job.processed_on = parse_num(value.as_ref()),
+                b"finishedOn" => job.finished_on = parse_num(value.as_ref()),
+                b"returnvalue" => job.return_value = Some(text(value.into())),
+                b"failedReason" => job.failed_reason = Some(text(value.into())),
+                b"stacktrace" => job.stacktrace = Some(text(value.into())),
+                b"stalledCounter" => job.stalled_counter = parse_num(value.as_ref()).unwrap_or(0),
+                b"progress" => job.progress = Some(text(value.into())),
                 _ => {}
             }
         }

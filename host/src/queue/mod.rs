@@ -18,6 +18,7 @@ mod error;
 mod job;
 mod keys;
 mod options;
+mod packed;
 mod producer;
 mod repeat;
 mod scripts;

@@ -320,6 +320,11 @@ pub fn bull_priority_for_level(level: Option<&str>) -> QueueResult<u32> {
 impl JobOptions {
     /// Parses the `opts` JSON text of a job hash.
     pub fn from_json(text: &str) -> QueueResult<JobOptions> {
+        // Every taken job is parsed: the plain parse is the cheap common case, and the
+        // path-tracking one only runs again to say where a bad document went wrong.
+        if let Ok(opts) = serde_json::from_str(text) {
+            return Ok(opts);
+        }
         let mut deserializer = serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             QueueError::InvalidOption {

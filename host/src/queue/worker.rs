@@ -21,6 +21,7 @@ use super::error::QueueResult;
 use super::job::{Job, NewJob};
 use super::keys::QueueKeys;
 use super::options::Retention;
+use super::packed::{self, Taken};
 use super::producer::{AddRecord, prepare_add, prepare_next_iteration};
 use super::{now_ms, scripts};
 
@@ -184,19 +185,31 @@ struct Held {
 struct Shared {
     conn: RedisConn,
     keys: QueueKeys,
+    /// The queue name, shared by every job taken.
+    queue: Arc<str>,
     token: String,
     options: WorkerOptions,
     held: Mutex<HashMap<String, Arc<Held>>>,
 }
 
 impl Shared {
-    fn hold(&self, id: &str) -> Arc<Held> {
-        let held = Arc::new(Held {
-            lost: AtomicBool::new(false),
-            lost_signal: Notify::new(),
-        });
+    /// Records the locks of a taken batch (one lock of the table for the batch).
+    fn hold_all(&self, jobs: Vec<Arc<Job>>) -> Vec<(Arc<Job>, Arc<Held>)> {
+        let held: Vec<(Arc<Job>, Arc<Held>)> = jobs
+            .into_iter()
+            .map(|job| {
+                let held = Arc::new(Held {
+                    lost: AtomicBool::new(false),
+                    lost_signal: Notify::new(),
+                });
+                (job, held)
+            })
+            .collect();
         if let Ok(mut map) = self.held.lock() {
-            map.insert(id.to_owned(), held.clone());
+            map.reserve(held.len());
+            for (job, slot) in &held {
+                map.insert(job.id.clone(), slot.clone());
+            }
         }
         held
     }
@@ -204,6 +217,15 @@ impl Shared {
     fn unhold(&self, id: &str) {
         if let Ok(mut map) = self.held.lock() {
             map.remove(id);
+        }
+    }
+
+    /// Forgets the locks of several jobs (one lock of the table for all of them).
+    fn unhold_all<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        if let Ok(mut map) = self.held.lock() {
+            for id in ids {
+                map.remove(id);
+            }
         }
     }
 
@@ -227,8 +249,6 @@ pub struct Worker {
     shared: Arc<Shared>,
 }
 
-type Taken = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
-
 /// Status of `finish.lua` for a job whose outputs could not be added (nothing was written).
 const OUTPUT_REFUSED: i64 = -10;
 
@@ -238,6 +258,9 @@ enum Outcome {
 }
 
 type InFlight = Pin<Box<dyn Future<Output = (Arc<Job>, Outcome)> + Send>>;
+
+/// A taken job waiting for a free slot, with its lock state.
+type Ready = (Arc<Job>, Arc<Held>);
 
 struct FinishItem {
     job: Arc<Job>,
@@ -252,7 +275,7 @@ struct FinishItem {
 const FINISH_CALLS_IN_FLIGHT: usize = 2;
 
 /// The reply of `finish.lua`: per-job statuses, the taken jobs, per-job problems.
-type FinishReply = (Vec<i64>, Taken, Vec<String>);
+type FinishReply = (Vec<i64>, Vec<Taken>, Vec<String>);
 
 /// A finish-and-take call that came back, with what it was sent for.
 struct FinishCall {
@@ -317,6 +340,7 @@ impl Worker {
             shared: Arc::new(Shared {
                 conn,
                 keys: QueueKeys::new(prefix, name),
+                queue: Arc::from(name),
                 token: uuid::Uuid::new_v4().to_string(),
                 options,
                 held: Mutex::new(HashMap::new()),
@@ -450,7 +474,7 @@ impl<H: JobHandler> Run<H> {
         let mut pending: FuturesOrdered<PendingFinish> = FuturesOrdered::new();
         // Slots reserved for the jobs that pending calls may bring back.
         let mut pending_take = 0usize;
-        let mut backlog: VecDeque<Arc<Job>> = VecDeque::new();
+        let mut backlog: VecDeque<Ready> = VecDeque::new();
         let mut done: Vec<FinishItem> = Vec::new();
         let mut drained = false;
         let mut waiting_for_jobs = false;
@@ -464,7 +488,7 @@ impl<H: JobHandler> Run<H> {
         loop {
             while in_flight.len() < concurrency {
                 match backlog.pop_front() {
-                    Some(job) => in_flight.push(self.start(job)),
+                    Some((job, held)) => in_flight.push(self.start(job, held)),
                     None => break,
                 }
             }
@@ -522,7 +546,7 @@ impl<H: JobHandler> Run<H> {
                 popped = popped_rx.recv(), if waiting_for_jobs => {
                     waiting_for_jobs = false;
                     match popped {
-                        Some(Some(id)) if stopping => self.release(&[id]).await,
+                        Some(Some(id)) if stopping => self.release_popped(&id).await,
                         Some(Some(id)) => {
                             drained = false;
                             let extra = free.saturating_sub(1).min(batch);
@@ -545,7 +569,7 @@ impl<H: JobHandler> Run<H> {
                 () = &mut shutdown, if !stopping => {
                     stopping = true;
                     deadline.as_mut().reset(Instant::now() + self.shared.options.shutdown_timeout);
-                    let ids: Vec<String> = backlog.drain(..).map(|job| job.id.clone()).collect();
+                    let ids: Vec<String> = backlog.drain(..).map(|(job, _)| job.id.clone()).collect();
                     self.release(&ids).await;
                 }
                 () = &mut deadline, if stopping => {
@@ -561,7 +585,7 @@ impl<H: JobHandler> Run<H> {
                     let ids: Vec<String> = ids.into_iter().filter(|id| self.is_held(id)).collect();
                     self.release(&ids).await;
                     if waiting_for_jobs && let Some(Some(id)) = popped_rx.recv().await {
-                        self.release(&[id]).await;
+                        self.release_popped(&id).await;
                     }
                     break;
                 }
@@ -577,7 +601,7 @@ impl<H: JobHandler> Run<H> {
         call: FinishCall,
         done: &mut Vec<FinishItem>,
         failures: &mut u32,
-    ) -> Option<Taken> {
+    ) -> Option<Vec<Taken>> {
         match call.reply {
             Ok((statuses, taken, problems)) => {
                 *failures = 0;
@@ -603,13 +627,26 @@ impl<H: JobHandler> Run<H> {
     }
 
     /// Gives back jobs a call took after shutdown began (they never reached the handler).
-    async fn release_taken(&mut self, taken: Taken) {
+    async fn release_taken(&mut self, taken: Vec<Taken>) {
         let ids: Vec<String> = taken
             .into_iter()
-            .filter(|(_, fields)| !fields.is_empty())
-            .map(|(id, _)| id)
+            .filter_map(|entry| match entry {
+                Taken::Job(job) => Some(job.id),
+                Taken::Orphan(_) => None,
+            })
             .collect();
         self.release(&ids).await;
+    }
+
+    /// Gives back a job the blocking wait moved into `active` after shutdown began. It holds no
+    /// lock yet, and releasing needs ours, so it is taken (locked) first.
+    async fn release_popped(&mut self, id: &str) {
+        match self.take(Some(id), 0).await {
+            Ok(taken) => self.release_taken(taken).await,
+            Err(error) => {
+                tracing::warn!(%error, %id, "giving back a popped job failed; the stalled check will recover it")
+            }
+        }
     }
 
     fn is_held(&self, id: &str) -> bool {
@@ -621,18 +658,9 @@ impl<H: JobHandler> Run<H> {
     }
 
     /// Starts the handler for a taken job.
-    fn start(&self, job: Arc<Job>) -> InFlight {
+    fn start(&self, job: Arc<Job>, held: Arc<Held>) -> InFlight {
         let handler = self.handler.clone();
-        let held = self
-            .shared
-            .held
-            .lock()
-            .ok()
-            .and_then(|map| map.get(&job.id).cloned());
         Box::pin(async move {
-            let Some(held) = held else {
-                return (job, Outcome::LockLost);
-            };
             let timeout = job.opts.timeout.filter(|millis| *millis > 0);
             let work = async {
                 match timeout {
@@ -680,18 +708,21 @@ impl<H: JobHandler> Run<H> {
 
     /// Turns taken hashes into jobs: cleans up bad input, schedules repeat iterations, queues the
     /// rest for the handler.
-    async fn accept(&mut self, taken: Taken, backlog: &mut VecDeque<Arc<Job>>) {
-        let queue: Arc<str> = Arc::from(self.shared.keys.name());
+    async fn accept(&mut self, taken: Vec<Taken>, backlog: &mut VecDeque<Ready>) {
         let now = now_ms();
-        for (id, fields) in taken {
-            if fields.is_empty() {
-                tracing::warn!(%id, "job id in wait without a hash; removed from active");
-                continue;
+        let mut jobs = Vec::with_capacity(taken.len());
+        for entry in taken {
+            match entry {
+                Taken::Orphan(id) => {
+                    tracing::warn!(%id, "job id in wait without a hash; removed from active")
+                }
+                Taken::Job(mut job) => {
+                    job.processed_on = Some(now);
+                    jobs.push(Arc::new(job));
+                }
             }
-            let mut job = Job::from_fields(queue.clone(), id, fields);
-            job.processed_on = Some(now);
-            let job = Arc::new(job);
-            self.shared.hold(&job.id);
+        }
+        for (job, held) in self.shared.hold_all(jobs) {
             if let Some(reason) = job.input_error() {
                 self.fail(&job, JobFailure::permanent(reason)).await;
                 continue;
@@ -699,7 +730,7 @@ impl<H: JobHandler> Run<H> {
             if job.opts.repeat.is_some() {
                 self.schedule_next_iteration(&job, now).await;
             }
-            backlog.push_back(job);
+            backlog.push_back((job, held));
         }
     }
 
@@ -735,7 +766,12 @@ impl<H: JobHandler> Run<H> {
                 tracing::warn!(id = %job.id, "lock lost; result discarded");
             }
             Outcome::Done(Ok(completion)) => {
-                let now = now_ms();
+                // The clock is read per job only when outputs need a timestamp.
+                let now = if completion.outputs.is_empty() {
+                    0
+                } else {
+                    now_ms()
+                };
                 let mut outputs = Vec::with_capacity(completion.outputs.len());
                 for output in &completion.outputs {
                     match prepare_add(self.shared.keys.prefix(), output, now) {
@@ -753,7 +789,10 @@ impl<H: JobHandler> Run<H> {
                 }
                 done.push(FinishItem {
                     retention: Retention::from_option(job.opts.remove_on_complete.as_ref()),
-                    return_value: completion.return_value.to_string(),
+                    return_value: match completion.return_value {
+                        Value::Null => "null".to_owned(),
+                        value => value.to_string(),
+                    },
                     outputs,
                     job,
                 });
@@ -787,10 +826,10 @@ impl<H: JobHandler> Run<H> {
         }
     }
 
-    async fn take(&self, popped: Option<&str>, count: usize) -> QueueResult<Taken> {
+    async fn take(&self, popped: Option<&str>, count: usize) -> QueueResult<Vec<Taken>> {
         let keys = &self.shared.keys;
         let mut conn = self.shared.conn.clone();
-        Ok(scripts::TAKE
+        let reply: Vec<u8> = scripts::TAKE
             .key(keys.wait())
             .arg(keys.base())
             .arg(&self.shared.token)
@@ -799,7 +838,8 @@ impl<H: JobHandler> Run<H> {
             .arg(count)
             .arg(popped.unwrap_or(""))
             .invoke_async(&mut conn)
-            .await?)
+            .await?;
+        packed::take_reply(&reply, &self.shared.queue)
     }
 
     /// Completes `items` and takes up to `take` jobs in one script call, waiting for the reply;
@@ -809,7 +849,7 @@ impl<H: JobHandler> Run<H> {
         items: Vec<FinishItem>,
         take: usize,
         announce_drained: bool,
-    ) -> (Vec<FinishItem>, QueueResult<Taken>) {
+    ) -> (Vec<FinishItem>, QueueResult<Vec<Taken>>) {
         let call = self.finish_call(items, take, announce_drained).await;
         match call.reply {
             Ok((statuses, taken, problems)) => {
@@ -853,11 +893,12 @@ impl<H: JobHandler> Run<H> {
             }
         }
         let mut conn = self.shared.conn.clone();
+        let queue = self.shared.queue.clone();
         Box::pin(async move {
-            let reply = invocation
-                .invoke_async::<FinishReply>(&mut conn)
-                .await
-                .map_err(Into::into);
+            let reply = match invocation.invoke_async::<Vec<u8>>(&mut conn).await {
+                Ok(reply) => packed::finish_reply(&reply, &queue),
+                Err(error) => Err(error.into()),
+            };
             FinishCall { items, take, reply }
         })
     }
@@ -870,16 +911,20 @@ impl<H: JobHandler> Run<H> {
         statuses: Vec<i64>,
         problems: Vec<String>,
     ) {
+        self.shared.unhold_all(
+            items
+                .iter()
+                .zip(&statuses)
+                .filter(|(_, status)| **status != OUTPUT_REFUSED)
+                .map(|(item, _)| item.job.id.as_str()),
+        );
         for ((item, status), problem) in items.iter().zip(statuses).zip(problems) {
             if status == OUTPUT_REFUSED {
                 // Nothing of this job was written: it is still ours, so fail it properly.
                 let failure =
                     JobFailure::permanent(format!("an output job was refused by Redis: {problem}"));
                 self.fail(&item.job, failure).await;
-                continue;
-            }
-            self.shared.unhold(&item.job.id);
-            if status == 0 {
+            } else if status == 0 {
                 self.stats.completed += 1;
             } else {
                 self.stats.stale += 1;

@@ -7,6 +7,7 @@
 //!             [--guildhost-concurrency N] [--guildhost-batch N]   # default: the same concurrency
 //!                                                                  # and the worker's batch size
 //!             [--pipeline]     # guildhost drains through the full pipeline (issue: ≥ 2× bull)
+//!             [--only guildhost|bull] [--no-latency]   # one side / drains only (for profiling)
 //! ```
 //!
 //! On one Redis (a private `redis-server` started for the run unless `--redis-url` is given, so
@@ -52,6 +53,10 @@ struct Settings {
     guildhost_batch: Option<usize>,
     /// guildhost runs the full pipeline instead of a no-op handler.
     pipeline: bool,
+    /// Run only this side (profiling one worker without the other's noise).
+    only: Option<Lib>,
+    /// Skip the latency runs.
+    no_latency: bool,
 }
 
 impl Settings {
@@ -77,11 +82,17 @@ fn parse_settings() -> anyhow::Result<Settings> {
         guildhost_concurrency: None,
         guildhost_batch: None,
         pipeline: false,
+        only: None,
+        no_latency: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--pipeline" {
             settings.pipeline = true;
+            continue;
+        }
+        if flag == "--no-latency" {
+            settings.no_latency = true;
             continue;
         }
         let value = args
@@ -103,8 +114,15 @@ fn parse_settings() -> anyhow::Result<Settings> {
             "--redis-url" => settings.redis_url = Some(value),
             "--guildhost-concurrency" => settings.guildhost_concurrency = Some(number()?),
             "--guildhost-batch" => settings.guildhost_batch = Some(number()?),
+            "--only" => {
+                settings.only = Some(match value.as_str() {
+                    "guildhost" => Lib::Guildhost,
+                    "bull" => Lib::Bull,
+                    other => bail!("--only takes `guildhost` or `bull`, got `{other}`"),
+                })
+            }
             other => bail!(
-                "unknown flag `{other}` (flags: --rounds --jobs --concurrency --latency-jobs --rate --redis-url --guildhost-concurrency --guildhost-batch --pipeline)"
+                "unknown flag `{other}` (flags: --rounds --jobs --concurrency --latency-jobs --rate --redis-url --guildhost-concurrency --guildhost-batch --pipeline --only --no-latency)"
             ),
         }
     }
@@ -133,6 +151,9 @@ struct Drain {
     jobs_per_sec: f64,
     worker_cpu_us_per_job: f64,
     redis_cpu_us_per_job: f64,
+    /// Script calls (`EVAL`/`EVALSHA`) per job, from `INFO commandstats`: the worker's round
+    /// trips, nearly all of them.
+    script_calls_per_job: f64,
 }
 
 /// A ~300-byte BAN_USER message like the seed's API sends. The moderation plugin turns it into
@@ -200,6 +221,30 @@ async fn redis_cpu_us(conn: &RedisConn) -> anyhow::Result<f64> {
     Ok(seconds * 1e6)
 }
 
+/// Script calls (`EVAL`, `EVALSHA`) Redis has run so far, from `INFO commandstats`.
+async fn script_calls(conn: &RedisConn) -> anyhow::Result<f64> {
+    let mut conn = conn.clone();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await?;
+    let mut calls = 0.0;
+    for line in info
+        .lines()
+        .filter(|line| line.starts_with("cmdstat_eval:") || line.starts_with("cmdstat_evalsha:"))
+    {
+        if let Some(count) = line
+            .split([':', ','])
+            .find_map(|part| part.strip_prefix("calls="))
+        {
+            calls += count
+                .parse::<f64>()
+                .with_context(|| format!("INFO commandstats line `{line}`"))?;
+        }
+    }
+    Ok(calls)
+}
+
 /// CPU time (user + sys) of this process in microseconds.
 fn process_cpu_us() -> f64 {
     // SAFETY: getrusage only writes into the zeroed struct we own.
@@ -236,8 +281,10 @@ async fn drain_bull(
     )?;
     node.ready(Duration::from_secs(30)).await?;
     let redis_before = redis_cpu_us(conn).await?;
+    let calls_before = script_calls(conn).await?;
     let result = node.result(Duration::from_secs(600)).await?;
     let redis_after = redis_cpu_us(conn).await?;
+    let calls_after = script_calls(conn).await?;
     let jobs = result["jobs"].as_f64().unwrap_or(0.0);
     let millis = result["ms"].as_f64().unwrap_or(0.0);
     let cpu = result["cpuUs"].as_f64().unwrap_or(0.0);
@@ -248,6 +295,7 @@ async fn drain_bull(
         jobs_per_sec: jobs / (millis / 1000.0),
         worker_cpu_us_per_job: cpu / jobs,
         redis_cpu_us_per_job: (redis_after - redis_before) / jobs,
+        script_calls_per_job: (calls_after - calls_before) / jobs,
     })
 }
 
@@ -283,6 +331,7 @@ async fn drain_guildhost(
         .then(|| pipeline_dispatcher(conn, prefix))
         .transpose()?;
     let redis_before = redis_cpu_us(conn).await?;
+    let calls_before = script_calls(conn).await?;
     let run = tokio::spawn(async move {
         let stopped = async {
             let _ = stopped.await;
@@ -322,6 +371,7 @@ async fn drain_guildhost(
     let ended = Instant::now();
     let cpu_end = process_cpu_us();
     let redis_after = redis_cpu_us(conn).await?;
+    let calls_after = script_calls(conn).await?;
     let _ = stop.send(());
     match tokio::time::timeout(Duration::from_secs(30), run).await {
         Ok(Ok(Ok(_stats))) => {}
@@ -337,6 +387,7 @@ async fn drain_guildhost(
         jobs_per_sec: jobs / ended.duration_since(first).as_secs_f64(),
         worker_cpu_us_per_job: (cpu_end - cpu_start) / jobs,
         redis_cpu_us_per_job: (redis_after - redis_before) / jobs,
+        script_calls_per_job: (calls_after - calls_before) / jobs,
     })
 }
 
@@ -515,7 +566,11 @@ async fn main() -> anyhow::Result<()> {
         } else {
             [Lib::Guildhost, Lib::Bull]
         };
-        for lib in order {
+        let order: Vec<Lib> = order
+            .into_iter()
+            .filter(|lib| settings.only.is_none_or(|only| only == *lib))
+            .collect();
+        for &lib in &order {
             let prefix = format!("ghbench-{}", uuid::Uuid::new_v4().simple());
             fill(&conn, &prefix, settings.jobs).await?;
             let drain = match lib {
@@ -523,16 +578,17 @@ async fn main() -> anyhow::Result<()> {
                 Lib::Guildhost => drain_guildhost(&conn, &prefix, &settings).await?,
             };
             eprintln!(
-                "round {round} drain {:<20} {:>8.0} jobs/s  worker {:>6.1} µs/job  redis {:>6.1} µs/job",
+                "round {round} drain {:<20} {:>8.0} jobs/s  worker {:>6.1} µs/job  redis {:>6.1} µs/job  {:.3} script calls/job",
                 lib.label(),
                 drain.jobs_per_sec,
                 drain.worker_cpu_us_per_job,
-                drain.redis_cpu_us_per_job
+                drain.redis_cpu_us_per_job,
+                drain.script_calls_per_job
             );
             drains.entry(lib.label()).or_default().push(drain);
             cleanup(&conn, &prefix).await?;
         }
-        for lib in order {
+        for &lib in order.iter().filter(|_| !settings.no_latency) {
             let prefix = format!("ghbench-{}", uuid::Uuid::new_v4().simple());
             let millis = latency(lib, &conn, &url, &prefix, &settings).await?;
             let (p50, p99) = (percentile(&millis, 0.50), percentile(&millis, 0.99));
@@ -568,14 +624,17 @@ async fn main() -> anyhow::Result<()> {
         guildhost.batch_size,
         settings.rounds
     );
-    println!("| worker | jobs/s | worker CPU µs/job | Redis CPU µs/job |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| worker | jobs/s | worker CPU µs/job | Redis CPU µs/job | script calls per 100 jobs |"
+    );
+    println!("|---|---:|---:|---:|---:|");
     for lib in [Lib::Bull, Lib::Guildhost] {
         let (rate, rate_range) = summary(lib, |drain| drain.jobs_per_sec, 0);
         let (cpu, cpu_range) = summary(lib, |drain| drain.worker_cpu_us_per_job, 1);
         let (redis, redis_range) = summary(lib, |drain| drain.redis_cpu_us_per_job, 1);
+        let (calls, _) = summary(lib, |drain| drain.script_calls_per_job * 100.0, 1);
         println!(
-            "| {} | {rate:.0} ({rate_range}) | {cpu:.1} ({cpu_range}) | {redis:.1} ({redis_range}) |",
+            "| {} | {rate:.0} ({rate_range}) | {cpu:.1} ({cpu_range}) | {redis:.1} ({redis_range}) | {calls:.1} |",
             lib.label()
         );
     }
@@ -595,6 +654,29 @@ async fn main() -> anyhow::Result<()> {
         targets.1,
         ratio(|drain| drain.redis_cpu_us_per_job),
         targets.2
+    );
+    // Bull and guildhost of one round ran back to back, under about the same load: their ratio
+    // is less at the mercy of the machine's other work than the ratio of medians above.
+    let paired = |pick: fn(&Drain) -> f64| -> String {
+        let (Some(bull), Some(ours)) = (
+            drains.get(Lib::Bull.label()),
+            drains.get(Lib::Guildhost.label()),
+        ) else {
+            return "—".to_owned();
+        };
+        let ratios: Vec<f64> = bull
+            .iter()
+            .zip(ours)
+            .map(|(bull, ours)| pick(ours) / pick(bull))
+            .collect();
+        let each: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.3}")).collect();
+        format!("{:.3}× ({})", median(&ratios), each.join(", "))
+    };
+    println!(
+        "\nPer-round ratios (median, then each round): jobs/s {}; worker CPU {}; Redis CPU {}",
+        paired(|drain| drain.jobs_per_sec),
+        paired(|drain| drain.worker_cpu_us_per_job),
+        paired(|drain| drain.redis_cpu_us_per_job)
     );
     println!(
         "\n### add→completed latency at a steady {}/s ({} jobs per run), median of {} rounds, ms\n",

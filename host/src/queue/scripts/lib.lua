@@ -7,6 +7,15 @@ local function int_text(value)
   return string.format("%.0f", value)
 end
 
+-- Runs `command key member...` once per chunk of `members` small enough for unpack(). Batched
+-- scripts collect per-job removals that nothing in the same script reads back and send them here:
+-- the same final state with one call instead of one per job (each call costs Redis about 1 µs).
+local function call_chunked(command, key, members)
+  for first = 1, #members, 4000 do
+    redis.call(command, key, unpack(members, first, math.min(first + 3999, #members)))
+  end
+end
+
 -- Where new waiting jobs go: `paused` while the queue is globally paused, else `wait`.
 local function target_list(base)
   if redis.call("EXISTS", base .. "meta-paused") == 1 then
@@ -85,7 +94,9 @@ end
 
 -- Checks and releases the lock of a job held by `token` ("0" skips the check).
 -- Returns 0, or Bull's codes -2 (no lock) / -6 (held by another token).
-local function release_lock(base, id, token)
+-- With `unstalled`, the id is appended there for one `SREM stalled` later (see call_chunked)
+-- instead of being removed from `stalled` at once.
+local function release_lock(base, id, token, unstalled)
   if token == "0" then
     return 0
   end
@@ -93,7 +104,11 @@ local function release_lock(base, id, token)
   local holder = redis.call("GET", lock_key)
   if holder == token then
     redis.call("DEL", lock_key)
-    redis.call("SREM", base .. "stalled", id)
+    if unstalled then
+      unstalled[#unstalled + 1] = id
+    else
+      redis.call("SREM", base .. "stalled", id)
+    end
     return 0
   end
   if holder then
@@ -161,14 +176,24 @@ local function finish_with_retention(base, set_name, id, finished_on, field, val
   end
 end
 
+-- cjson.encode of a string, without calling it when nothing needs escaping: the same bytes, since
+-- cjson escapes exactly the control characters (%c), '"', '\\' and '/'.
+local function json_string(text)
+  if string.find(text, '[%c"\\/]') then
+    return cjson.encode(text)
+  end
+  return '"' .. text .. '"'
+end
+
 -- The Bull event message {"jobId":"<id>","val":"<text>"} with the value as a JSON string.
 local function finished_message(id, value)
-  return '{"jobId":' .. cjson.encode(id) .. ',"val":' .. cjson.encode(value) .. '}'
+  return '{"jobId":' .. json_string(id) .. ',"val":' .. json_string(value) .. '}'
 end
 
 -- Moves a job into `active` for `token`: returns {id, fields}, or {id, {}} after cleaning up an
 -- id whose hash is gone (Node would leave such an id locked in `active` forever).
-local function activate(base, id, token, lock_ms, now)
+-- With `unprioritized`, the id is appended there for one `ZREM priority` later (see call_chunked).
+local function activate(base, id, token, lock_ms, now, unprioritized)
   local job_key = base .. id
   local fields = redis.call("HGETALL", job_key)
   if #fields == 0 then
@@ -178,7 +203,11 @@ local function activate(base, id, token, lock_ms, now)
     return { id, fields }
   end
   redis.call("SET", job_key .. ":lock", token, "PX", lock_ms)
-  redis.call("ZREM", base .. "priority", id)
+  if unprioritized then
+    unprioritized[#unprioritized + 1] = id
+  else
+    redis.call("ZREM", base .. "priority", id)
+  end
   redis.call("PUBLISH", base .. "active@" .. token, id)
   redis.call("HSET", job_key, "processedOn", now)
   return { id, fields }
@@ -187,16 +216,18 @@ end
 -- Takes up to `count` waiting jobs (right end of `wait` first) into `out`.
 -- Publishes `drained` when `announce_drained` and the queue ran out of waiting jobs.
 local function take_jobs(base, token, lock_ms, now, count, out, announce_drained)
+  local unprioritized = {}
   for i = 1, count do
     local id = redis.call("RPOPLPUSH", base .. "wait", base .. "active")
     if not id then
       if announce_drained then
         redis.call("PUBLISH", base .. "drained", "")
       end
-      return
+      break
     end
-    out[#out + 1] = activate(base, id, token, lock_ms, now)
+    out[#out + 1] = activate(base, id, token, lock_ms, now, unprioritized)
   end
+  call_chunked("ZREM", base .. "priority", unprioritized)
 end
 
 -- Redis does not roll a script back when a command fails, so every key an added job will touch
