@@ -13,7 +13,6 @@ mod host_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use guildhost::config::ShardsConfig;
 use guildhost::discord::rest::{RestMode, SerenityDiscord, http_client};
 use guildhost::discord::{Action, CommandScope, CommandSpec, Discord, Outcome, Registration};
 use guildhost::dispatch::routes::EXECUTE_QUEUE;
@@ -39,13 +38,7 @@ async fn fake() -> FakeDiscord {
 async fn host_on(fake: &FakeDiscord) -> Host {
     let base = fake.base_url();
     let host = Host::start_with_guests_and(&["slash-command", "slow-command"], move |config| {
-        config.discord.token = Some("fake-token".into());
-        config.discord.proxy = Some(base);
-        config.discord.shards = Some(ShardsConfig {
-            first: 0,
-            last: 0,
-            total: 1,
-        });
+        host_support::use_fake_discord(config, base)
     })
     .await;
     if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {

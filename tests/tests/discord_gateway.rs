@@ -10,7 +10,6 @@ mod host_support;
 
 use std::time::Duration;
 
-use guildhost::config::ShardsConfig;
 use guildhost_tests::fake_discord::{FakeDiscord, fixtures};
 use serde_json::{Value, json};
 
@@ -23,13 +22,7 @@ const MEMBER: u64 = 300_000_000_000_000_001;
 async fn host_on(fake: &FakeDiscord, plugins: &[&str]) -> Host {
     let base = fake.base_url();
     let host = Host::start_and(plugins, move |config| {
-        config.discord.token = Some("fake-token".into());
-        config.discord.proxy = Some(base);
-        config.discord.shards = Some(ShardsConfig {
-            first: 0,
-            last: 0,
-            total: 1,
-        });
+        host_support::use_fake_discord(config, base)
     })
     .await;
     if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {

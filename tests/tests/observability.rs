@@ -91,24 +91,6 @@ async fn scrape_until(address: SocketAddr, expected: &[(&str, f64)]) -> String {
     }
 }
 
-fn message_created(content: &str) -> Value {
-    let mut message = envelope(
-        "MESSAGE_CREATED",
-        GUILD,
-        json!({
-            "messageId": "400000000000000001",
-            "channelId": "500000000000000001",
-            "authorId": "300000000000000001",
-            "content": content,
-            "mentions": { "users": [], "roles": [], "everyone": false },
-            "attachmentCount": 0,
-            "timestamp": "2026-11-30T12:00:00.000Z",
-        }),
-    );
-    message["source"] = json!("bot");
-    message
-}
-
 fn ban(days: u64) -> Value {
     envelope(
         "BAN_USER",
@@ -134,7 +116,11 @@ async fn metrics_count_jobs_plugin_calls_and_discord_actions_with_their_labels()
 
     // One gateway event: echo replies (executed dry), panic traps, infinite-loop hits its
     // wall-time limit; the job still completes because one plugin answered.
-    host.send(GATEWAY_QUEUE, &message_created("hello")).await;
+    host.send(
+        GATEWAY_QUEUE,
+        &host_support::message_created(GUILD, "hello"),
+    )
+    .await;
     // A valid ban no plugin handles (executed as is) and an invalid one (dead-lettered).
     host.send("bot:moderation", &ban(1)).await;
     host.send("bot:moderation", &ban(9)).await;
@@ -142,7 +128,7 @@ async fn metrics_count_jobs_plugin_calls_and_discord_actions_with_their_labels()
     host.queue("discord:events")
         .add(
             "MESSAGE_CREATED",
-            &message_created("later").to_string(),
+            &host_support::message_created(GUILD, "later").to_string(),
             JobOptions {
                 delay: Some(600_000),
                 ..JobOptions::default()
@@ -259,7 +245,7 @@ async fn a_job_that_keeps_failing_counts_as_retried_then_dead_lettered() {
     host.queue(GATEWAY_QUEUE)
         .add(
             "MESSAGE_CREATED",
-            &message_created("boom").to_string(),
+            &host_support::message_created(GUILD, "boom").to_string(),
             JobOptions {
                 attempts: Some(2),
                 ..JobOptions::default()
@@ -378,7 +364,9 @@ async fn readyz_is_503_during_shutdown_and_the_server_stops_with_the_host() {
     let address = endpoints(&host);
     ready(address).await;
 
-    let id = host.send(GATEWAY_QUEUE, &message_created("spin")).await;
+    let id = host
+        .send(GATEWAY_QUEUE, &host_support::message_created(GUILD, "spin"))
+        .await;
     let queue: Queue = host.queue(GATEWAY_QUEUE);
     // Taken under the worker's lock (not merely popped into `active`): the worker now finishes
     // it before it stops, whatever the signal.

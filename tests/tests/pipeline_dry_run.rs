@@ -10,7 +10,7 @@ use guildhost::queue::DeadLetters;
 use serde_json::{Value, json};
 
 use common::eventually;
-use host_support::{Host, envelope};
+use host_support::{Host, envelope, message_created};
 
 fn ban(days: u64) -> Value {
     envelope(
@@ -25,24 +25,6 @@ fn ban(days: u64) -> Value {
             "createCase": false,
         }),
     )
-}
-
-fn message_created(guild: &str, content: &str) -> Value {
-    let mut message = envelope(
-        "MESSAGE_CREATED",
-        guild,
-        json!({
-            "messageId": "400000000000000001",
-            "channelId": "500000000000000001",
-            "authorId": "300000000000000001",
-            "content": content,
-            "mentions": { "users": [], "roles": [], "everyone": false },
-            "attachmentCount": 0,
-            "timestamp": "2026-11-30T12:00:00.000Z",
-        }),
-    );
-    message["source"] = json!("bot");
-    message
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

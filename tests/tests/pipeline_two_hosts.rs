@@ -2,12 +2,14 @@
 //! no output is enqueued twice: every request is executed (a ban re-executed after the crash is
 //! harmless) and its report appears exactly once.
 
-use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use guildhost::queue::{JobOptions, Queue};
-use guildhost_tests::{KillOnDrop, connect, eventually, redis_url, unique_prefix};
+use guildhost_tests::{
+    KillOnDrop, assert_each_reported_once, connect, eventually, moderation_reports_per_user,
+    redis_url, unique_prefix,
+};
 use serde_json::{Value, json};
 
 const REQUESTS: usize = 1000;
@@ -92,48 +94,8 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_no_output() {
         "the kill came after all the work; the test proves nothing"
     );
 
-    let reports_key = format!("{prefix}:moderation:events:wait");
-    let reports: Vec<Value> =
-        eventually(Duration::from_secs(90), "a report per request", || async {
-            let mut c = conn.clone();
-            let ids: Vec<String> = redis::cmd("LRANGE")
-                .arg(&reports_key)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut c)
-                .await
-                .ok()?;
-            if ids.len() < REQUESTS {
-                return None;
-            }
-            let events = Queue::new(conn.clone(), &prefix, "moderation:events");
-            let mut reports = Vec::new();
-            for id in ids {
-                let job = events.get_job(&id).await.ok()??;
-                reports.push(serde_json::from_str(&job.data).ok()?);
-            }
-            Some(reports)
-        })
-        .await;
-
-    let mut per_user: HashMap<String, usize> = HashMap::new();
-    for report in &reports {
-        assert_eq!(report["type"], "MODERATION_ACTION_COMPLETED");
-        *per_user
-            .entry(
-                report["data"]["userId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-            .or_default() += 1;
-    }
-    assert_eq!(per_user.len(), REQUESTS, "every request reported");
-    assert!(
-        per_user.values().all(|&n| n == 1),
-        "a report enqueued twice: {:?}",
-        per_user.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
-    );
+    let per_user = moderation_reports_per_user(&conn, &prefix, REQUESTS).await;
+    assert_each_reported_once(&per_user, REQUESTS);
     // Every ban reached Discord at least once (re-execution after the crash is allowed).
     let mut c = conn.clone();
     let records: Vec<String> = redis::cmd("LRANGE")

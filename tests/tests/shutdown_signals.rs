@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use guildhost::queue::{JobOptions, JobState, Queue, RedisConn};
-use guildhost_tests::{KillOnDrop, connect, eventually, redis_url, unique_prefix};
+use guildhost_tests::{
+    KillOnDrop, assert_each_reported_once, connect, eventually, moderation_reports_per_user,
+    redis_url, unique_prefix,
+};
 use serde_json::{Value, json};
 
 /// Jobs a host works on at once on `bot:moderation` (the slow plugin's queue).
@@ -221,40 +224,6 @@ impl Setup {
         .await
     }
 
-    /// Waits for `count` reports on `moderation:events` and returns how many name each user.
-    async fn reports_per_user(&self, count: usize) -> HashMap<String, usize> {
-        let key = format!("{}:moderation:events:wait", self.prefix);
-        let reports: Vec<Value> =
-            eventually(Duration::from_secs(90), "a report per request", || async {
-                let mut c = self.conn.clone();
-                let ids: Vec<String> = redis::cmd("LRANGE")
-                    .arg(&key)
-                    .arg(0)
-                    .arg(-1)
-                    .query_async(&mut c)
-                    .await
-                    .ok()?;
-                if ids.len() < count {
-                    return None;
-                }
-                let events = Queue::new(self.conn.clone(), &self.prefix, "moderation:events");
-                let mut reports = Vec::new();
-                for id in ids {
-                    let job = events.get_job(&id).await.ok()??;
-                    reports.push(serde_json::from_str(&job.data).ok()?);
-                }
-                Some(reports)
-            })
-            .await;
-        let mut per_user = HashMap::new();
-        for report in &reports {
-            assert_eq!(report["type"], "MODERATION_ACTION_COMPLETED", "{report}");
-            let user = report["data"]["userId"].as_str().unwrap_or_default();
-            *per_user.entry(user.to_owned()).or_default() += 1;
-        }
-        per_user
-    }
-
     /// Asserts that nothing is waiting, active or failed on the queues a ban passes through.
     async fn assert_drained(&self) {
         for name in ["bot:moderation", "guildhost:execute", "guildhost:gateway"] {
@@ -372,12 +341,8 @@ async fn graceful_stop(signal: libc::c_int, label: &str) {
     );
 
     let _restarted = Host::start(&setup.config, "restart");
-    let per_user = setup.reports_per_user(REQUESTS).await;
-    assert_eq!(per_user.len(), REQUESTS, "every request reported");
-    assert!(
-        per_user.values().all(|&n| n == 1),
-        "a report enqueued twice: {per_user:?}"
-    );
+    let per_user = moderation_reports_per_user(&setup.conn, &setup.prefix, REQUESTS).await;
+    assert_each_reported_once(&per_user, REQUESTS);
     // Nothing was abandoned mid-way, so nothing ran twice.
     let mut executed: Vec<String> = setup
         .dry_run()
@@ -451,12 +416,8 @@ async fn a_second_signal_exits_at_once_and_loses_nothing() {
     );
 
     let _restarted = Host::start(&setup.config, "restart");
-    let per_user = setup.reports_per_user(REQUESTS).await;
-    assert_eq!(per_user.len(), REQUESTS, "every request reported");
-    assert!(
-        per_user.values().all(|&n| n == 1),
-        "a report enqueued twice: {per_user:?}"
-    );
+    let per_user = moderation_reports_per_user(&setup.conn, &setup.prefix, REQUESTS).await;
+    assert_each_reported_once(&per_user, REQUESTS);
     for id in &abandoned {
         assert_eq!(
             queue.get_state(id).await.expect("state"),

@@ -281,3 +281,34 @@ pub async fn node_read_events(prefix: &str, queue: &str, count: usize) -> Vec<Va
         .map(|call| call["data"].clone())
         .collect()
 }
+
+/// Points `config` at the fake Discord at `base_url` (a token, REST through it, one shard), so
+/// the host runs serenity's real client against it.
+pub fn use_fake_discord(config: &mut Config, base_url: String) {
+    config.discord.token = Some("fake-token".into());
+    config.discord.proxy = Some(base_url);
+    config.discord.shards = Some(guildhost::config::ShardsConfig {
+        first: 0,
+        last: 0,
+        total: 1,
+    });
+}
+
+/// A `MESSAGE_CREATED` from the gateway in `guild`, as ingest writes it.
+pub fn message_created(guild: &str, content: &str) -> Value {
+    let mut message = envelope(
+        "MESSAGE_CREATED",
+        guild,
+        json!({
+            "messageId": "400000000000000001",
+            "channelId": "500000000000000001",
+            "authorId": "300000000000000001",
+            "content": content,
+            "mentions": { "users": [], "roles": [], "everyone": false },
+            "attachmentCount": 0,
+            "timestamp": "2026-11-30T12:00:00.000Z",
+        }),
+    );
+    message["source"] = json!("bot");
+    message
+}
