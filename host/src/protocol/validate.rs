@@ -385,22 +385,33 @@ impl Validate for SendMessage {
             }
         }
         // Discord refuses an empty message; components alone are a valid message for Discord.
-        let has_content = self
-            .content
-            .as_ref()
-            .is_some_and(|content| !content.is_empty());
-        let has = |list: Option<usize>| list.is_some_and(|len| len > 0);
-        if !has_content
-            && !has(self.embeds.as_ref().map(Vec::len))
-            && !has(self.files.as_ref().map(Vec::len))
-            && !has(self.components.as_ref().map(Vec::len))
-        {
-            return Err(ProtocolError::new(
-                path,
-                "must carry content, embeds, files or components (Discord refuses an empty message)",
-            ));
-        }
+        require_some_part(
+            path,
+            self.content.as_deref(),
+            &[
+                self.embeds.as_ref().map(Vec::len),
+                self.files.as_ref().map(Vec::len),
+                self.components.as_ref().map(Vec::len),
+            ],
+            "must carry content, embeds, files or components (Discord refuses an empty message)",
+        )
+    }
+}
+
+/// Fails with `rule` at `path` unless there is non-empty content or one of `lists` (their
+/// lengths, when present) is non-empty.
+fn require_some_part(
+    path: &str,
+    content: Option<&str>,
+    lists: &[Option<usize>],
+    rule: &str,
+) -> Result<(), ProtocolError> {
+    let has_content = content.is_some_and(|content| !content.is_empty());
+    let has_list = lists.iter().any(|len| len.is_some_and(|len| len > 0));
+    if has_content || has_list {
         Ok(())
+    } else {
+        Err(ProtocolError::new(path, rule))
     }
 }
 
@@ -414,21 +425,15 @@ impl Validate for InteractionReply {
                 component.validate_at(&item(&components_path, index))?;
             }
         }
-        let has_content = self
-            .content
-            .as_ref()
-            .is_some_and(|content| !content.is_empty());
-        let has = |list: Option<usize>| list.is_some_and(|len| len > 0);
-        if !has_content
-            && !has(self.embeds.as_ref().map(Vec::len))
-            && !has(self.components.as_ref().map(Vec::len))
-        {
-            return Err(ProtocolError::new(
-                path,
-                "must carry content, embeds or components (Discord refuses an empty response)",
-            ));
-        }
-        Ok(())
+        require_some_part(
+            path,
+            self.content.as_deref(),
+            &[
+                self.embeds.as_ref().map(Vec::len),
+                self.components.as_ref().map(Vec::len),
+            ],
+            "must carry content, embeds or components (Discord refuses an empty response)",
+        )
     }
 }
 
