@@ -79,6 +79,8 @@ pub struct Job {
     pub stalled_counter: u32,
     /// The `progress` JSON text.
     pub progress: Option<String>,
+    /// The debounce slot the job owns (`deid`, set from Bull's `debounce.id` option), if any.
+    pub debounce_id: Option<String>,
 }
 
 /// A number field, read in place (no copy of the value).
@@ -123,6 +125,7 @@ impl Job {
                 b"stacktrace" => job.stacktrace = Some(text(value.into())),
                 b"stalledCounter" => job.stalled_counter = parse_num(value.as_ref()).unwrap_or(0),
                 b"progress" => job.progress = Some(text(value.into())),
+                b"deid" => job.debounce_id = Some(text(value.into())),
                 _ => {}
             }
         }

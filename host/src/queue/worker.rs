@@ -242,6 +242,12 @@ impl Shared {
     fn lock_millis(&self) -> u64 {
         self.options.lock_duration.as_millis().max(1) as u64
     }
+
+    /// The scripts' `publishAlways` argument: on a cluster, `PUBSUB` cannot tell whether another
+    /// node has listeners, so every event is published (see `new_hears` in lib.lua).
+    fn publish_always(&self) -> &'static str {
+        if self.conn.is_cluster() { "1" } else { "0" }
+    }
 }
 
 /// A Bull worker for one queue.
@@ -837,6 +843,7 @@ impl<H: JobHandler> Run<H> {
             .arg(now_ms())
             .arg(count)
             .arg(popped.unwrap_or(""))
+            .arg(self.shared.publish_always())
             .invoke_async(&mut conn)
             .await?;
         packed::take_reply(&reply, &self.shared.queue)
@@ -880,13 +887,15 @@ impl<H: JobHandler> Run<H> {
             .arg(self.shared.lock_millis())
             .arg(take)
             .arg(items.len())
-            .arg(if announce_drained { "1" } else { "0" });
+            .arg(if announce_drained { "1" } else { "0" })
+            .arg(self.shared.publish_always());
         for item in &items {
             invocation
                 .arg(&item.job.id)
                 .arg(&item.return_value)
                 .arg(item.retention.count)
                 .arg(item.retention.age_secs)
+                .arg(item.job.debounce_id.as_deref().unwrap_or(""))
                 .arg(item.outputs.len());
             for output in &item.outputs {
                 output.push_args(&mut invocation);

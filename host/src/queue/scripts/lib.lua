@@ -7,13 +7,73 @@ local function int_text(value)
   return string.format("%.0f", value)
 end
 
--- Runs `command key member...` once per chunk of `members` small enough for unpack(). Batched
--- scripts collect per-job removals that nothing in the same script reads back and send them here:
--- the same final state with one call instead of one per job (each call costs Redis about 1 µs).
+-- Runs `command key member...` (or `command member...` when `key` is nil) once per chunk of
+-- `members` small enough for unpack(). Batched scripts collect per-job removals that nothing in
+-- the same script reads back and send them here: the same final state with one call instead of
+-- one per job (each call costs Redis about 1 µs).
 local function call_chunked(command, key, members)
   for first = 1, #members, 4000 do
-    redis.call(command, key, unpack(members, first, math.min(first + 3999, #members)))
+    local last = math.min(first + 3999, #members)
+    if key then
+      redis.call(command, key, unpack(members, first, last))
+    else
+      redis.call(command, unpack(members, first, last))
+    end
   end
+end
+
+-- MGET of `keys` in chunks small enough for unpack(); the values in order.
+local function mget_chunked(keys)
+  local values = {}
+  for first = 1, #keys, 4000 do
+    local chunk = redis.call("MGET", unpack(keys, first, math.min(first + 3999, #keys)))
+    for k = 1, #chunk do
+      values[#values + 1] = chunk[k]
+    end
+  end
+  return values
+end
+
+-- Deferred writes of a batched completion: ids leaving `stalled` and keys to delete (released
+-- locks, removed jobs), each sent in one call by flush_batch. `released` remembers whose lock
+-- this script already released, so a lock check stays exact while the DEL is pending.
+local function new_batch()
+  return { unstalled = {}, doomed = {}, released = {} }
+end
+
+-- Applies a batch's deferred deletions. Called before anything that could read or recreate one
+-- of the doomed keys (an output added to the same queue, taking more jobs) and at the end.
+local function flush_batch(base, batch)
+  call_chunked("DEL", nil, batch.doomed)
+  batch.doomed = {}
+  call_chunked("SREM", base .. "stalled", batch.unstalled)
+  batch.unstalled = {}
+end
+
+-- Bull's events go out only where someone listens, as Node subscribes only to the events it has
+-- listeners for: a PUBLISH that nobody receives has no effect, and skipping it saves Redis a call
+-- per job. Returns `hears(channel)`, answering once per channel per script. `PUBSUB` counts this
+-- node's subscribers only, so on a cluster (where PUBLISH reaches every node) `always` is set.
+local function new_hears(always)
+  if always or redis.call("PUBSUB", "NUMPAT") > 0 then
+    return function()
+      return true
+    end
+  end
+  local heard = {}
+  return function(channel)
+    local known = heard[channel]
+    if known == nil then
+      known = redis.call("PUBSUB", "NUMSUB", channel)[2] > 0
+      heard[channel] = known
+    end
+    return known
+  end
+end
+
+-- `hears` for scripts that publish once or twice: asking would cost as much as publishing.
+local function hears_all()
+  return true
 end
 
 -- Where new waiting jobs go: `paused` while the queue is globally paused, else `wait`.
@@ -56,8 +116,10 @@ local ADD_FIELDS = 12
 -- base, customId, name, data, opts, timestamp, delay, priority, lifo ("1"), repeatMode
 -- ("" | "add" | "next"), repeatKey, repeatNextMillis.
 -- repeatMode "next" adds only while the repeat key is still registered (the series was not removed).
--- Returns the job id, or false when a "next" iteration was skipped.
-local function add_job_at(argv, i, token)
+-- Returns the job id, or false when a "next" iteration was skipped. `hears` (new_hears) decides
+-- which events are published; all of them when it is nil.
+local function add_job_at(argv, i, token, hears)
+  hears = hears or hears_all
   local base = argv[i]
   local custom_id = argv[i + 1]
   local repeat_mode = argv[i + 9]
@@ -84,19 +146,21 @@ local function add_job_at(argv, i, token)
   if delay > 0 then
     local due = (tonumber(timestamp) or 0) + delay
     redis.call("ZADD", base .. "delayed", int_text(due * 4096 + (counter % 4096)), id)
-    redis.call("PUBLISH", base .. "delayed", int_text(due))
+    if hears(base .. "delayed") then
+      redis.call("PUBLISH", base .. "delayed", int_text(due))
+    end
   else
     push_waiting(base, id, priority, argv[i + 8] == "1")
-    redis.call("PUBLISH", base .. "waiting@" .. token, id)
+    if hears(base .. "waiting@" .. token) then
+      redis.call("PUBLISH", base .. "waiting@" .. token, id)
+    end
   end
   return id
 end
 
 -- Checks and releases the lock of a job held by `token` ("0" skips the check).
 -- Returns 0, or Bull's codes -2 (no lock) / -6 (held by another token).
--- With `unstalled`, the id is appended there for one `SREM stalled` later (see call_chunked)
--- instead of being removed from `stalled` at once.
-local function release_lock(base, id, token, unstalled)
+local function release_lock(base, id, token)
   if token == "0" then
     return 0
   end
@@ -104,11 +168,7 @@ local function release_lock(base, id, token, unstalled)
   local holder = redis.call("GET", lock_key)
   if holder == token then
     redis.call("DEL", lock_key)
-    if unstalled then
-      unstalled[#unstalled + 1] = id
-    else
-      redis.call("SREM", base .. "stalled", id)
-    end
+    redis.call("SREM", base .. "stalled", id)
     return 0
   end
   if holder then
@@ -133,9 +193,9 @@ local function delete_jobs(base, ids)
   end
 end
 
--- Frees the debounce slot a job owns, unless that slot still has a TTL (Bull's rule).
-local function release_debounce(base, job_key)
-  local debounce_id = redis.call("HGET", job_key, "deid")
+-- Frees the debounce slot `debounce_id` (a job's `deid`, may be nil) unless that slot still has
+-- a TTL (Bull's rule).
+local function free_debounce(base, debounce_id)
   if debounce_id then
     local debounce_key = base .. "de:" .. debounce_id
     local ttl = redis.call("PTTL", debounce_key)
@@ -145,11 +205,22 @@ local function release_debounce(base, job_key)
   end
 end
 
--- Records a finished job in `completed`/`failed` with KeepJobs retention (count 0 deletes it).
-local function finish_with_retention(base, set_name, id, finished_on, field, value, count, age)
+-- Frees the debounce slot a job owns (see free_debounce).
+local function release_debounce(base, job_key)
+  free_debounce(base, redis.call("HGET", job_key, "deid"))
+end
+
+-- Records a finished job in `completed`/`failed` with KeepJobs retention (count 0 deletes it,
+-- deferred to flush_batch when a `batch` is given).
+local function finish_with_retention(base, set_name, id, finished_on, field, value, count, age, batch)
   local job_key = base .. id
   if count == 0 then
-    redis.call("DEL", job_key, job_key .. ":logs")
+    if batch then
+      batch.doomed[#batch.doomed + 1] = job_key
+      batch.doomed[#batch.doomed + 1] = job_key .. ":logs"
+    else
+      redis.call("DEL", job_key, job_key .. ":logs")
+    end
     return
   end
   local set = base .. set_name
@@ -193,7 +264,7 @@ end
 -- Moves a job into `active` for `token`: returns {id, fields}, or {id, {}} after cleaning up an
 -- id whose hash is gone (Node would leave such an id locked in `active` forever).
 -- With `unprioritized`, the id is appended there for one `ZREM priority` later (see call_chunked).
-local function activate(base, id, token, lock_ms, now, unprioritized)
+local function activate(base, id, token, lock_ms, now, unprioritized, hears)
   local job_key = base .. id
   local fields = redis.call("HGETALL", job_key)
   if #fields == 0 then
@@ -208,24 +279,40 @@ local function activate(base, id, token, lock_ms, now, unprioritized)
   else
     redis.call("ZREM", base .. "priority", id)
   end
-  redis.call("PUBLISH", base .. "active@" .. token, id)
+  if hears(base .. "active@" .. token) then
+    redis.call("PUBLISH", base .. "active@" .. token, id)
+  end
   redis.call("HSET", job_key, "processedOn", now)
   return { id, fields }
 end
 
 -- Takes up to `count` waiting jobs (right end of `wait` first) into `out`.
 -- Publishes `drained` when `announce_drained` and the queue ran out of waiting jobs.
-local function take_jobs(base, token, lock_ms, now, count, out, announce_drained)
+-- The ids move in three calls (LRANGE, LTRIM, one LPUSH) instead of one RPOPLPUSH each, leaving
+-- `wait` and `active` exactly as that many RPOPLPUSHes would.
+local function take_jobs(base, token, lock_ms, now, count, out, announce_drained, hears)
+  if count <= 0 then
+    return
+  end
+  local wait = base .. "wait"
+  local ids = redis.call("LRANGE", wait, -count, -1)
+  if #ids < count and announce_drained and hears(base .. "drained") then
+    redis.call("PUBLISH", base .. "drained", "")
+  end
+  if #ids == 0 then
+    return
+  end
+  redis.call("LTRIM", wait, 0, -(#ids + 1))
+  -- RPOPLPUSH pops the rightmost id first and pushes each onto the head of `active`, so `active`
+  -- ends with ids[1] at its head: LPUSH them rightmost first.
+  local popped = {}
+  for k = #ids, 1, -1 do
+    popped[#popped + 1] = ids[k]
+  end
+  call_chunked("LPUSH", base .. "active", popped)
   local unprioritized = {}
-  for i = 1, count do
-    local id = redis.call("RPOPLPUSH", base .. "wait", base .. "active")
-    if not id then
-      if announce_drained then
-        redis.call("PUBLISH", base .. "drained", "")
-      end
-      break
-    end
-    out[#out + 1] = activate(base, id, token, lock_ms, now, unprioritized)
+  for _, id in ipairs(popped) do
+    out[#out + 1] = activate(base, id, token, lock_ms, now, unprioritized, hears)
   end
   call_chunked("ZREM", base .. "priority", unprioritized)
 end
