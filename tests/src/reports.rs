@@ -1,6 +1,6 @@
 //! Reading what the host reported to the API: the `MODERATION_ACTION_COMPLETED` events waiting
 //! on `moderation:events`, counted per user, for tests that prove each request was reported
-//! exactly once.
+//! exactly once; and the check that the queues a request passed through were left empty.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,4 +56,19 @@ pub fn assert_each_reported_once(per_user: &HashMap<String, usize>, requests: us
         "a report enqueued twice: {:?}",
         per_user.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
     );
+}
+
+/// Asserts that nothing is waiting, active or failed on any of `queues` under `prefix`.
+pub async fn assert_queues_drained(conn: &RedisConn, prefix: &str, queues: &[&str]) {
+    for name in queues {
+        let counts = Queue::new(conn.clone(), prefix, name)
+            .job_counts()
+            .await
+            .expect("counts");
+        assert_eq!(
+            (counts.waiting, counts.active, counts.failed),
+            (0, 0, 0),
+            "{name}: {counts:?}"
+        );
+    }
 }

@@ -112,17 +112,12 @@ async fn a_host_killed_mid_run_loses_nothing_and_duplicates_no_output() {
         .collect();
     assert_eq!(executed.len(), REQUESTS, "every ban executed");
     // Nothing stuck or failed.
-    for name in ["bot:moderation", "guildhost:execute"] {
-        let counts = Queue::new(conn.clone(), &prefix, name)
-            .job_counts()
-            .await
-            .expect("counts");
-        assert_eq!(
-            (counts.waiting, counts.active, counts.failed),
-            (0, 0, 0),
-            "{name}: {counts:?}"
-        );
-    }
+    guildhost_tests::assert_queues_drained(
+        &conn,
+        &prefix,
+        &["bot:moderation", "guildhost:execute"],
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
     let _ = guildhost_tests::cleanup(&conn, &prefix).await;
 }

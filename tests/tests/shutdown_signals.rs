@@ -226,17 +226,12 @@ impl Setup {
 
     /// Asserts that nothing is waiting, active or failed on the queues a ban passes through.
     async fn assert_drained(&self) {
-        for name in ["bot:moderation", "guildhost:execute", "guildhost:gateway"] {
-            let counts = Queue::new(self.conn.clone(), &self.prefix, name)
-                .job_counts()
-                .await
-                .expect("counts");
-            assert_eq!(
-                (counts.waiting, counts.active, counts.failed),
-                (0, 0, 0),
-                "{name}: {counts:?}"
-            );
-        }
+        guildhost_tests::assert_queues_drained(
+            &self.conn,
+            &self.prefix,
+            &["bot:moderation", "guildhost:execute", "guildhost:gateway"],
+        )
+        .await;
     }
 
     async fn finish(self) {
