@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use guildhost::config::Config;
 
+// Many small allocations per message, freed on other threads: see the workspace Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The bot side of a Discord bot platform, run as sandboxed WebAssembly plugins.
 #[derive(Debug, Parser)]
 #[command(name = "guildhost", version, about)]

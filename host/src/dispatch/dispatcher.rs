@@ -217,9 +217,10 @@ impl Dispatcher {
             if matches!(incoming.payload, Payload::WarnUser(_)) {
                 return Err("WARN_USER in reply to WARN_USER would loop".to_owned());
             }
-            message.validate().map_err(|e| e.to_string())?;
             let queue = MessageType::WarnUser.queue().as_str();
-            let data = message.to_json_string().map_err(|e| e.to_string())?;
+            let data = message
+                .to_validated_json_string()
+                .map_err(|e| e.to_string())?;
             return Ok(
                 NewJob::new(queue, "WARN_USER", data).with_opts(job_options(&self.config, queue))
             );

@@ -82,7 +82,9 @@ pub enum Route {
 
 /// The job carrying `message` along `route`, or why it cannot be enqueued.
 pub fn reply_job(config: &Config, message: &Message, route: Route) -> Result<NewJob, String> {
-    message.validate().map_err(|e| e.to_string())?;
+    let data = message
+        .to_validated_json_string()
+        .map_err(|e| e.to_string())?;
     let type_name = message.payload.type_name();
     let queue = match route {
         Route::Execute | Route::ExecuteAfter { .. } => match message.payload.message_type() {
@@ -99,7 +101,6 @@ pub fn reply_job(config: &Config, message: &Message, route: Route) -> Result<New
             .and_then(publish_queue)
             .ok_or_else(|| format!("{type_name} is not an event guildhost publishes"))?,
     };
-    let data = message.to_json_string().map_err(|e| e.to_string())?;
     let mut opts = job_options(config, queue);
     if let Route::ExecuteAfter { delay_ms } = route {
         opts.delay = Some(i64::try_from(delay_ms).unwrap_or(i64::MAX));

@@ -76,7 +76,10 @@ macro_rules! payloads {
 
             /// Decodes `data` as the payload of `message_type`, naming fields under `data` (the
             /// rules are not checked: [`Message::validate`] does that).
-            pub fn decode_data(message_type: MessageType, data: Value) -> Result<Self, ProtocolError> {
+            pub fn decode_data<'de, D>(message_type: MessageType, data: D) -> Result<Self, ProtocolError>
+            where
+                D: Deserializer<'de, Error = serde_json::Error>,
+            {
                 match message_type {
                     $(MessageType::$variant => decode_at("data", data).map(Self::$variant),)+
                 }
@@ -178,8 +181,13 @@ fn validate_custom_type(type_name: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// Deserializes `value` as `T`, reporting errors with paths under `path`.
-fn decode_at<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, ProtocolError> {
+/// Deserializes `value` (a [`Value`] or a `&Value`) as `T`, reporting errors with paths under
+/// `path`.
+fn decode_at<'de, T, D>(path: &str, value: D) -> Result<T, ProtocolError>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de, Error = serde_json::Error>,
+{
     serde_path_to_error::deserialize(value).map_err(|error| ProtocolError::from_serde(path, error))
 }
 
@@ -321,8 +329,28 @@ impl Message {
     /// Checks every rule of the protocol; the decoders run it, and senders should run it on a
     /// message they built before enqueuing it.
     pub fn validate(&self) -> Result<(), ProtocolError> {
-        self.check_extra_fields()?;
+        self.check_extra_fields(&self.data_value()?)?;
         self.validate_rules()
+    }
+
+    /// [`Message::validate`], then [`Message::to_json_string`], converting the payload to JSON
+    /// once for both: what a sender runs on a message it built.
+    pub fn to_validated_json_string(&self) -> Result<String, ProtocolError> {
+        let data = self.data_value()?;
+        self.check_extra_fields(&data)?;
+        self.validate_rules()?;
+        serde_json::to_string(&WithData {
+            message: self,
+            data: &data,
+        })
+        .map_err(|error| ProtocolError::new(ROOT_PATH, format!("cannot be encoded: {error}")))
+    }
+
+    /// The payload as the JSON of the envelope's `data`.
+    fn data_value(&self) -> Result<Value, ProtocolError> {
+        self.payload
+            .data_to_value()
+            .map_err(|error| ProtocolError::new("data", format!("cannot be encoded: {error}")))
     }
 
     fn validate_rules(&self) -> Result<(), ProtocolError> {
@@ -332,7 +360,7 @@ impl Message {
 
     /// A hand-built `extra` map could repeat a defined field name and so change, on output, a
     /// value the rules were checked on. The encoded form must decode to this very message.
-    fn check_extra_fields(&self) -> Result<(), ProtocolError> {
+    fn check_extra_fields(&self, data: &Value) -> Result<(), ProtocolError> {
         if let Some(key) = self
             .envelope
             .extra
@@ -347,10 +375,6 @@ impl Message {
         let Some(message_type) = self.message_type() else {
             return Ok(());
         };
-        let data = self
-            .payload
-            .data_to_value()
-            .map_err(|error| ProtocolError::new("data", format!("cannot be encoded: {error}")))?;
         let decoded = Payload::decode_data(message_type, data)?;
         if decoded != self.payload {
             return Err(ProtocolError::new(
@@ -376,14 +400,31 @@ impl Message {
 
 impl Serialize for Message {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let envelope = &self.envelope;
         let data = self
             .payload
             .data_to_value()
             .map_err(serde::ser::Error::custom)?;
+        WithData {
+            message: self,
+            data: &data,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// A message with its payload already converted to the JSON of `data`.
+struct WithData<'a> {
+    message: &'a Message,
+    data: &'a Value,
+}
+
+impl Serialize for WithData<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (message, data) = (self.message, self.data);
+        let envelope = &message.envelope;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("id", &envelope.id)?;
-        map.serialize_entry("type", self.type_name())?;
+        map.serialize_entry("type", message.type_name())?;
         map.serialize_entry("timestamp", &envelope.timestamp)?;
         map.serialize_entry("source", &envelope.source)?;
         if let Some(guild_id) = &envelope.guild_id {
@@ -398,7 +439,7 @@ impl Serialize for Message {
         if let Some(priority) = &envelope.priority {
             map.serialize_entry("priority", priority)?;
         }
-        map.serialize_entry("data", &data)?;
+        map.serialize_entry("data", data)?;
         for (key, value) in &envelope.extra {
             // A hand-built envelope may repeat a defined key in `extra`; the typed field wins,
             // so the output never holds a key twice.

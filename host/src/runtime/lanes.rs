@@ -139,8 +139,9 @@ fn worker(shared: &Shared) {
             .get(&lane)
             .is_some_and(|queue| !queue.is_empty())
         {
+            // No wake-up: this worker takes from `ready` next. Waking another one for a busy
+            // lane would hand the lane from thread to thread on every job.
             state.ready.push_back(lane);
-            shared.work.notify_one();
         } else {
             state.lanes.remove(&lane);
         }

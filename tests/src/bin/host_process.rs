@@ -5,6 +5,10 @@
 //! host_process <guildhost.toml>
 //! ```
 
+// The allocator of the `guildhost` binary, as the product runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))

@@ -20,6 +20,10 @@
 //! p50/p99 of both at a steady `--rate` jobs/s (adds from this process, completion seen on Bull's
 //! `completed` channel, both timed on this process's monotonic clock). Prints markdown tables.
 
+// The allocator of the `guildhost` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -13,6 +13,7 @@ local take_count = tonumber(ARGV[5])
 local job_count = tonumber(ARGV[6])
 local announce_drained = ARGV[7] == "1"
 local hears = new_hears(ARGV[8] == "1")
+local memo = new_add_memo()
 local active = base .. "active"
 local FIRST_JOB, JOB_FIELDS = 9, 6
 
@@ -56,7 +57,7 @@ for n = 1, job_count do
   local same_queue_output = false
   for o = 0, outputs - 1 do
     local at = i + o * ADD_FIELDS
-    local found = add_problem_at(ARGV, at)
+    local found = add_problem_at(ARGV, at, memo)
     if found then
       problem = found
       break
@@ -99,7 +100,7 @@ for n = 1, job_count do
       flush_batch(base, batch)
     end
     for o = 0, outputs - 1 do
-      add_job_at(ARGV, i + o * ADD_FIELDS, token, hears)
+      add_job_at(ARGV, i + o * ADD_FIELDS, token, hears, memo)
     end
   end
   i = i + outputs * ADD_FIELDS

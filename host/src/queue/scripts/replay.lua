@@ -4,8 +4,9 @@
 -- Returns per letter the new job id, or false when the letter was gone (already replayed).
 local dl_base, token = ARGV[1], ARGV[2]
 local count = tonumber(ARGV[3])
+local memo = new_add_memo()
 for n = 0, count - 1 do
-  local problem = add_problem_at(ARGV, 4 + n * (1 + ADD_FIELDS) + 1)
+  local problem = add_problem_at(ARGV, 4 + n * (1 + ADD_FIELDS) + 1, memo)
   if problem then
     return redis.error_reply("GHADD " .. problem)
   end
@@ -23,7 +24,7 @@ for n = 1, count do
       redis.call("ZREM", dl_base .. set, letter)
     end
     redis.call("DEL", letter_key, letter_key .. ":logs")
-    out[n] = add_job_at(ARGV, i + 1, token)
+    out[n] = add_job_at(ARGV, i + 1, token, nil, memo)
   else
     out[n] = false
   end
