@@ -126,7 +126,9 @@ pub struct QueuesConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
-    /// Jobs taken at once by this host.
+    /// Jobs in flight at once on this host. The default (200) lets the worker complete and take
+    /// jobs in large batches, which is where its throughput comes from; per-guild ordering holds
+    /// whatever the value.
     pub concurrency: usize,
     /// Total tries of a job (Bull's `attempts`).
     pub attempts: u32,
@@ -363,7 +365,7 @@ impl Default for PluginsConfig {
 impl Default for QueueSettings {
     fn default() -> Self {
         Self {
-            concurrency: 16,
+            concurrency: 200,
             attempts: 3,
             backoff: BackoffSetting {
                 kind: BackoffKind::Exponential,
@@ -716,7 +718,7 @@ mod tests {
         .unwrap();
         let music = config.queue("bot:music");
         assert_eq!((music.concurrency, music.attempts), (1, 5));
-        assert_eq!(config.queue("analytics").concurrency, 16);
+        assert_eq!(config.queue("analytics").concurrency, 200);
     }
 
     #[test]

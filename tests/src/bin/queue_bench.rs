@@ -20,10 +20,6 @@
 //! p50/p99 of both at a steady `--rate` jobs/s (adds from this process, completion seen on Bull's
 //! `completed` channel, both timed on this process's monotonic clock). Prints markdown tables.
 
-// The allocator of the `guildhost` binary, so the figures are the product's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +38,10 @@ use guildhost::runtime::{Runtime, RuntimeConfig};
 use guildhost_tests::{LocalRedis, NodeScript, cleanup, require_node_modules};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+
+// The allocator of the `guildhost` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const QUEUE: &str = "bench:ban";
 
@@ -682,6 +682,10 @@ async fn main() -> anyhow::Result<()> {
         paired(|drain| drain.worker_cpu_us_per_job),
         paired(|drain| drain.redis_cpu_us_per_job)
     );
+    if settings.no_latency {
+        drop(private);
+        return Ok(());
+    }
     println!(
         "\n### add→completed latency at a steady {}/s ({} jobs per run), median of {} rounds, ms\n",
         settings.rate, settings.latency_jobs, settings.rounds

@@ -11,10 +11,6 @@
 //! calls per second over the repetitions. Targets on the reference machine: warm realistic
 //! ≤ 5 µs, fresh ≤ 50 µs.
 
-// The allocator of the `guildhost` binary, so the figures are the product's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +22,10 @@ use guildhost::runtime::kv::{KvNamespace, KvQuota, KvStore};
 use guildhost::runtime::{
     Allocator, GuildContext, LoadedPlugin, Manifest, MemoryKv, Runtime, RuntimeConfig,
 };
+
+// The allocator of the `guildhost` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const GUILD: &str = "100000000000000042";
 
