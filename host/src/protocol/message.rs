@@ -537,6 +537,31 @@ mod tests {
     }
 
     #[test]
+    fn validated_encoding_is_validate_then_encode() {
+        let message = Message::decode_value(skip_music()).expect("valid");
+        assert_eq!(
+            message.to_validated_json_string().expect("valid"),
+            message.to_json_string().expect("encodes")
+        );
+        let mut shadowed = message.clone();
+        if let Payload::SkipMusic(skip) = &mut shadowed.payload {
+            skip.extra.insert("skipCount".to_owned(), json!(0));
+        }
+        let error = shadowed
+            .to_validated_json_string()
+            .expect_err("extra.skipCount would replace skipCount");
+        assert_eq!(error.path, "data");
+        let mut broken = message;
+        if let Payload::SkipMusic(skip) = &mut broken.payload {
+            skip.skip_count = 0;
+        }
+        let error = broken
+            .to_validated_json_string()
+            .expect_err("skipCount 0 breaks a rule");
+        assert_eq!(error.path, "data.skipCount");
+    }
+
+    #[test]
     fn the_envelope_is_checked_before_the_payload() {
         let mut value = skip_music();
         value["id"] = json!("");
