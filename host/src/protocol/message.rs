@@ -514,6 +514,14 @@ mod tests {
         assert_eq!(value["traceId"], "t-1");
     }
 
+    /// The path of the error both `validate` and `to_validated_json_string` report.
+    fn invalid_path(message: &Message, why: &str) -> String {
+        let error = message.validate().expect_err(why);
+        let encoding = message.to_validated_json_string().expect_err(why);
+        assert_eq!(error, encoding, "{why}");
+        error.path
+    }
+
     #[test]
     fn extra_entries_may_not_shadow_defined_fields() {
         let message = Message::decode_value(skip_music()).expect("valid");
@@ -521,44 +529,35 @@ mod tests {
         if let Payload::SkipMusic(skip) = &mut shadowed.payload {
             skip.extra.insert("skipCount".to_owned(), json!(0));
         }
-        let error = shadowed
-            .validate()
-            .expect_err("extra.skipCount would replace skipCount");
-        assert_eq!(error.path, "data");
+        assert_eq!(
+            invalid_path(&shadowed, "extra.skipCount would replace skipCount"),
+            "data"
+        );
         let mut shadowed = message;
         shadowed
             .envelope
             .extra
             .insert("source".to_owned(), json!("bot"));
-        let error = shadowed
-            .validate()
-            .expect_err("extra.source shadows source");
-        assert_eq!(error.path, "extra.source");
+        assert_eq!(
+            invalid_path(&shadowed, "extra.source shadows source"),
+            "extra.source"
+        );
     }
 
     #[test]
     fn validated_encoding_is_validate_then_encode() {
-        let message = Message::decode_value(skip_music()).expect("valid");
+        let mut message = Message::decode_value(skip_music()).expect("valid");
         assert_eq!(
             message.to_validated_json_string().expect("valid"),
             message.to_json_string().expect("encodes")
         );
-        let mut shadowed = message.clone();
-        if let Payload::SkipMusic(skip) = &mut shadowed.payload {
-            skip.extra.insert("skipCount".to_owned(), json!(0));
-        }
-        let error = shadowed
-            .to_validated_json_string()
-            .expect_err("extra.skipCount would replace skipCount");
-        assert_eq!(error.path, "data");
-        let mut broken = message;
-        if let Payload::SkipMusic(skip) = &mut broken.payload {
+        if let Payload::SkipMusic(skip) = &mut message.payload {
             skip.skip_count = 0;
         }
-        let error = broken
-            .to_validated_json_string()
-            .expect_err("skipCount 0 breaks a rule");
-        assert_eq!(error.path, "data.skipCount");
+        assert_eq!(
+            invalid_path(&message, "skipCount 0 breaks a rule"),
+            "data.skipCount"
+        );
     }
 
     #[test]
