@@ -17,8 +17,12 @@ use crate::discord::rest::{
     RateLimitObserver, RestMode, SerenityDiscord, http_client, observed_http_client,
 };
 use crate::discord::voice::{PlayerConfig, SongbirdPlayer, SourceConfig};
-use crate::discord::{Action, Discord, DiscordError, DryRun, Interactions, Outcome, Registration};
+use crate::discord::{
+    Action, Discord, DiscordError, DryRun, Interactions, Outcome, Registration, TargetLookup,
+};
+use crate::dispatch::budget::OutputBudget;
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
+use crate::dispatch::targets::TargetDirectory;
 use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
 use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
 use crate::metrics::Metrics;
@@ -107,6 +111,26 @@ pub async fn run_serving(
         .context("watching the plugins directory")?;
     let lanes = Arc::new(Lanes::new(lane_threads()).context("starting the plugin threads")?);
 
+    let mut discord_side = tokio::task::JoinSet::new();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (discord, dry_run_log, lookup) = match &config.discord.token {
+        None => {
+            tracing::warn!(
+                "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
+                 actions are logged and recorded in {}",
+                DryRunLog::key(&prefix)
+            );
+            let log = DryRunLog::new(conn.clone(), &prefix);
+            (Boundary::Dry(DryRun), Some(log), None)
+        }
+        Some(token) => {
+            let live =
+                connect_discord(token, &config, &conn, &metrics, &stop_rx, &mut discord_side)?;
+            let lookup: Arc<dyn TargetLookup> =
+                Arc::new(SerenityDiscord::new(live.http().clone(), Arc::default()));
+            (Boundary::Live(Box::new(live)), None, Some(lookup))
+        }
+    };
     let dispatcher = Arc::new(
         Dispatcher::new(
             runtime.clone(),
@@ -114,9 +138,13 @@ pub async fn run_serving(
             GuildConfigStore::new(conn.clone(), &prefix),
             config.clone(),
         )
-        .with_metrics(metrics.clone()),
+        .with_metrics(metrics.clone())
+        .with_targets(Arc::new(TargetDirectory::new(lookup)))
+        .with_budget(OutputBudget::new(
+            config.plugins.budget.clone(),
+            Some((conn.clone(), &prefix)),
+        )),
     );
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
     let dispatched = INBOUND_QUEUES
         .iter()
@@ -133,23 +161,6 @@ pub async fn run_serving(
             health.worker_running(),
         );
     }
-    let mut discord_side = tokio::task::JoinSet::new();
-    let (discord, dry_run_log) = match &config.discord.token {
-        None => {
-            tracing::warn!(
-                "no Discord token configured ([discord] token or DISCORD_TOKEN): running dry, \
-                 actions are logged and recorded in {}",
-                DryRunLog::key(&prefix)
-            );
-            let log = DryRunLog::new(conn.clone(), &prefix);
-            (Boundary::Dry(DryRun), Some(log))
-        }
-        Some(token) => {
-            let live =
-                connect_discord(token, &config, &conn, &metrics, &stop_rx, &mut discord_side)?;
-            (Boundary::Live(Box::new(live)), None)
-        }
-    };
     let executor = Executor::new(discord, config.clone(), dry_run_log)
         .with_metrics(metrics.clone())
         .with_plugins(runtime.clone());
@@ -332,12 +343,14 @@ fn connect_discord(
     Ok(discord)
 }
 
-/// Plugin calls run on their own threads (they may block on KV); one per core, at least two.
+/// Plugin calls run on their own threads (they may block on KV): one per core, at least four,
+/// so that the half one guild may occupy (`Lanes::per_guild_limit`) leaves at least two for the
+/// others. A call holds its thread at most its wall time, blocked or not.
 fn lane_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(2)
-        .max(2)
+        .unwrap_or(4)
+        .max(4)
 }
 
 fn spawn_worker<H: JobHandler>(

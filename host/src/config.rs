@@ -109,6 +109,44 @@ pub struct PluginsConfig {
     /// Load the first-party plugins embedded in the binary (a plugin of the same name in `dir`
     /// replaces one).
     pub first_party: bool,
+    /// How much work plugins may cause (`[plugins.budget]`).
+    pub budget: BudgetConfig,
+}
+
+/// `[plugins.budget]`: the work one message may cause, and what one plugin may add per guild.
+///
+/// Every message carries its causal depth (plugin replies between it and the message that
+/// started the chain) and origin. Depth and chain budget hold for every plugin; the rate and the
+/// pending-delayed cap hold per (plugin, guild) for guild-scoped plugins, the ones guild admins
+/// bring (the operator's global plugins are trusted with bursts such as a raid's bans). An
+/// output past a budget is dropped with the reason, counted, and counts against the plugin's
+/// breaker for that guild.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    /// Deepest chain of plugin replies: a plugin handling a message already this many replies
+    /// deep may not add more work.
+    pub max_depth: u32,
+    /// Outputs one chain may add after its first hop (per host), whatever its shape.
+    pub max_chain_outputs: u32,
+    /// Sustained outputs per second of one guild-scoped plugin in one guild.
+    pub outputs_per_second: u32,
+    /// Outputs such a plugin may add at once before the rate applies.
+    pub outputs_burst: u32,
+    /// Delayed outputs (`execute-after`) of such a plugin in one guild that may be pending at once.
+    pub max_pending_delayed: u32,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 8,
+            max_chain_outputs: 64,
+            outputs_per_second: 50,
+            outputs_burst: 200,
+            max_pending_delayed: 1000,
+        }
+    }
 }
 
 /// `[queues]`: `defaults` plus one table per queue name.
@@ -358,6 +396,7 @@ impl Default for PluginsConfig {
         Self {
             dir: PathBuf::from("plugins.d"),
             first_party: true,
+            budget: BudgetConfig::default(),
         }
     }
 }
@@ -442,6 +481,19 @@ impl Config {
         }
         if self.redis.prefix.is_empty() {
             return Err(invalid("redis.prefix", "must not be empty".to_owned()));
+        }
+        let budget = &self.plugins.budget;
+        for (key, value) in [
+            ("plugins.budget.max_depth", budget.max_depth),
+            (
+                "plugins.budget.outputs_per_second",
+                budget.outputs_per_second,
+            ),
+            ("plugins.budget.outputs_burst", budget.outputs_burst),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1, got 0".to_owned()));
+            }
         }
         if let Some(token) = &self.discord.token
             && token.trim().is_empty()

@@ -83,6 +83,12 @@ struct PluginLimitLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PluginReasonLabels {
+    plugin: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RouteLabel {
     route: String,
 }
@@ -116,6 +122,7 @@ pub struct Metrics {
     plugin_call_duration: HistogramFamily<PluginLabel>,
     plugin_traps: Family<PluginLabel, Counter>,
     plugin_limit_violations: Family<PluginLimitLabels, Counter>,
+    plugin_outputs_refused: Family<PluginReasonLabels, Counter>,
     discord_requests: Family<RouteCodeLabels, Counter>,
     discord_errors: Family<RouteCodeLabels, Counter>,
     discord_rate_limit_waits: HistogramFamily<RouteLabel>,
@@ -202,6 +209,12 @@ impl Metrics {
             "Plugin calls stopped by a limit, by plugin and limit (wall-time, fuel, memory, outputs, ...)",
             plugin_limit_violations.clone(),
         );
+        let plugin_outputs_refused = Family::<PluginReasonLabels, Counter>::default();
+        registry.register(
+            "guildhost_plugin_outputs_refused",
+            "Plugin outputs dropped by the host, by plugin and reason (not_granted, scope, target, invalid, budget_depth, budget_chain, budget_rate, budget_delayed)",
+            plugin_outputs_refused.clone(),
+        );
         let discord_requests = Family::<RouteCodeLabels, Counter>::default();
         registry.register(
             "guildhost_discord_requests",
@@ -234,6 +247,7 @@ impl Metrics {
             plugin_call_duration,
             plugin_traps,
             plugin_limit_violations,
+            plugin_outputs_refused,
             discord_requests,
             discord_errors,
             discord_rate_limit_waits,
@@ -328,6 +342,16 @@ impl Metrics {
             }
             _ => {}
         }
+    }
+
+    /// Records `count` outputs of `plugin` the host dropped for `reason` (a bounded label).
+    pub fn record_outputs_refused(&self, plugin: &str, reason: &'static str, count: u64) {
+        self.plugin_outputs_refused
+            .get_or_create(&PluginReasonLabels {
+                plugin: plugin.to_owned(),
+                reason,
+            })
+            .inc_by(count);
     }
 
     /// Records one action sent to Discord: `route` is a bounded name (the command's message

@@ -270,3 +270,23 @@ fn an_unsupported_world_version_is_refused_listing_the_supported_ones() {
     assert!(text.contains("guildhost:plugin@0.1.x"), "{text}");
     healthy_call(&echo, "after");
 }
+
+#[test]
+fn a_sleep_in_a_wasi_call_ends_at_the_wall_time() {
+    let (runtime, echo) = setup();
+    healthy_call(&echo, "sleep-before");
+    let hostile = load(&runtime, "hostile");
+    let (envelope, message) = runtime_support::message_created("sleep-attack", GUILD, "sleep");
+    let started = std::time::Instant::now();
+    let failure = hostile
+        .call(&envelope, &message, &Default::default())
+        .expect_err("a 40 s sleep cannot finish within 100 ms");
+    let took = started.elapsed();
+    let limit = limit_of(failure.error);
+    assert!(limit.starts_with("wall-time 100ms"), "{limit}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "the blocked call ended after {took:?}, not at its wall time"
+    );
+    healthy_call(&echo, "sleep-after");
+}

@@ -205,8 +205,19 @@ fn the_circuit_breaker_suspends_a_failing_plugin_and_lets_it_retry_after_the_bac
     };
     assert_eq!((plugin.as_str(), *failures), ("panic", 3));
     assert!(
-        panicking.suspended().is_some(),
+        panicking.suspended(Some(GUILD)).is_some(),
         "the suspension is visible for reports"
+    );
+    assert_eq!(panicking.suspended_guilds(), vec![Some(GUILD.to_owned())]);
+    // Failure is accounted per (plugin, guild): the same plugin still runs for another guild.
+    let (elsewhere, elsewhere_message) = ping("y", Some("100000000000000077"));
+    let other_guild = panicking
+        .call(&elsewhere, &elsewhere_message, &GuildContext::default())
+        .expect_err("still panics, but runs");
+    assert!(
+        matches!(other_guild.error, PluginError::Trap { .. }),
+        "another guild's call runs instead of being suspended: {}",
+        other_guild.error
     );
     echo.call(&envelope, &message, &GuildContext::default())
         .expect("other plugins are unaffected");

@@ -139,6 +139,24 @@ pub trait Discord: Send + Sync + 'static {
     }
 }
 
+/// Asks Discord which guild a target belongs to; what the scope check of plugin outputs falls
+/// back on when the gateway has not shown the target yet. Answers are the caller's to cache.
+pub trait TargetLookup: Send + Sync + 'static {
+    /// The guild a channel (or thread) belongs to; `None` for a channel outside any guild (a DM)
+    /// or one Discord does not show this bot.
+    fn channel_guild(
+        &self,
+        channel: crate::protocol::Snowflake,
+    ) -> futures_util::future::BoxFuture<'_, Result<Option<crate::protocol::Snowflake>, DiscordError>>;
+
+    /// Whether `user` is a member of `guild` now.
+    fn is_member(
+        &self,
+        guild: crate::protocol::Snowflake,
+        user: crate::protocol::Snowflake,
+    ) -> futures_util::future::BoxFuture<'_, Result<bool, DiscordError>>;
+}
+
 /// Whether the executor knows how to run a message of this type.
 pub fn is_executable(message_type: MessageType) -> bool {
     use MessageType as T;

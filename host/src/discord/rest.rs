@@ -513,6 +513,62 @@ pub(super) fn discord_id<T: From<NonZeroU64>>(
         })
 }
 
+impl super::TargetLookup for SerenityDiscord {
+    fn channel_guild(
+        &self,
+        channel: Snowflake,
+    ) -> futures_util::future::BoxFuture<'_, Result<Option<Snowflake>, DiscordError>> {
+        Box::pin(async move {
+            if channel.get() == 0 {
+                return Ok(None);
+            }
+            let found = self
+                .timed(
+                    "look up a channel",
+                    self.http.get_channel(ChannelId::new(channel.get())),
+                )
+                .await?;
+            match found {
+                Ok(serenity::model::channel::Channel::Guild(channel)) => {
+                    Ok(Some(Snowflake::new(channel.guild_id.get())))
+                }
+                Ok(_) => Ok(None),
+                Err(error) => match classify(error) {
+                    // Unknown, or not visible to the bot: not a channel the plugin may use.
+                    DiscordError::Permanent { .. } => Ok(None),
+                    other => Err(other),
+                },
+            }
+        })
+    }
+
+    fn is_member(
+        &self,
+        guild: Snowflake,
+        user: Snowflake,
+    ) -> futures_util::future::BoxFuture<'_, Result<bool, DiscordError>> {
+        Box::pin(async move {
+            if guild.get() == 0 || user.get() == 0 {
+                return Ok(false);
+            }
+            let found = self
+                .timed(
+                    "look up a member",
+                    self.http
+                        .get_member(GuildId::new(guild.get()), UserId::new(user.get())),
+                )
+                .await?;
+            match found {
+                Ok(_) => Ok(true),
+                Err(error) => match classify(error) {
+                    DiscordError::Permanent { .. } => Ok(false),
+                    other => Err(other),
+                },
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

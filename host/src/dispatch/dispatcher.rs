@@ -5,6 +5,14 @@
 //! An `INTERACTION_CREATED` goes only to the plugin that declared its command (subscriptions do
 //! not matter); one nobody declares is answered, for the member only, that the command is not
 //! available, so Discord does not show a failed interaction.
+//!
+//! Before a reply becomes a job it passes the containment checks, in order: it converts to a
+//! valid message; when a guild-scoped plugin made it (or the chain it answers passed through
+//! one) every target it names belongs to that guild ([`TargetDirectory`]); and it fits the
+//! [`OutputBudget`]. A reply that fails one is dropped with the reason (in the job's
+//! returnvalue, the log and `guildhost_plugin_outputs_refused`), and a target or budget refusal
+//! counts against the plugin's breaker for that guild. Every reply carries the [`Causation`]
+//! stamp of the message it answers, one level deeper.
 
 use std::sync::Arc;
 
@@ -18,11 +26,14 @@ use crate::runtime::bindings as w;
 use crate::runtime::lanes::Lanes;
 use crate::runtime::{GuildContext, LoadedPlugin, Runtime, Scope};
 
+use super::budget::{Grant, OutputBudget, Refusal};
+use super::causation::Causation;
 use super::convert;
 use super::guild_config::GuildConfigStore;
 use super::guild_order::GuildOrder;
 use super::outputs::{Route, derived_id, job_options, reply_envelope, reply_job};
 use super::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, executes_unhandled, publish_queue, type_policy};
+use super::targets::{TargetDirectory, TargetError};
 
 /// Dispatches jobs of the inbound queues (and the gateway queue) to plugins.
 pub struct Dispatcher {
@@ -32,6 +43,14 @@ pub struct Dispatcher {
     config: Arc<Config>,
     order: GuildOrder,
     metrics: Option<Arc<Metrics>>,
+    targets: Arc<TargetDirectory>,
+    budget: OutputBudget,
+}
+
+/// A plugin reply on its way to becoming a job.
+struct Reply {
+    message: Message,
+    route: Route,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -48,6 +67,7 @@ impl Dispatcher {
         configs: GuildConfigStore,
         config: Arc<Config>,
     ) -> Self {
+        let budget = OutputBudget::new(config.plugins.budget.clone(), None);
         Self {
             runtime,
             lanes,
@@ -55,7 +75,23 @@ impl Dispatcher {
             config,
             order: GuildOrder::default(),
             metrics: None,
+            targets: Arc::default(),
+            budget,
         }
+    }
+
+    /// The same dispatcher, checking reply targets with `targets` (by default a directory that
+    /// knows only what the gateway queue shows it and refuses the rest).
+    pub fn with_targets(mut self, targets: Arc<TargetDirectory>) -> Self {
+        self.targets = targets;
+        self
+    }
+
+    /// The same dispatcher under `budget` (by default the configured one, with the pending
+    /// delayed cap not enforced for want of a Redis connection).
+    pub fn with_budget(mut self, budget: OutputBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The same dispatcher, recording each plugin call's duration and failure in `metrics`.
@@ -180,14 +216,14 @@ impl Dispatcher {
         )
     }
 
-    /// Turns one plugin output into a job, or says why it was dropped.
-    fn output_job(
+    /// Turns one plugin output into the message it stands for, or says why it was dropped.
+    fn reply(
         &self,
         job: &Job,
         incoming: &Message,
         index: usize,
         output: w::Output,
-    ) -> Result<NewJob, String> {
+    ) -> Result<Reply, String> {
         let (wit_message, target, route) = match output {
             w::Output::Execute(e) => (e.message, e.guild_id, Route::Execute),
             w::Output::Publish(e) => (e.message, e.guild_id, Route::Publish),
@@ -211,9 +247,15 @@ impl Dispatcher {
             envelope: reply_envelope(&incoming.envelope, id, guild),
             payload,
         };
+        Ok(Reply { message, route })
+    }
+
+    /// The job carrying a reply that passed every check.
+    fn reply_job(&self, incoming: &Message, reply: &Reply) -> Result<NewJob, String> {
+        let message = &reply.message;
         // A warning is a request for the moderation plugin, not something Discord executes;
         // it is never routed back in reply to a warning, so replies cannot loop.
-        if matches!(message.payload, Payload::WarnUser(_)) && route != Route::Publish {
+        if matches!(message.payload, Payload::WarnUser(_)) && reply.route != Route::Publish {
             if matches!(incoming.payload, Payload::WarnUser(_)) {
                 return Err("WARN_USER in reply to WARN_USER would loop".to_owned());
             }
@@ -225,7 +267,156 @@ impl Dispatcher {
                 NewJob::new(queue, "WARN_USER", data).with_opts(job_options(&self.config, queue))
             );
         }
-        reply_job(&self.config, &message, route)
+        reply_job(&self.config, message, reply.route)
+    }
+
+    /// Turns one plugin's outputs into jobs: converted, scope-checked, within budget and
+    /// stamped; returns the jobs and the reasons for what was dropped. `index` numbers the
+    /// outputs of the whole job (their ids derive from it).
+    async fn admit(
+        &self,
+        job: &Job,
+        incoming: &Message,
+        causation: &Causation,
+        plugin: &LoadedPlugin,
+        outputs: Vec<w::Output>,
+        index: &mut usize,
+    ) -> Result<(Vec<NewJob>, Vec<String>), JobFailure> {
+        let first = *index;
+        *index += outputs.len();
+        let mut drops = Drops {
+            plugin: plugin.name(),
+            job_id: &job.id,
+            metrics: self.metrics.as_deref(),
+            reasons: Vec::new(),
+            misbehaved: None,
+        };
+        let guild = incoming.envelope.guild_id.map(|g| g.to_string());
+        if outputs.is_empty() {
+            return Ok((Vec::new(), drops.reasons));
+        }
+        let plugin_guild = match &plugin.manifest().scope {
+            Scope::Guild(guild) => guild.parse::<p::Snowflake>().ok(),
+            Scope::Global => None,
+        };
+        let stamp = causation.reply(plugin_guild);
+        if let Err(refusal) = self.budget.depth(causation) {
+            drops.refuse_for(&refusal, outputs.len());
+            plugin.record_misbehaviour(guild.as_deref(), &refusal.to_string());
+            return Ok((Vec::new(), drops.reasons));
+        }
+        let mut replies = Vec::with_capacity(outputs.len());
+        for (offset, output) in outputs.into_iter().enumerate() {
+            match self.reply(job, incoming, first + offset, output) {
+                Ok(reply) => replies.push(reply),
+                Err(reason) => drops.refuse("invalid", 1, reason, false),
+            }
+        }
+        if let Some(scope) = stamp.scope {
+            let mut inside = Vec::with_capacity(replies.len());
+            for reply in replies {
+                match self.targets.check(scope, &reply.message).await {
+                    Ok(()) => inside.push(reply),
+                    Err(TargetError::Refused(reason)) => {
+                        let reason = format!("{}: {reason}", reply.message.payload.type_name());
+                        drops.refuse("target", 1, reason, true);
+                    }
+                    Err(unavailable @ TargetError::Unavailable(_)) => {
+                        return Err(JobFailure::retryable(unavailable.to_string()));
+                    }
+                }
+            }
+            replies = inside;
+        }
+        let chain = self.budget.chain(causation, replies.len());
+        drops.trim(&mut replies, chain);
+        // The rate and the pending cap hold for guild-scoped plugins, per guild.
+        if let (Some(plugin_guild), false) = (plugin_guild, replies.is_empty()) {
+            let rate = self.budget.rate(plugin.name(), plugin_guild, replies.len());
+            drops.trim(&mut replies, rate);
+            let delayed: Vec<(String, u64)> = replies
+                .iter()
+                .filter_map(|reply| match reply.route {
+                    Route::ExecuteAfter { delay_ms } => Some((
+                        reply.message.envelope.id.clone(),
+                        u64::try_from(p::Timestamp::now().as_millis())
+                            .unwrap_or(0)
+                            .saturating_add(delay_ms),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            if !delayed.is_empty() {
+                let granted = self
+                    .budget
+                    .pending_delayed(plugin.name(), plugin_guild, &delayed)
+                    .await
+                    .map_err(|e| {
+                        JobFailure::retryable(format!("counting pending delayed outputs: {e}"))
+                    })?;
+                let refused: std::collections::HashSet<&str> = delayed
+                    .iter()
+                    .zip(&granted)
+                    .filter(|(_, granted)| !**granted)
+                    .map(|((id, _), _)| id.as_str())
+                    .collect();
+                if !refused.is_empty() {
+                    let count = refused.len();
+                    let refused: std::collections::HashSet<String> =
+                        refused.into_iter().map(str::to_owned).collect();
+                    replies.retain(|reply| !refused.contains(&reply.message.envelope.id));
+                    drops.refuse_for(&self.budget.pending_delayed_refusal(), count);
+                }
+            }
+        }
+        let mut jobs = Vec::with_capacity(replies.len());
+        for mut reply in replies {
+            stamp.stamp(&mut reply.message.envelope);
+            match self.reply_job(incoming, &reply) {
+                Ok(new_job) => jobs.push(new_job),
+                Err(reason) => drops.refuse("invalid", 1, reason, false),
+            }
+        }
+        if let Some(reason) = &drops.misbehaved {
+            plugin.record_misbehaviour(guild.as_deref(), reason);
+        }
+        Ok((jobs, drops.reasons))
+    }
+}
+
+/// The outputs of one plugin call the host dropped, and whether any drop is held against the
+/// plugin (a target outside its guild or a budget exceeded, not an output it got wrong).
+struct Drops<'a> {
+    plugin: &'a str,
+    job_id: &'a str,
+    metrics: Option<&'a Metrics>,
+    reasons: Vec<String>,
+    misbehaved: Option<String>,
+}
+
+impl Drops<'_> {
+    fn refuse(&mut self, label: &'static str, count: usize, reason: String, misbehaviour: bool) {
+        tracing::warn!(plugin = %self.plugin, job_id = %self.job_id, %reason, count, "plugin output dropped");
+        if let Some(metrics) = self.metrics {
+            metrics.record_outputs_refused(self.plugin, label, count as u64);
+        }
+        if misbehaviour && self.misbehaved.is_none() {
+            self.misbehaved = Some(reason.clone());
+        }
+        self.reasons.push(reason);
+    }
+
+    fn refuse_for(&mut self, refusal: &Refusal, count: usize) {
+        self.refuse(refusal.label(), count, refusal.to_string(), true);
+    }
+
+    /// Keeps the replies a budget granted and drops the rest.
+    fn trim(&mut self, replies: &mut Vec<Reply>, grant: Grant) {
+        if let Some(refusal) = grant.refusal {
+            let cut = replies.len().saturating_sub(grant.granted);
+            replies.truncate(grant.granted);
+            self.refuse_for(&refusal, cut);
+        }
     }
 }
 
@@ -234,6 +425,9 @@ impl JobHandler for Dispatcher {
         let message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
         super::annotate_job_span(&message);
+        if &*job.queue == GATEWAY_QUEUE {
+            self.targets.learn(&message);
+        }
         let turn = self.order.turn(message.envelope.guild_id).await;
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
@@ -266,23 +460,25 @@ impl JobHandler for Dispatcher {
                 wit_message.clone(),
                 GuildContext { config },
             );
-            pending.push((plugin.name().to_owned(), call));
+            pending.push((plugin.clone(), call));
         }
         // Submitted in order: the lanes keep that order from here, so the guild's next job may
         // start while these calls run.
         drop(turn);
 
+        let causation = Causation::of(&message.envelope);
         let mut outputs = Vec::new();
         let mut reports = Vec::with_capacity(pending.len());
         let mut failures = Vec::new();
         let mut index = 0;
-        for (plugin, call) in pending {
+        for (loaded, call) in pending {
+            let plugin = loaded.name();
             let outcome = call.await;
             if let (Some(metrics), Ok(result)) = (&self.metrics, &outcome) {
                 match result {
-                    Ok(done) => metrics.record_plugin_call(&plugin, done.duration, None),
+                    Ok(done) => metrics.record_plugin_call(plugin, done.duration, None),
                     Err(failed) => {
-                        metrics.record_plugin_call(&plugin, failed.duration, Some(&failed.error))
+                        metrics.record_plugin_call(plugin, failed.duration, Some(&failed.error))
                     }
                 }
             }
@@ -293,16 +489,18 @@ impl JobHandler for Dispatcher {
                         .iter()
                         .map(|d| json!(d.reason.to_string()))
                         .collect();
-                    for output in result.outputs {
-                        match self.output_job(job, &message, index, output) {
-                            Ok(new_job) => outputs.push(new_job),
-                            Err(reason) => {
-                                tracing::warn!(plugin = %plugin, job_id = %job.id, %reason, "plugin output dropped");
-                                dropped.push(json!(reason));
-                            }
-                        }
-                        index += 1;
-                    }
+                    let (jobs, refused) = self
+                        .admit(
+                            job,
+                            &message,
+                            &causation,
+                            &loaded,
+                            result.outputs,
+                            &mut index,
+                        )
+                        .await?;
+                    outputs.extend(jobs);
+                    dropped.extend(refused.into_iter().map(Value::from));
                     reports.push(
                         json!({ "plugin": plugin, "version": result.version, "dropped": dropped }),
                     );

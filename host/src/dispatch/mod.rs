@@ -4,6 +4,8 @@
 //!
 //! Only this module knows both sides; the queue and the runtime know nothing of each other.
 
+pub mod budget;
+pub mod causation;
 pub mod convert;
 pub mod dispatcher;
 pub mod executor;
@@ -13,6 +15,7 @@ pub mod ingest;
 pub mod outputs;
 pub mod redis_kv;
 pub mod routes;
+pub mod targets;
 
 pub use dispatcher::Dispatcher;
 pub use executor::{DryRunLog, Executor};

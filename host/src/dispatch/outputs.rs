@@ -48,13 +48,14 @@ pub fn derived_id(queue: &str, job_id: &str, index: usize) -> String {
 
 /// The envelope of a message guildhost produces in reply to `incoming`: source `bot`, the
 /// target guild (or the incoming one), the incoming user and request id so the API can follow
-/// one request across services.
+/// one request across services, and the incoming message's causal stamp (a plugin's reply is
+/// restamped one level deeper by the dispatcher).
 pub fn reply_envelope(
     incoming: &p::Envelope,
     id: String,
     guild: Option<p::Snowflake>,
 ) -> p::Envelope {
-    p::Envelope {
+    let mut envelope = p::Envelope {
         id,
         timestamp: p::Timestamp::now(),
         source: p::Source::Bot,
@@ -63,7 +64,9 @@ pub fn reply_envelope(
         request_id: incoming.request_id.clone(),
         priority: incoming.priority,
         extra: Default::default(),
-    }
+    };
+    super::causation::Causation::carry(incoming, &mut envelope);
+    envelope
 }
 
 /// Where a reply goes.

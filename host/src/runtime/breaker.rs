@@ -1,11 +1,15 @@
 //! The circuit breaker: a plugin that keeps trapping or exceeding its limits is suspended for a
 //! back-off period instead of burning every message's budget.
 //!
+//! Failure is accounted per (plugin, guild): [`GuildBreakers`] holds one [`CircuitBreaker`] per
+//! guild that has failed recently, so one guild's heavy configuration or hostile input suspends
+//! the plugin for that guild only and every other guild's calls go on.
+//!
 //! Closed: calls run; failures within the window are counted. K failures in the window open the
 //! breaker for the back-off period. When it expires the breaker is half-open: the next call runs;
 //! a success closes it, a failure re-opens it with the back-off doubled (up to a ceiling).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -121,6 +125,17 @@ impl CircuitBreaker {
         }
     }
 
+    /// Whether the breaker is closed with no failure left in the window at `now`: it holds
+    /// nothing worth keeping.
+    pub fn is_idle(&self, now: Instant) -> bool {
+        match &self.lock().state {
+            State::Closed { recent } => recent
+                .back()
+                .is_none_or(|last| now.saturating_duration_since(*last) > self.policy.window),
+            _ => false,
+        }
+    }
+
     /// Records a successful call.
     pub fn record_success(&self) {
         let mut inner = self.lock();
@@ -165,6 +180,87 @@ impl CircuitBreaker {
                 }
             }
         }
+    }
+}
+
+/// Most guilds whose breakers are kept at once; past it, idle breakers are forgotten first.
+const MAX_TRACKED_GUILDS: usize = 10_000;
+
+/// One plugin's breakers, one per guild (`None`: messages without a guild). A guild appears only
+/// once it has failed, and is forgotten when its breaker is idle again, so the map stays small
+/// and a call of a guild that never failed costs one lookup.
+#[derive(Debug)]
+pub struct GuildBreakers {
+    policy: BreakerPolicy,
+    by_guild: Mutex<HashMap<Option<String>, CircuitBreaker>>,
+}
+
+impl GuildBreakers {
+    /// No guild suspended.
+    pub fn new(policy: BreakerPolicy) -> Self {
+        Self {
+            policy,
+            by_guild: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Option<String>, CircuitBreaker>> {
+        // Each operation is one insert, lookup or removal: a poisoned map is still consistent.
+        self.by_guild
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a call for `guild` may run at `now`.
+    pub fn check(&self, guild: Option<&str>, now: Instant) -> Result<(), Open> {
+        let map = self.lock();
+        match map.get(&guild.map(str::to_owned)) {
+            Some(breaker) => breaker.check(now),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `guild`'s breaker is open at `now`, without moving it (for status reports).
+    pub fn peek(&self, guild: Option<&str>, now: Instant) -> Option<Open> {
+        self.lock()
+            .get(&guild.map(str::to_owned))
+            .and_then(|breaker| breaker.peek(now))
+    }
+
+    /// The guilds (`None` for guildless messages) whose breaker is open at `now`.
+    pub fn open_guilds(&self, now: Instant) -> Vec<Option<String>> {
+        self.lock()
+            .iter()
+            .filter(|(_, breaker)| breaker.peek(now).is_some())
+            .map(|(guild, _)| guild.clone())
+            .collect()
+    }
+
+    /// Records a successful call for `guild`.
+    pub fn record_success(&self, guild: Option<&str>, now: Instant) {
+        let mut map = self.lock();
+        if map.is_empty() {
+            return;
+        }
+        let key = guild.map(str::to_owned);
+        if let Some(breaker) = map.get(&key) {
+            breaker.record_success();
+            if breaker.is_idle(now) {
+                map.remove(&key);
+            }
+        }
+    }
+
+    /// Records a failure for `guild` at `now`.
+    pub fn record_failure(&self, guild: Option<&str>, now: Instant) -> Tripped {
+        let mut map = self.lock();
+        let key = guild.map(str::to_owned);
+        if !map.contains_key(&key) && map.len() >= MAX_TRACKED_GUILDS {
+            map.retain(|_, breaker| !breaker.is_idle(now));
+        }
+        map.entry(key)
+            .or_insert_with(|| CircuitBreaker::new(self.policy))
+            .record_failure(now)
     }
 }
 
@@ -245,5 +341,34 @@ mod tests {
         assert!(breaker.check(recovered).is_ok());
         breaker.record_success();
         assert_eq!(breaker.record_failure(recovered), Tripped::No);
+    }
+
+    #[test]
+    fn one_guild_failing_leaves_the_others_running() {
+        let breakers = GuildBreakers::new(policy());
+        let t0 = Instant::now();
+        for i in 0..3 {
+            breakers.record_failure(Some("1"), t0 + Duration::from_millis(i));
+        }
+        assert!(
+            breakers.check(Some("1"), t0).is_err(),
+            "guild 1 is suspended"
+        );
+        assert!(breakers.check(Some("2"), t0).is_ok(), "guild 2 is not");
+        assert!(
+            breakers.check(None, t0).is_ok(),
+            "guildless messages are not"
+        );
+        assert_eq!(breakers.open_guilds(t0), vec![Some("1".to_owned())]);
+    }
+
+    #[test]
+    fn a_recovered_guild_is_forgotten() {
+        let breakers = GuildBreakers::new(policy());
+        let t0 = Instant::now();
+        breakers.record_failure(Some("1"), t0);
+        let later = t0 + Duration::from_secs(11);
+        breakers.record_success(Some("1"), later);
+        assert!(breakers.lock().is_empty());
     }
 }

@@ -68,6 +68,9 @@ pub(crate) enum LimitHit {
     Table(usize),
     /// A KV write was refused for quota (`kv-keys 1000` / `kv-bytes 1048576`).
     Kv(String),
+    /// A host call (a sleep, a poll) would have blocked past the wall-time limit and was cut
+    /// short at it.
+    Blocked,
 }
 
 impl LimitHit {
@@ -76,6 +79,7 @@ impl LimitHit {
             Self::Memory(bytes) => format!("memory {bytes} bytes"),
             Self::Table(elements) => format!("table {elements} elements"),
             Self::Kv(limit) => limit.clone(),
+            Self::Blocked => "wall-time (a host call blocked past it)".to_owned(),
         }
     }
 }
@@ -223,6 +227,8 @@ pub(crate) struct HostState {
     kv: Arc<dyn KvStore>,
     max_log_bytes: usize,
     max_log_line: usize,
+    /// When the running call (or instantiation) must end; host calls never block past it.
+    deadline: Option<std::time::Instant>,
 }
 
 impl HostState {
@@ -251,7 +257,18 @@ impl HostState {
             kv,
             max_log_bytes: limits.max_log_bytes_per_call,
             max_log_line: limits.max_log_line_bytes,
+            deadline: None,
         }
+    }
+
+    /// Sets when the call about to run must end (see `deadline`).
+    pub(crate) fn set_call_deadline(&mut self, deadline: std::time::Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    /// When the running call must end, if one is running.
+    pub(crate) fn call_deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
     }
 
     /// Records a log line in the call's capture, within the per-call budget.

@@ -3,6 +3,11 @@
 //!
 //! A lane is queued for a worker at most once; a worker runs one job of a lane, then puts the lane
 //! back at the end of the ready queue if it has more, so a busy guild cannot starve the others.
+//!
+//! Fairness between guilds: the calls of one guild (all its plugins' lanes together, and the
+//! guildless messages as one more "guild") occupy at most [`Lanes::per_guild_limit`] threads at
+//! once — half of them, at least one — so the other half is always free for other guilds' calls,
+//! however many plugins a guild has and however long each call takes (up to its wall time).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
@@ -29,12 +34,27 @@ struct State {
     /// either in `ready` or held by a worker.
     lanes: HashMap<LaneKey, VecDeque<Job>>,
     ready: VecDeque<LaneKey>,
+    /// Threads running a job, per guild; an entry exists exactly while the count is positive.
+    running: HashMap<Option<String>, usize>,
     shutting_down: bool,
+}
+
+impl State {
+    /// The first ready lane whose guild is below `limit`, taken out of `ready`.
+    fn take_ready(&mut self, limit: usize) -> Option<LaneKey> {
+        let running = &self.running;
+        let position = self
+            .ready
+            .iter()
+            .position(|lane| running.get(&lane.guild).copied().unwrap_or(0) < limit)?;
+        self.ready.remove(position)
+    }
 }
 
 struct Shared {
     state: Mutex<State>,
     work: Condvar,
+    per_guild_limit: usize,
 }
 
 impl Shared {
@@ -63,11 +83,13 @@ impl std::fmt::Debug for Lanes {
 impl Lanes {
     /// Starts `workers` threads (at least one).
     pub fn new(workers: usize) -> std::io::Result<Self> {
+        let workers = workers.max(1);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
+            per_guild_limit: (workers / 2).max(1),
         });
-        let workers = (0..workers.max(1))
+        let workers = (0..workers)
             .map(|index| {
                 let shared = shared.clone();
                 std::thread::Builder::new()
@@ -76,6 +98,11 @@ impl Lanes {
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(Self { shared, workers })
+    }
+
+    /// How many threads one guild's calls may occupy at once.
+    pub fn per_guild_limit(&self) -> usize {
+        self.shared.per_guild_limit
     }
 
     /// Queues `job` on its lane; it runs after every job submitted earlier on the same lane.
@@ -106,14 +133,18 @@ impl Drop for Lanes {
 }
 
 fn worker(shared: &Shared) {
+    let limit = shared.per_guild_limit;
     loop {
         let (lane, job) = {
             let mut state = shared.lock();
             loop {
-                if let Some(lane) = state.ready.pop_front() {
+                if let Some(lane) = state.take_ready(limit) {
                     let job = state.lanes.get_mut(&lane).and_then(VecDeque::pop_front);
                     match job {
-                        Some(job) => break (lane, job),
+                        Some(job) => {
+                            *state.running.entry(lane.guild.clone()).or_insert(0) += 1;
+                            break (lane, job);
+                        }
                         None => {
                             state.lanes.remove(&lane);
                             continue;
@@ -121,7 +152,7 @@ fn worker(shared: &Shared) {
                     }
                 }
                 // Queued work is finished before shutting down: nothing submitted is lost.
-                if state.shutting_down {
+                if state.shutting_down && state.ready.is_empty() {
                     return;
                 }
                 state = shared
@@ -134,6 +165,17 @@ fn worker(shared: &Shared) {
             tracing::error!(plugin = %lane.plugin, guild = lane.guild.as_deref().unwrap_or("-"), "a lane job panicked");
         }
         let mut state = shared.lock();
+        let was_at_limit = match state.running.get_mut(&lane.guild) {
+            Some(count) => {
+                let at_limit = *count >= limit;
+                *count -= 1;
+                if *count == 0 {
+                    state.running.remove(&lane.guild);
+                }
+                at_limit
+            }
+            None => false,
+        };
         if state
             .lanes
             .get(&lane)
@@ -144,6 +186,10 @@ fn worker(shared: &Shared) {
             state.ready.push_back(lane);
         } else {
             state.lanes.remove(&lane);
+        }
+        // A sleeping worker may have skipped a lane of this guild because it was at its limit.
+        if was_at_limit && state.ready.len() > 1 {
+            shared.work.notify_one();
         }
     }
 }
@@ -240,5 +286,54 @@ mod tests {
         drop(sender);
         let got: Vec<i32> = receiver.iter().collect();
         assert_eq!(got, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_guild_cannot_hold_every_thread() {
+        let lanes = Lanes::new(4).unwrap();
+        assert_eq!(lanes.per_guild_limit(), 2);
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (started, started_rx) = mpsc::channel();
+        // Guild "a" has six plugins, each blocked until released.
+        for plugin in 0..6 {
+            let release = release.clone();
+            let started = started.clone();
+            lanes.submit(
+                LaneKey {
+                    plugin: format!("p{plugin}"),
+                    guild: Some("a".into()),
+                },
+                move || {
+                    started.send("a").unwrap();
+                    let (lock, released) = &*release;
+                    let mut done = lock.lock().unwrap();
+                    while !*done {
+                        done = released.wait(done).unwrap();
+                    }
+                },
+            );
+        }
+        assert_eq!(started_rx.recv_timeout(Duration::from_secs(5)), Ok("a"));
+        assert_eq!(started_rx.recv_timeout(Duration::from_secs(5)), Ok("a"));
+        // Another guild's call runs while guild "a" is blocked.
+        let (other, other_rx) = mpsc::channel();
+        lanes.submit(
+            LaneKey {
+                plugin: "p0".into(),
+                guild: Some("b".into()),
+            },
+            move || other.send("b").unwrap(),
+        );
+        assert_eq!(other_rx.recv_timeout(Duration::from_secs(5)), Ok("b"));
+        assert!(
+            started_rx.try_recv().is_err(),
+            "guild a never holds more than half the threads"
+        );
+        let (lock, released) = &*release;
+        *lock.lock().unwrap() = true;
+        released.notify_all();
+        for _ in 0..4 {
+            assert_eq!(started_rx.recv_timeout(Duration::from_secs(5)), Ok("a"));
+        }
     }
 }

@@ -22,6 +22,7 @@
 pub mod bindings;
 pub mod breaker;
 pub mod cache;
+mod deadline;
 pub mod engine;
 pub mod error;
 pub mod host;

@@ -10,7 +10,7 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Func, HasSelf, Linker, TypedFunc};
 
 use super::bindings::{Envelope, Message, Output, v0_1};
-use super::breaker::{CircuitBreaker, Tripped};
+use super::breaker::{GuildBreakers, Open, Tripped};
 use super::cache::{ArtifactCache, CompiledFrom};
 use super::engine::{PluginEngine, RuntimeConfig};
 use super::error::{LoadError, PluginError};
@@ -87,6 +87,7 @@ impl Linkers {
     pub(crate) fn new(engine: &PluginEngine) -> anyhow::Result<Self> {
         let mut v0_1 = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut v0_1)?;
+        super::deadline::cap_clock_subscriptions(&mut v0_1)?;
         v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut v0_1, |state| state)?;
         Ok(Self { v0_1 })
     }
@@ -130,7 +131,7 @@ pub struct LoadedPlugin {
     /// later instances of the same component skip the (costly) check.
     handle_checked: std::sync::OnceLock<()>,
     idle: Mutex<Vec<Instance>>,
-    breaker: CircuitBreaker,
+    breakers: GuildBreakers,
     engine: Arc<PluginEngine>,
     kv: Arc<dyn KvStore>,
     config: Arc<RuntimeConfig>,
@@ -209,7 +210,7 @@ impl LoadedPlugin {
             pre,
             handle_checked: std::sync::OnceLock::new(),
             idle: Mutex::new(Vec::new()),
-            breaker: CircuitBreaker::new(context.config.breaker),
+            breakers: GuildBreakers::new(context.config.breaker),
             engine: context.engine.clone(),
             kv: context.kv.clone(),
             config: context.config.clone(),
@@ -246,10 +247,21 @@ impl LoadedPlugin {
         self.compiled_from
     }
 
-    /// When the circuit breaker has suspended the plugin: the failures that opened it and the
-    /// time left.
-    pub fn suspended(&self) -> Option<super::breaker::Open> {
-        self.breaker.peek(Instant::now())
+    /// When the circuit breaker has suspended the plugin for `guild` (`None`: messages without a
+    /// guild): the failures that opened it and the time left.
+    pub fn suspended(&self, guild: Option<&str>) -> Option<Open> {
+        self.breakers.peek(guild, Instant::now())
+    }
+
+    /// The guilds this plugin is suspended for now (`None`: messages without a guild).
+    pub fn suspended_guilds(&self) -> Vec<Option<String>> {
+        self.breakers.open_guilds(Instant::now())
+    }
+
+    /// Counts a misbehaviour the host saw outside the call itself (an output budget exceeded,
+    /// a target refused) against the plugin's breaker for `guild`.
+    pub fn record_misbehaviour(&self, guild: Option<&str>, reason: &str) {
+        self.trip(guild, reason);
     }
 
     /// Idle warm instances currently kept.
@@ -266,10 +278,9 @@ impl LoadedPlugin {
 
     fn new_instance(&self) -> Result<Instance, PluginError> {
         let limits = &self.config.limits;
-        let mut store = Store::new(
-            self.engine.engine(),
-            HostState::new(self.kv.clone(), self.manifest.limits.memory_bytes, limits),
-        );
+        let mut state = HostState::new(self.kv.clone(), self.manifest.limits.memory_bytes, limits);
+        state.set_call_deadline(Instant::now() + self.manifest.limits.wall_time);
+        let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         // Initialisation code in the component runs under the same wall-time budget as a call.
         store.set_epoch_deadline(self.engine.deadline_ticks(self.manifest.limits.wall_time));
@@ -329,7 +340,8 @@ impl LoadedPlugin {
                 guild: envelope.guild_id.clone(),
             }));
         }
-        if let Err(open) = self.breaker.check(Instant::now()) {
+        let guild = envelope.guild_id.as_deref();
+        if let Err(open) = self.breakers.check(guild, Instant::now()) {
             return Err(CallError::bare(PluginError::Suspended {
                 plugin: name.clone(),
                 failures: open.failures,
@@ -344,7 +356,7 @@ impl LoadedPlugin {
         let mut instance = match reused {
             Some(instance) => instance,
             None => self.new_instance().map_err(|error| {
-                self.record(&error);
+                self.record(guild, &error);
                 CallError::bare(error)
             })?,
         };
@@ -363,7 +375,7 @@ impl LoadedPlugin {
                 fresh_instance,
             }),
             Err(error) => {
-                self.record(&error);
+                self.record(guild, &error);
                 Err(Box::new(CallError {
                     error,
                     logs: outcome.logs,
@@ -373,7 +385,7 @@ impl LoadedPlugin {
             }
         };
         if result.is_ok() {
-            self.breaker.record_success();
+            self.breakers.record_success(guild, Instant::now());
         }
         instance.calls += 1;
         if let InstancePolicy::Warm { recycle_after } = self.manifest.instance
@@ -388,17 +400,21 @@ impl LoadedPlugin {
         result
     }
 
-    fn record(&self, error: &PluginError) {
-        if !error.counts_as_failure() {
-            return;
+    fn record(&self, guild: Option<&str>, error: &PluginError) {
+        if error.counts_as_failure() {
+            self.trip(guild, &error.to_string());
         }
-        if let Tripped::Opened { backoff } = self.breaker.record_failure(Instant::now()) {
+    }
+
+    fn trip(&self, guild: Option<&str>, last_error: &str) {
+        if let Tripped::Opened { backoff } = self.breakers.record_failure(guild, Instant::now()) {
             tracing::warn!(
                 plugin = %self.manifest.name,
                 version = %self.manifest.version,
+                guild = guild.unwrap_or("-"),
                 backoff_ms = backoff.as_millis() as u64,
-                last_error = %error,
-                "circuit breaker opened: plugin suspended after repeated failures"
+                last_error,
+                "circuit breaker opened: plugin suspended for this guild after repeated failures"
             );
         }
     }
@@ -425,6 +441,7 @@ impl LoadedPlugin {
             self.default_config.clone(),
             context.config.clone(),
         ));
+        state.set_call_deadline(Instant::now() + limits.wall_time);
         let store = &mut instance.store;
         store.set_epoch_deadline(self.engine.deadline_ticks(limits.wall_time));
         let budget = limits.fuel.unwrap_or(u64::MAX);
@@ -452,6 +469,8 @@ impl LoadedPlugin {
             limit,
         };
         let (result, healthy) = match returned {
+            // A host call cut short at the deadline fails the call, whatever the guest did next.
+            _ if hit == Some(LimitHit::Blocked) => (Err(self.wall_time_exceeded(duration)), false),
             Err(error) => (
                 Err(self.classify_trap(&error, hit, &stdio_tail, duration)),
                 false,
@@ -488,6 +507,17 @@ impl LoadedPlugin {
         }
     }
 
+    fn wall_time_exceeded(&self, duration: Duration) -> PluginError {
+        PluginError::Limit {
+            plugin: self.manifest.name.clone(),
+            limit: format!(
+                "wall-time {} (stopped after {})",
+                human_duration(self.manifest.limits.wall_time),
+                human_duration(Duration::from_millis(duration.as_millis() as u64))
+            ),
+        }
+    }
+
     fn classify_trap(
         &self,
         error: &wasmtime::Error,
@@ -504,14 +534,7 @@ impl LoadedPlugin {
             };
         }
         match error.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => PluginError::Limit {
-                plugin: name,
-                limit: format!(
-                    "wall-time {} (stopped after {})",
-                    human_duration(limits.wall_time),
-                    human_duration(Duration::from_millis(duration.as_millis() as u64))
-                ),
-            },
+            Some(wasmtime::Trap::Interrupt) => self.wall_time_exceeded(duration),
             Some(wasmtime::Trap::OutOfFuel) => PluginError::Limit {
                 plugin: name,
                 limit: format!("fuel {}", limits.fuel.unwrap_or(u64::MAX)),

@@ -121,6 +121,11 @@ struct Inner {
     /// Interactions that have their response (a second one is refused with 40060).
     acknowledged: std::collections::HashSet<String>,
     audit_log: Vec<Value>,
+    /// Channel → its guild, for `GET /channels/{id}` (each guild's `general`, `guild + 1`, and
+    /// the channels a test adds).
+    channels: HashMap<u64, u64>,
+    /// (guild, user) of members, for `GET /guilds/{g}/members/{u}`.
+    members: std::collections::HashSet<(u64, u64)>,
 }
 
 struct Shared {
@@ -163,6 +168,7 @@ impl FakeDiscord {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 next_id: 1_000_000_000_000_000_000,
+                channels: guilds.iter().map(|&g| (g + 1, g)).collect(),
                 ..Inner::default()
             }),
             changed: Notify::new(),
@@ -203,6 +209,16 @@ impl FakeDiscord {
         let mut inner = self.shared.lock();
         let entry = fixtures::audit_entry(action_type, target, BOT_USER_ID + 7);
         inner.audit_log.insert(0, entry);
+    }
+
+    /// Makes `channel` a text channel of `guild` (what `GET /channels/{id}` answers).
+    pub fn add_channel(&self, channel: u64, guild: u64) {
+        self.shared.lock().channels.insert(channel, guild);
+    }
+
+    /// Makes `user` a member of `guild` (what `GET /guilds/{g}/members/{u}` answers).
+    pub fn add_member(&self, guild: u64, user: u64) {
+        self.shared.lock().members.insert((guild, user));
     }
 
     /// Removes every scripted response still pending.
@@ -390,6 +406,30 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
             }
             inner.posts.push(request.body.clone());
             ok(message)
+        }
+        ("GET", ["channels", channel]) => {
+            let id = channel.parse::<u64>().unwrap_or(0);
+            match inner.channels.get(&id) {
+                Some(&guild) => ok(fixtures::text_channel(id, guild, "channel")),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({ "code": 10003, "message": "Unknown Channel" })),
+                )
+                    .into_response(),
+            }
+        }
+        ("GET", ["guilds", guild, "members", user]) => {
+            let guild = guild.parse::<u64>().unwrap_or(0);
+            let user = user.parse::<u64>().unwrap_or(0);
+            if inner.members.contains(&(guild, user)) {
+                ok(fixtures::member(guild, user, "member"))
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({ "code": 10007, "message": "Unknown Member" })),
+                )
+                    .into_response()
+            }
         }
         ("DELETE", ["channels", _, "messages", _]) => no_content(),
         ("PUT", ["guilds", _, "bans", _]) => no_content(),

@@ -252,6 +252,29 @@ impl Host {
     }
 }
 
+/// The value of one series (`name{labels}`) on the host's `/metrics` now (0 when absent).
+pub async fn metric(host: &Host, series: &str) -> f64 {
+    let Some(address) = host.http else {
+        panic!("the host serves no endpoints (did it fail to start? see its error at stop)")
+    };
+    let text = match reqwest::get(format!("http://{address}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(e) => panic!("GET /metrics: {e}"),
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits until `series` on the host's `/metrics` reaches `at_least`; returns its value.
+pub async fn metric_reaches(host: &Host, series: &str, at_least: f64) -> f64 {
+    eventually(30, &format!("{series} >= {at_least}"), || async {
+        let value = metric(host, series).await;
+        (value >= at_least).then_some(value)
+    })
+    .await
+}
+
 /// A seed message as the Node API sends it.
 pub fn envelope(kind: &str, guild: &str, data: Value) -> Value {
     json!({
