@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use crate::config::Config;
+use crate::discord::fetch::FetchPolicy;
 use crate::discord::gateway::{self, GatewaySettings, Shards};
 use crate::discord::recent::RecentActions;
 use crate::discord::rest::{
@@ -279,9 +280,12 @@ fn connect_discord(
         None => RestMode::Direct,
     };
     tracing::info!(?mode, "executing against Discord");
+    let fetch = FetchPolicy::from_config(&config.discord.fetch)
+        .context("the [discord.fetch] configuration")?;
     let (player, mut track_ends) = SongbirdPlayer::new(PlayerConfig {
         sources: SourceConfig {
             media_dir: config.discord.media_dir.clone(),
+            fetch: fetch.clone(),
             ..SourceConfig::default()
         },
         ..PlayerConfig::default()
@@ -296,6 +300,7 @@ fn connect_discord(
     };
     let http = observed_http_client(token, &mode, observer);
     let discord = SerenityDiscord::new(Arc::new(http), recent.clone())
+        .with_fetch_policy(fetch)
         .with_voice(player.clone())
         .with_interactions(interactions.clone());
 

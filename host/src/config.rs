@@ -74,6 +74,8 @@ pub struct DiscordConfig {
     pub message_cache: usize,
     /// Directory local audio files may be played from; absent means URLs only.
     pub media_dir: Option<PathBuf>,
+    /// What the host may download when a command names a URL (`[discord.fetch]`).
+    pub fetch: FetchConfig,
 }
 
 impl Default for DiscordConfig {
@@ -84,6 +86,46 @@ impl Default for DiscordConfig {
             shards: None,
             message_cache: 10_000,
             media_dir: None,
+            fetch: FetchConfig::default(),
+        }
+    }
+}
+
+/// `[discord.fetch]`: the URLs the host downloads for a command (a `SEND_MESSAGE`'s `files`, a
+/// `PLAY_MUSIC` source). By default only `http(s)` URLs whose host resolves to public addresses
+/// only: never loopback, private, link-local (cloud metadata), CGNAT, unique-local, multicast or
+/// reserved ranges. See `crate::discord::fetch`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Skip the address rule for every URL (loopback, private networks and the link-local
+    /// metadata address included): for a host whose media sits on a private network and that
+    /// trusts every plugin with it. Prefer `allow`.
+    pub allow_private_networks: bool,
+    /// Hosts and addresses the address rule does not apply to: a host name, matched exactly and
+    /// case-insensitive (`"media.internal"`, not its subdomains), an address (`"10.0.0.5"`) or a
+    /// CIDR range (`"10.1.2.0/24"`) that resolved addresses are matched against.
+    pub allow: Vec<String>,
+    /// The largest attachment downloaded, in bytes (a larger `Content-Length` is refused before
+    /// the body is read). Music streams are not capped.
+    pub max_bytes: u64,
+    /// The most one attachment download may take, redirects included, in ms.
+    pub timeout_ms: u64,
+}
+
+/// [`FetchConfig::max_bytes`] by default: 8 MiB.
+pub const DEFAULT_FETCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// [`FetchConfig::timeout_ms`] by default: 10 s.
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 10_000;
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            allow: Vec::new(),
+            max_bytes: DEFAULT_FETCH_MAX_BYTES,
+            timeout_ms: DEFAULT_FETCH_TIMEOUT_MS,
         }
     }
 }
@@ -522,6 +564,7 @@ impl Config {
                 ),
             ));
         }
+        crate::discord::fetch::FetchPolicy::from_config(&self.discord.fetch)?;
         check_queue("queues.defaults", &self.queues.defaults)?;
         for name in self.queues.per_queue.keys() {
             check_queue(&format!("queues.\"{name}\""), &self.queue(name))?;
@@ -806,6 +849,22 @@ mod tests {
                 "[queues.\"bot:config\"]\nattempts = 0\n",
                 "queues.\"bot:config\".attempts: must be at least 1",
             ),
+            (
+                "[discord.fetch]\nallow = [\"media.internal\", \"http://x\"]\n",
+                "discord.fetch.allow[1]: `http://x` is neither a host name",
+            ),
+            (
+                "[discord.fetch]\nallow = [\"10.0.0.0/33\"]\n",
+                "discord.fetch.allow[0]: `/33` is not a prefix length",
+            ),
+            (
+                "[discord.fetch]\nmax_bytes = 0\n",
+                "discord.fetch.max_bytes: must be at least 1",
+            ),
+            (
+                "[discord.fetch]\ntimeout_ms = 0\n",
+                "discord.fetch.timeout_ms: must be at least 1",
+            ),
         ];
         for (text, expected) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
@@ -930,5 +989,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn the_fetch_table_reads_its_four_keys() {
+        let config = Config::from_toml_str(
+            r#"
+            [discord.fetch]
+            allow_private_networks = true
+            allow = ["media.internal", "10.1.2.0/24", "127.0.0.1"]
+            max_bytes = 1024
+            timeout_ms = 2500
+            "#,
+        )
+        .unwrap();
+        let fetch = &config.discord.fetch;
+        assert!(fetch.allow_private_networks);
+        assert_eq!(fetch.allow, ["media.internal", "10.1.2.0/24", "127.0.0.1"]);
+        assert_eq!((fetch.max_bytes, fetch.timeout_ms), (1024, 2500));
+        let defaults = Config::default().discord.fetch;
+        assert!(!defaults.allow_private_networks && defaults.allow.is_empty());
+        assert_eq!(
+            (defaults.max_bytes, defaults.timeout_ms),
+            (8_388_608, 10_000)
+        );
+        let err = Config::from_toml_str("[discord.fetch]\nallow_private = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_private"), "{err}");
     }
 }

@@ -1,10 +1,12 @@
 //! Shared support for the end-to-end suites: the test Redis, unique key prefixes, polling with a
 //! deadline, child processes that die with the test, the Node scripts driving the real npm
 //! `bull` in `tests/node`, a guildhost worker on a task, throwaway Redis servers and clusters, a fake
-//! Discord for serenity's real client, and a recording voice player.
+//! Discord for serenity's real client, a loopback file server for the fetch policy, and a
+//! recording voice player.
 
 mod cluster;
 pub mod fake_discord;
+pub mod file_server;
 mod local_redis;
 mod node;
 mod process;

@@ -1,6 +1,7 @@
 //! The execution queue over the serenity executor and the fake Discord, with a real Redis: a 5xx
-//! retried to success with one post only, a refusal reported to the API, and a rejected token
-//! that stops execution without losing the job.
+//! retried to success with one post only, a refusal reported to the API, a rejected token
+//! that stops execution without losing the job, and a file on a loopback address that fails its
+//! job for good unless `[discord.fetch]` allows it.
 
 mod common;
 
@@ -9,11 +10,13 @@ use std::time::Duration;
 
 use axum::http::Method;
 use guildhost::config::Config;
+use guildhost::discord::fetch::FetchPolicy;
 use guildhost::discord::rest::{RestMode, SerenityDiscord, http_client};
 use guildhost::dispatch::Executor;
 use guildhost::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE};
 use guildhost::queue::{Backoff, JobOptions, JobState, Queue, Worker};
 use guildhost_tests::fake_discord::{FakeDiscord, Scripted};
+use guildhost_tests::file_server::{FileServer, SECRET};
 use guildhost_tests::{fast_worker_options, shutdown_pair};
 use serde_json::{Value, json};
 
@@ -44,6 +47,19 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Rig {
+        Rig::start_with("").await
+    }
+
+    /// A rig whose host reads `toml` as its configuration (its `[discord.fetch]` included).
+    async fn start_with(toml: &str) -> Rig {
+        let config = match Config::from_toml_str(toml) {
+            Ok(config) => config,
+            Err(e) => panic!("test configuration: {e}"),
+        };
+        let fetch = match FetchPolicy::from_config(&config.discord.fetch) {
+            Ok(fetch) => fetch,
+            Err(e) => panic!("test configuration: {e}"),
+        };
         let fake = match FakeDiscord::start(&[]).await {
             Ok(fake) => fake,
             Err(e) => panic!("starting the fake Discord: {e:#}"),
@@ -51,9 +67,10 @@ impl Rig {
         let conn = redis().await;
         let prefix = unique_prefix();
         let http = Arc::new(http_client("fake-token", &RestMode::Proxy(fake.base_url())));
-        let discord =
-            SerenityDiscord::new(http, Arc::default()).with_request_timeout(Duration::from_secs(5));
-        let executor = Executor::new(discord, Arc::new(Config::default()), None)
+        let discord = SerenityDiscord::new(http, Arc::default())
+            .with_request_timeout(Duration::from_secs(5))
+            .with_fetch_policy(fetch);
+        let executor = Executor::new(discord, Arc::new(config), None)
             .with_token_probe_interval(Duration::from_millis(100));
         let worker = Worker::new(conn.clone(), &prefix, EXECUTE_QUEUE, fast_worker_options(2));
         let (stop, shutdown) = shutdown_pair();
@@ -93,6 +110,17 @@ impl Rig {
             let job = self.queue.get_job(id).await.ok().flatten()?;
             (self.state(id).await == Some(JobState::Completed))
                 .then(|| serde_json::from_str::<Value>(job.return_value.as_deref()?).ok())
+                .flatten()
+        })
+        .await
+    }
+
+    /// The job's failure reason and tries once it has failed for good.
+    async fn failed(&self, id: &str) -> (String, u32) {
+        eventually(10, "the job fails", || async {
+            let job = self.queue.get_job(id).await.ok().flatten()?;
+            (self.state(id).await == Some(JobState::Failed))
+                .then(|| Some((job.failed_reason?, job.attempts_made)))
                 .flatten()
         })
         .await
@@ -246,5 +274,67 @@ async fn a_closed_dm_never_blocks_the_ban_after_it() {
     let ban_result = rig.completed(&ban).await;
     assert_eq!(ban_result["outcome"], "done", "{ban_result}");
     assert_eq!(rig.fake.requests_to("PUT", "/bans/").len(), 1);
+    rig.stop().await;
+}
+
+async fn secret_server() -> FileServer {
+    match FileServer::start([127, 0, 0, 1]).await {
+        Ok(server) => server,
+        Err(e) => panic!("starting the file server: {e:#}"),
+    }
+}
+
+fn send_secret(server: &FileServer) -> Value {
+    json!({
+        "channelId": "1187459222185005126",
+        "content": "here is the file",
+        "files": [{ "filename": "meta.txt", "url": server.url("/latest/meta-data/secret") }],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_on_a_loopback_address_fails_the_job_for_good_and_posts_nothing() {
+    let server = secret_server().await;
+    let rig = Rig::start().await;
+    let id = rig.add("SEND_MESSAGE", send_secret(&server)).await;
+    let (reason, tries) = rig.failed(&id).await;
+    assert_eq!(
+        reason,
+        format!(
+            "refused by Discord (0): files: {} resolves to 127.0.0.1, a loopback address; only \
+             public addresses are fetched (allow it with [discord.fetch] allow)",
+            server.url("/latest/meta-data/secret")
+        )
+    );
+    assert_eq!(tries, 1, "a refusal is never retried");
+    assert!(
+        rig.fake.requests_to("POST", "/messages").is_empty(),
+        "no message upload"
+    );
+    assert!(rig.fake.posts().is_empty());
+    assert_eq!(
+        server.hits(),
+        Vec::<String>::new(),
+        "the secret was never requested"
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_file_is_uploaded_when_the_operator_allows_its_address() {
+    let server = secret_server().await;
+    let rig = Rig::start_with("[discord.fetch]\nallow = [\"127.0.0.1\"]\n").await;
+    let id = rig.add("SEND_MESSAGE", send_secret(&server)).await;
+    let result = rig.completed(&id).await;
+    assert!(
+        result["outcome"]["sent"]["messageId"].is_string(),
+        "{result}"
+    );
+    let uploads = rig.fake.requests_to("POST", "/messages");
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    let raw = String::from_utf8_lossy(&uploads[0].raw_body);
+    assert!(raw.contains("filename=\"meta.txt\""), "{raw}");
+    assert!(raw.contains(SECRET), "the file's bytes: {raw}");
+    assert_eq!(server.hits(), ["/latest/meta-data/secret"]);
     rig.stop().await;
 }

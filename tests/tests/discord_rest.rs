@@ -1,15 +1,19 @@
 //! The serenity executor against the fake Discord: the exact request of every action, each
-//! error class, the nonce that keeps a retried send from posting twice, and the 401 stop.
+//! error class, the nonce that keeps a retried send from posting twice, and the 401 stop; and
+//! the fetch policy on a message's files (loopback servers refused unless allowed, redirects
+//! checked, size and time capped).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
+use guildhost::discord::fetch::{AllowEntry, FetchPolicy};
 use guildhost::discord::recent::RecentActions;
 use guildhost::discord::rest::{RestMode, SerenityDiscord, http_client};
 use guildhost::discord::{Action, Discord, DiscordError, Outcome};
 use guildhost::protocol::{LeaveReason, Message, TypePolicy};
 use guildhost_tests::fake_discord::{FakeDiscord, Recorded, Scripted, fixtures};
+use guildhost_tests::file_server::{FileServer, SECRET};
 use serde_json::{Value, json};
 
 const GUILD: u64 = 1_187_459_221_346_115_625;
@@ -40,14 +44,20 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(FetchPolicy::default()).await
+}
+
+/// The executor downloading files under `fetch`.
+async fn setup_with(fetch: FetchPolicy) -> Setup {
     let fake = match FakeDiscord::start(&[GUILD]).await {
         Ok(fake) => fake,
         Err(e) => panic!("starting the fake Discord: {e:#}"),
     };
     let http = Arc::new(http_client("fake-token", &RestMode::Proxy(fake.base_url())));
     let recent = Arc::new(RecentActions::default());
-    let discord =
-        SerenityDiscord::new(http, recent.clone()).with_request_timeout(Duration::from_secs(5));
+    let discord = SerenityDiscord::new(http, recent.clone())
+        .with_request_timeout(Duration::from_secs(5))
+        .with_fetch_policy(fetch);
     Setup {
         fake,
         discord,
@@ -62,6 +72,52 @@ async fn run(discord: &SerenityDiscord, message: &Message) -> Result<Outcome, Di
             nonce: "nonce-0123456789abcdef012",
         })
         .await
+}
+
+/// The default policy with `allow` as `[discord.fetch] allow`.
+fn allowing(allow: &[&str]) -> FetchPolicy {
+    FetchPolicy {
+        allow: allow
+            .iter()
+            .map(|entry| AllowEntry::parse(entry).unwrap_or_else(|e| panic!("{entry}: {e}")))
+            .collect(),
+        ..FetchPolicy::default()
+    }
+}
+
+async fn file_server(ip: [u8; 4]) -> FileServer {
+    match FileServer::start(ip).await {
+        Ok(server) => server,
+        Err(e) => panic!("starting a file server on {ip:?}: {e:#}"),
+    }
+}
+
+/// A SEND_MESSAGE with one file, `notes.txt`, downloaded from `url`.
+fn send_file(url: &str) -> Message {
+    command(
+        "SEND_MESSAGE",
+        json!({
+            "channelId": CHANNEL.to_string(),
+            "content": "the file",
+            "files": [{ "filename": "notes.txt", "url": url, "description": "some notes" }],
+        }),
+    )
+}
+
+/// The refusal's message, failing the test on any other outcome.
+fn refused(outcome: Result<Outcome, DiscordError>) -> String {
+    match outcome {
+        Err(DiscordError::Permanent { code: 0, message }) => message,
+        other => panic!("expected a permanent refusal, got {other:?}"),
+    }
+}
+
+/// The body of the one message upload, which must carry `notes.txt`.
+fn uploaded(fake: &FakeDiscord) -> String {
+    let post = only(fake.requests_to("POST", "/messages"));
+    let raw = String::from_utf8_lossy(&post.raw_body).into_owned();
+    assert!(raw.contains("filename=\"notes.txt\""), "{raw}");
+    raw
 }
 
 fn only(requests: Vec<Recorded>) -> Recorded {
@@ -131,7 +187,8 @@ async fn send_message_posts_content_embeds_components_reply_and_nonce() {
 
 #[tokio::test]
 async fn send_message_uploads_files_named_by_url() {
-    let s = setup().await;
+    // The fake serves the file on 127.0.0.1, which the operator allows here.
+    let s = setup_with(allowing(&["127.0.0.1"])).await;
     let message = command(
         "SEND_MESSAGE",
         json!({
@@ -437,4 +494,222 @@ fn fixtures_match_serenitys_models() {
             &json!({ "name": "ping", "description": "Ping" }),
         ),
     );
+}
+
+#[tokio::test]
+async fn a_file_on_a_loopback_address_is_refused_before_anything_is_fetched_or_posted() {
+    let secret = file_server([127, 0, 0, 1]).await;
+    let s = setup().await;
+    let url = secret.url("/latest/meta-data/secret");
+    assert_eq!(
+        refused(run(&s.discord, &send_file(&url)).await),
+        format!(
+            "files: {url} resolves to 127.0.0.1, a loopback address; only public addresses are \
+             fetched (allow it with [discord.fetch] allow)"
+        )
+    );
+    // The same server named other ways: by name, IPv4-mapped, as one number, with credentials.
+    let port = secret.addr().port();
+    for other in [
+        format!("http://localhost:{port}/latest/meta-data/secret"),
+        format!("http://[::ffff:127.0.0.1]:{port}/latest/meta-data/secret"),
+        format!("http://2130706433:{port}/latest/meta-data/secret"),
+        format!("http://admin:hunter2@127.0.0.1:{port}/latest/meta-data/secret"),
+    ] {
+        let message = refused(run(&s.discord, &send_file(&other)).await);
+        assert!(
+            message.contains("a loopback address; only public addresses are fetched"),
+            "{other}: {message}"
+        );
+        assert!(!message.contains("hunter2"), "no credentials: {message}");
+    }
+    for (other, rule) in [
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "a link-local address",
+        ),
+        (
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "a unique-local address",
+        ),
+        ("http://10.0.0.1/internal", "a private address"),
+        ("file:///etc/passwd", "the scheme `file` is not fetched"),
+        (
+            "gopher://127.0.0.1:70/_stats",
+            "the scheme `gopher` is not fetched",
+        ),
+    ] {
+        let message = refused(run(&s.discord, &send_file(other)).await);
+        assert!(message.contains(rule), "{other}: {message}");
+    }
+    assert_eq!(secret.hits(), Vec::<String>::new(), "nothing was fetched");
+    assert!(s.fake.requests().is_empty(), "nothing was posted");
+}
+
+#[tokio::test]
+async fn an_operator_allowed_address_is_uploaded_with_its_bytes() {
+    let secret = file_server([127, 0, 0, 1]).await;
+    let port = secret.addr().port();
+    let cases = [
+        (
+            "allow = [\"127.0.0.1\"]",
+            allowing(&["127.0.0.1"]),
+            secret.url("/latest/meta-data/secret"),
+        ),
+        (
+            "allow = [\"127.0.0.0/8\"]",
+            allowing(&["127.0.0.0/8"]),
+            secret.url("/latest/meta-data/secret"),
+        ),
+        (
+            "allow = [\"localhost\"]",
+            allowing(&["localhost"]),
+            format!("http://LocalHost:{port}/latest/meta-data/secret"),
+        ),
+        (
+            "allow_private_networks",
+            FetchPolicy {
+                allow_private_networks: true,
+                ..FetchPolicy::default()
+            },
+            secret.url("/latest/meta-data/secret"),
+        ),
+    ];
+    for (what, policy, url) in cases {
+        let s = setup_with(policy).await;
+        let outcome = run(&s.discord, &send_file(&url)).await;
+        assert!(
+            matches!(outcome, Ok(Outcome::Sent { .. })),
+            "{what}: {outcome:?}"
+        );
+        let raw = uploaded(&s.fake);
+        assert!(
+            raw.contains(SECRET),
+            "{what}: the file's bytes are uploaded: {raw}"
+        );
+    }
+    assert_eq!(secret.hits().len(), 4);
+}
+
+#[tokio::test]
+async fn redirects_are_followed_only_to_allowed_places_and_at_most_three_times() {
+    // The operator allows 127.0.0.2 only; `localhost` and 127.0.0.1 stay refused.
+    let allowed = file_server([127, 0, 0, 2]).await;
+    let other = file_server([127, 0, 0, 1]).await;
+    let s = setup_with(allowing(&["127.0.0.2"])).await;
+
+    // Within the allowed host: followed.
+    allowed.redirect("/moved", &allowed.url("/files/moved.txt"));
+    allowed.redirect("/again", &allowed.url("/moved"));
+    let outcome = run(&s.discord, &send_file(&allowed.url("/again"))).await;
+    assert!(matches!(outcome, Ok(Outcome::Sent { .. })), "{outcome:?}");
+    assert!(uploaded(&s.fake).contains("file moved.txt"));
+    assert_eq!(allowed.hits(), ["/again", "/moved", "/files/moved.txt"]);
+
+    // To a loopback address the operator did not allow: refused before it is requested.
+    let target = other.url("/latest/meta-data/secret");
+    allowed.redirect("/hop", &target);
+    let message = refused(run(&s.discord, &send_file(&allowed.url("/hop"))).await);
+    assert_eq!(
+        message,
+        format!(
+            "files: {target} (redirected from {}) resolves to 127.0.0.1, a loopback address; \
+             only public addresses are fetched (allow it with [discord.fetch] allow)",
+            allowed.url("/hop")
+        )
+    );
+    // By name, to a scheme never fetched, and in a loop.
+    allowed.redirect(
+        "/named",
+        &format!(
+            "http://localhost:{}/latest/meta-data/secret",
+            other.addr().port()
+        ),
+    );
+    let message = refused(run(&s.discord, &send_file(&allowed.url("/named"))).await);
+    assert!(
+        message.contains("(redirected from ")
+            && message.contains("resolves to 127.0.0.1, a loopback address"),
+        "{message}"
+    );
+    allowed.redirect("/file", "file:///etc/passwd");
+    let message = refused(run(&s.discord, &send_file(&allowed.url("/file"))).await);
+    assert!(
+        message.contains("the scheme `file` is not fetched"),
+        "{message}"
+    );
+    allowed.redirect("/loop", &allowed.url("/loop"));
+    let message = refused(run(&s.discord, &send_file(&allowed.url("/loop"))).await);
+    assert!(
+        message.ends_with(": redirects more than 3 times"),
+        "{message}"
+    );
+    assert_eq!(
+        allowed.hits().iter().filter(|p| *p == "/loop").count(),
+        4,
+        "the first request and three redirects"
+    );
+
+    assert_eq!(
+        other.hits(),
+        Vec::<String>::new(),
+        "the unallowed server was never asked"
+    );
+    assert_eq!(
+        s.fake.requests_to("POST", "/messages").len(),
+        1,
+        "only the allowed upload"
+    );
+}
+
+#[tokio::test]
+async fn a_file_larger_than_max_bytes_is_refused_declared_or_streamed() {
+    let server = file_server([127, 0, 0, 1]).await;
+    let s = setup_with(FetchPolicy {
+        max_bytes: 4096,
+        ..allowing(&["127.0.0.1"])
+    })
+    .await;
+    let declared = refused(run(&s.discord, &send_file(&server.url("/sized/4097"))).await);
+    assert!(
+        declared.ends_with(
+            "/sized/4097: declares 4097 bytes, more than the 4096 fetched at most \
+             ([discord.fetch] max_bytes)"
+        ),
+        "{declared}"
+    );
+    let streamed = refused(run(&s.discord, &send_file(&server.url("/streamed/100000"))).await);
+    assert!(
+        streamed.ends_with(
+            "/streamed/100000: larger than the 4096 bytes fetched at most ([discord.fetch] max_bytes)"
+        ),
+        "{streamed}"
+    );
+    assert!(s.fake.requests().is_empty(), "nothing was posted");
+
+    // Exactly the cap, streamed: uploaded whole.
+    let outcome = run(&s.discord, &send_file(&server.url("/streamed/4096"))).await;
+    assert!(matches!(outcome, Ok(Outcome::Sent { .. })), "{outcome:?}");
+    assert!(uploaded(&s.fake).contains(&"x".repeat(4096)));
+}
+
+#[tokio::test]
+async fn a_stalled_download_times_out_retriably_and_a_404_is_refused() {
+    let server = file_server([127, 0, 0, 1]).await;
+    let s = setup_with(FetchPolicy {
+        timeout: Duration::from_millis(300),
+        ..allowing(&["127.0.0.1"])
+    })
+    .await;
+    let url = server.url("/stall");
+    let outcome = run(&s.discord, &send_file(&url)).await;
+    assert_eq!(
+        outcome,
+        Err(DiscordError::Retriable(format!(
+            "files: {url}: not fetched within 300ms ([discord.fetch] timeout_ms)"
+        )))
+    );
+    let message = refused(run(&s.discord, &send_file(&server.url("/missing/file"))).await);
+    assert!(message.ends_with("/missing/file: HTTP 404"), "{message}");
+    assert!(s.fake.requests().is_empty(), "nothing was posted");
 }

@@ -1,7 +1,9 @@
 //! Voice without a voice connection: sources open, probe and decode offline — a WAV written by
 //! the test, the committed MP3, FLAC, Ogg Opus and Ogg Vorbis fixtures (`tests/fixtures/voice`),
-//! the same over HTTP from a loopback server — and fail clearly when missing, refused or not
-//! audio; songbird's player keeps its contract up to where Discord's voice server would be needed.
+//! the same over HTTP from a loopback server the fetch policy allows — and fail clearly when
+//! missing, refused (by the server, or by the fetch policy: a loopback URL not allowed, a
+//! redirect to one) or not audio; songbird's player keeps its contract up to where Discord's
+//! voice server would be needed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use guildhost::discord::fetch::{AllowEntry, FetchPolicy};
 use guildhost::discord::voice::{
     PlayRequest, Player, PlayerConfig, PlayerError, SongbirdPlayer, SourceConfig, Sources,
 };
 use guildhost::protocol::{MusicEndReason, Snowflake};
+use guildhost_tests::file_server::FileServer;
 use guildhost_tests::{PlayerCall, RecordingPlayer};
 use serenity::all::UserId;
 
@@ -95,13 +99,30 @@ fn wav(seconds: f64, rate: u32, title: &str) -> Vec<u8> {
     riff
 }
 
+/// Sources whose fetch policy allows the test servers on 127.0.0.1.
 fn sources(media_dir: Option<&Path>) -> Sources {
+    sources_with(media_dir, allowing(&["127.0.0.1"]))
+}
+
+fn sources_with(media_dir: Option<&Path>, fetch: FetchPolicy) -> Sources {
     Sources::new(SourceConfig {
         media_dir: media_dir.map(Path::to_owned),
         open_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(2),
+        fetch,
     })
     .expect("an HTTP client")
+}
+
+/// The default policy with `allow` as `[discord.fetch] allow`.
+fn allowing(allow: &[&str]) -> FetchPolicy {
+    FetchPolicy {
+        allow: allow
+            .iter()
+            .map(|entry| AllowEntry::parse(entry).unwrap_or_else(|e| panic!("{entry}: {e}")))
+            .collect(),
+        ..FetchPolicy::default()
+    }
 }
 
 fn assert_about(what: &str, actual: Duration, expected: Duration) {
@@ -115,6 +136,11 @@ fn assert_about(what: &str, actual: Duration, expected: Duration) {
 /// Serves the fixtures under `/audio/<name>`, a generated WAV at `/audio/tone.wav`, and 503 at
 /// `/busy`; anything else is 404. Returns the base URL.
 async fn serve_audio() -> String {
+    serve_audio_on([127, 0, 0, 1]).await
+}
+
+/// [`serve_audio`] on another loopback address.
+async fn serve_audio_on(ip: [u8; 4]) -> String {
     async fn audio(UrlPath(name): UrlPath<String>) -> axum::response::Response {
         let bytes = if name == "tone.wav" {
             wav(1.0, 48_000, "Served Tone")
@@ -128,7 +154,7 @@ async fn serve_audio() -> String {
     let app = Router::new()
         .route("/audio/{name}", get(audio))
         .route("/busy", get(|| async { StatusCode::SERVICE_UNAVAILABLE }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
         .await
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("its address");
@@ -215,6 +241,105 @@ async fn sources_over_http_probe_and_decode() {
         assert_eq!(checked.probed.title, "Fixture Tone", "{name}");
         assert_about(name, checked.decoded, Duration::from_secs(1));
     }
+}
+
+#[tokio::test]
+async fn a_url_on_a_loopback_address_is_refused_before_songbird_reads_it() {
+    let base = serve_audio().await;
+    let strict = sources_with(None, FetchPolicy::default());
+    let url = format!("{base}/audio/tone.wav");
+    let err = strict.probe(&url).await.expect_err("loopback is refused");
+    assert_eq!(
+        err,
+        PlayerError::Unsupported(format!(
+            "{url} resolves to 127.0.0.1, a loopback address; only public addresses are fetched \
+             (allow it with [discord.fetch] allow)"
+        ))
+    );
+    assert!(!err.is_retriable());
+    assert!(err.is_source_fault(), "the queue moves on");
+
+    let metadata = strict
+        .probe("http://169.254.169.254/latest/meta-data/")
+        .await
+        .expect_err("the metadata address is refused");
+    assert!(
+        matches!(&metadata, PlayerError::Unsupported(m) if m.contains("a link-local address")),
+        "{metadata}"
+    );
+    let open = sources_with(
+        None,
+        FetchPolicy {
+            allow_private_networks: true,
+            ..FetchPolicy::default()
+        },
+    );
+    let played = open.probe(&url).await.expect("allow_private_networks");
+    assert_eq!(played.title, "Served Tone");
+}
+
+#[tokio::test]
+async fn a_music_redirect_is_followed_only_to_checked_places() {
+    // The operator allows 127.0.0.2, where the audio and the redirecting server listen; the
+    // server on 127.0.0.1 (also `localhost`) is not allowed and must never be asked.
+    let base = serve_audio_on([127, 0, 0, 2]).await;
+    let redirecting = FileServer::start([127, 0, 0, 2])
+        .await
+        .expect("a file server on 127.0.0.2");
+    let other = FileServer::start([127, 0, 0, 1])
+        .await
+        .expect("a file server on 127.0.0.1");
+    let sources = sources_with(None, allowing(&["127.0.0.2"]));
+
+    redirecting.redirect("/moved", &format!("{base}/audio/tone.wav"));
+    let moved = sources
+        .check(&redirecting.url("/moved"))
+        .await
+        .expect("a redirect to an allowed address plays");
+    assert_eq!(moved.probed.title, "Served Tone");
+    assert_eq!(moved.frames, 48_000);
+
+    let target = other.url("/files/tone.wav");
+    redirecting.redirect("/hop", &target);
+    let hop = sources
+        .probe(&redirecting.url("/hop"))
+        .await
+        .expect_err("a redirect to an address not allowed");
+    assert_eq!(
+        hop,
+        PlayerError::Unsupported(format!(
+            "{target} (redirected from {}) resolves to 127.0.0.1, a loopback address; only \
+             public addresses are fetched (allow it with [discord.fetch] allow)",
+            redirecting.url("/hop")
+        ))
+    );
+
+    // A host name is checked when the client resolves it, against what it resolves to.
+    redirecting.redirect(
+        "/named",
+        &format!("http://localhost:{}/files/tone.wav", other.addr().port()),
+    );
+    let named = sources
+        .probe(&redirecting.url("/named"))
+        .await
+        .expect_err("localhost resolves to a loopback address");
+    assert!(
+        matches!(&named, PlayerError::Unsupported(m)
+            if m.starts_with("the host localhost resolves to 127.0.0.1, a loopback address")),
+        "{named}"
+    );
+
+    redirecting.redirect("/loop", &redirecting.url("/loop"));
+    let looped = sources
+        .probe(&redirecting.url("/loop"))
+        .await
+        .expect_err("a redirect loop");
+    assert!(
+        matches!(&looped, PlayerError::Unsupported(m) if m.ends_with("redirects more than 3 times")),
+        "{looped}"
+    );
+    assert!(!looped.is_retriable());
+    assert_eq!(other.hits(), Vec::<String>::new(), "never asked");
 }
 
 #[tokio::test]

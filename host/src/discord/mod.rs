@@ -6,6 +6,9 @@
 //!
 //! - [`rest`]: the boundary over serenity's REST client, in direct or proxy mode.
 //! - [`classify`]: serenity's errors sorted into [`DiscordError`] classes.
+//! - [`fetch`]: the guarded download of what a command names by URL (attachments, music):
+//!   public addresses only unless the operator allows more, redirects checked, size and time
+//!   capped.
 //! - [`recent`]: kicks and bans guildhost executed, so a removal can be explained.
 //! - [`commands`]: application commands registered globally or per guild.
 //! - [`interactions`]: interactions awaiting their answer, deferred when it comes late.
@@ -14,6 +17,7 @@
 
 pub mod classify;
 pub mod commands;
+pub mod fetch;
 pub mod gateway;
 pub mod interactions;
 pub mod recent;

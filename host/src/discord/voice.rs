@@ -9,8 +9,10 @@
 //! plugin moves on. Ends a command causes (stop, skip, replace) are returned by that command and
 //! never reported on the events: the plugin announced them itself.
 //!
-//! [`Sources`] opens what is played — `http(s)://` URLs with reqwest, local files under a media
-//! directory — and probes title, artist and duration from the container's tags and headers.
+//! [`Sources`] opens what is played — `http(s)://` URLs with reqwest under the fetch policy
+//! ([`super::fetch`]: checked before songbird gets them, read with a client pinned to the
+//! checked addresses), local files under a media directory — and probes title, artist and
+//! duration from the container's tags and headers.
 //! Knows nothing of queues, plugins or Redis.
 
 use std::collections::HashMap;
@@ -34,6 +36,7 @@ use symphonia::core::errors::Error as SymphError;
 use symphonia::core::meta::{MetadataRevision, StandardTagKey, Value};
 use tokio::sync::mpsc;
 
+use super::fetch::{FetchError, FetchPolicy};
 use crate::protocol::{ExtraFields, JsNumber, MusicEndReason, MusicEnded, Snowflake};
 
 /// Why the player could not do what it was asked.
@@ -46,7 +49,8 @@ pub enum PlayerError {
     #[error("source unreachable: {0}")]
     Unreachable(String),
     /// The source can never be played: a search (no resolver here), a path outside the media
-    /// directory, local files turned off, or bytes that are not audio this player decodes.
+    /// directory, local files turned off, a URL the fetch policy refuses, or bytes that are not
+    /// audio this player decodes.
     #[error("cannot play this source: {0}")]
     Unsupported(String),
     /// The guild has no voice connection to play on: join a voice channel first.
@@ -288,6 +292,9 @@ pub struct SourceConfig {
     pub open_timeout: Duration,
     /// The most connecting to a URL's server may take.
     pub connect_timeout: Duration,
+    /// Which URLs may be played (`[discord.fetch]`): its address rule, allow list and redirect
+    /// limit apply; its size and time caps do not (a stream is long by nature).
+    pub fetch: FetchPolicy,
 }
 
 impl Default for SourceConfig {
@@ -296,6 +303,7 @@ impl Default for SourceConfig {
             media_dir: None,
             open_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),
+            fetch: FetchPolicy::default(),
         }
     }
 }
@@ -316,8 +324,8 @@ pub struct Checked {
 /// Opens and probes what the player plays.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    http: reqwest::Client,
     config: SourceConfig,
+    fetch: Arc<FetchPolicy>,
 }
 
 /// A source as a request names it.
@@ -327,21 +335,40 @@ enum Location {
 }
 
 impl Sources {
-    /// Sources read with a reqwest client of their own.
+    /// Sources as `config` says. Each URL is read with a reqwest client of its own, pinned to
+    /// the addresses its check passed; this fails if no such client can be built.
     pub fn new(config: SourceConfig) -> Result<Self, PlayerError> {
-        let http = reqwest::Client::builder()
+        // Built once here so a missing TLS backend fails at start, not on the first play.
+        Self::client_builder(&config)
+            .build()
+            .map_err(|e| PlayerError::Unreachable(format!("cannot build the HTTP client: {e}")))?;
+        let fetch = Arc::new(config.fetch.clone());
+        Ok(Self { config, fetch })
+    }
+
+    fn client_builder(config: &SourceConfig) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             // A stalled stream fails instead of hanging the track.
             .read_timeout(Duration::from_secs(30))
-            .user_agent(concat!("guildhost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| PlayerError::Unreachable(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self::with_client(http, config))
     }
 
-    /// Sources read with `http`.
-    pub fn with_client(http: reqwest::Client, config: SourceConfig) -> Self {
-        Self { http, config }
+    /// The client songbird reads `url` with: the URL checked under the fetch policy first, then
+    /// a client that connects only to the addresses checked and checks every redirect.
+    async fn url_client(&self, url: &str) -> Result<reqwest::Client, PlayerError> {
+        let parsed = FetchPolicy::parse_url(url).map_err(fetch_error)?;
+        let checked = tokio::time::timeout(self.config.open_timeout, self.fetch.check(&parsed))
+            .await
+            .map_err(|_| {
+                PlayerError::Unreachable(format!(
+                    "{url}: not resolved within {:?}",
+                    self.config.open_timeout
+                ))
+            })?
+            .map_err(fetch_error)?;
+        self.fetch
+            .streaming_client(&checked, Self::client_builder(&self.config))
+            .map_err(fetch_error)
     }
 
     /// Opens `source` and probes it, without playing it.
@@ -375,12 +402,9 @@ impl Sources {
         let (input, location, fallback_title): (Input, String, String) =
             match parse_location(source)? {
                 Location::Url(url) => {
+                    let client = self.url_client(&url).await?;
                     let title = url_title(&url);
-                    (
-                        HttpRequest::new(self.http.clone(), url.clone()).into(),
-                        url,
-                        title,
-                    )
+                    (HttpRequest::new(client, url.clone()).into(), url, title)
                 }
                 Location::File(path) => {
                     let path = self.resolve_file(&path).await?;
@@ -527,8 +551,21 @@ fn create_error(location: &str, error: AudioStreamError) -> PlayerError {
     }
 }
 
+/// A URL the fetch policy refused can never play; one that failed to resolve may later.
+fn fetch_error(error: FetchError) -> PlayerError {
+    if error.is_retriable() {
+        PlayerError::Unreachable(error.to_string())
+    } else {
+        PlayerError::Unsupported(error.to_string())
+    }
+}
+
 /// Sorts songbird's opaque failure by what is inside it.
 fn fail_error(location: &str, why: &(dyn StdError + Send + Sync + 'static)) -> PlayerError {
+    // The policy's refusal of a redirect or of a name's addresses, inside reqwest's error.
+    if let Some(refused) = FetchError::find_in(why) {
+        return fetch_error(refused.clone());
+    }
     if let Some(io) = why.downcast_ref::<std::io::Error>() {
         return if io.kind() == std::io::ErrorKind::NotFound {
             PlayerError::NotFound(format!("{location}: no such file"))
