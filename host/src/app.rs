@@ -64,10 +64,12 @@ pub async fn run_serving(
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let prefix = config.redis.prefix.clone();
-    let conn = RedisConn::connect(&config.redis.url)
-        .await
-        .with_context(|| format!("connecting to Redis at {}", config.redis.url))?;
-    tracing::info!(url = %config.redis.url, prefix = %prefix, "connected to Redis");
+    let conn = crate::ops::connect(&config).await?;
+    tracing::info!(
+        url = %crate::config::redact_url(&config.redis.url),
+        prefix = %prefix,
+        "connected to Redis"
+    );
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(conn.clone()));
     let endpoints = Endpoints {

@@ -29,6 +29,23 @@ use serde::{Deserialize, Deserializer};
 
 use crate::protocol::TaskType;
 
+/// `url` with its password (and a user name, if any, beside it) replaced by `***`, for logs
+/// and errors: `redis://:secret@host:6379` becomes `redis://:***@host:6379`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map_or("", |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Everything guildhost reads from `guildhost.toml`, after defaults and environment overrides.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -177,6 +194,19 @@ pub struct BudgetConfig {
     pub outputs_burst: u32,
     /// Delayed outputs (`execute-after`) of such a plugin in one guild that may be pending at once.
     pub max_pending_delayed: u32,
+}
+
+impl Config {
+    /// The same configuration with its secrets hidden (the Discord token, the Redis password),
+    /// for printing.
+    pub fn redacted(&self) -> Config {
+        let mut redacted = self.clone();
+        redacted.redis.url = redact_url(&self.redis.url);
+        if redacted.discord.token.is_some() {
+            redacted.discord.token = Some("***".to_owned());
+        }
+        redacted
+    }
 }
 
 impl Default for BudgetConfig {
@@ -789,6 +819,28 @@ fn check_guild(key: &str, guild: &str) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_are_redacted_for_printing() {
+        assert_eq!(
+            super::redact_url("redis://:hunter2@cache.internal:6379/0"),
+            "redis://:***@cache.internal:6379/0"
+        );
+        assert_eq!(
+            super::redact_url("rediss://bot:hunter2@cache.internal"),
+            "rediss://bot:***@cache.internal"
+        );
+        assert_eq!(
+            super::redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        let mut config = Config::default();
+        config.redis.url = "redis://:hunter2@cache.internal:6379".into();
+        config.discord.token = Some("MTIz.secret.token".into());
+        let printed = format!("{:#?}", config.redacted());
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("secret.token"), "{printed}");
+    }
+
     use super::*;
 
     #[test]

@@ -88,8 +88,9 @@ enum PluginCommand {
         #[arg(long)]
         message: PathBuf,
         /// The guild's configuration for the plugin: a JSON object, inline or a file path.
-        #[arg(long)]
-        config: Option<String>,
+        /// (Not `--config`, which names the host's configuration file everywhere.)
+        #[arg(long = "guild-config", value_name = "JSON")]
+        guild_config: Option<String>,
     },
 }
 
@@ -164,7 +165,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         Command::ConfigCheck => {
             let config = load_config(config_path)?;
             println!("configuration OK");
-            println!("{config:#?}");
+            println!("{:#?}", config.redacted());
             Ok(true)
         }
         Command::Plugin(PluginCommand::List) => {
@@ -180,11 +181,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         Command::Plugin(PluginCommand::Run {
             file,
             message,
-            config,
-        }) => guildhost::ops::plugin_run(&file, &message, config.as_deref()).map(|(report, ok)| {
-            print!("{report}");
-            ok
-        }),
+            guild_config,
+        }) => guildhost::ops::plugin_run(&file, &message, guild_config.as_deref()).map(
+            |(report, ok)| {
+                print!("{report}");
+                ok
+            },
+        ),
     }
 }
 
@@ -203,5 +206,19 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks over the whole command tree (unique flags and ids, valid
+    /// defaults): a collision would otherwise panic only when a user reaches it.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -28,7 +28,12 @@ pub fn known_queues() -> Vec<&'static str> {
 pub async fn connect(config: &Config) -> anyhow::Result<RedisConn> {
     RedisConn::connect(&config.redis.url)
         .await
-        .with_context(|| format!("connecting to Redis at {}", config.redis.url))
+        .with_context(|| {
+            format!(
+                "connecting to Redis at {}",
+                crate::config::redact_url(&config.redis.url)
+            )
+        })
 }
 
 /// `guildhost queues`: jobs per queue and state, as Node's `getJobCounts()` reports them.

@@ -50,10 +50,34 @@ fn manager_config(response_timeout: Option<Duration>) -> ConnectionManagerConfig
         .set_response_timeout(response_timeout)
 }
 
+/// How long the first connection may take before `connect` gives up and says why.
+const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl RedisConn {
-    /// Connects to one Redis server (`redis://host:port/db`).
+    /// Connects to one Redis server (`redis://host:port/db`). The first connection is tried
+    /// once, within a few seconds, so a wrong address or password fails at once with Redis's
+    /// reason instead of retrying forever; later disconnects are retried with backoff.
     pub async fn connect(url: &str) -> QueueResult<RedisConn> {
         let client = redis::Client::open(url)?;
+        let first = tokio::time::timeout(FIRST_CONNECT_TIMEOUT, async {
+            let mut connection = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING")
+                .query_async::<redis::Value>(&mut connection)
+                .await
+        })
+        .await;
+        match first {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "no answer",
+                    format!("nothing answered within {FIRST_CONNECT_TIMEOUT:?}"),
+                ))
+                .into());
+            }
+        }
         let manager = ConnectionManager::new_with_config(
             client.clone(),
             manager_config(Some(RESPONSE_TIMEOUT)),

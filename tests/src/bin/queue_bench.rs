@@ -7,6 +7,13 @@
 //!             [--guildhost-concurrency N] [--guildhost-batch N]   # default: the same concurrency
 //!                                                                  # and the worker's batch size
 //!             [--pipeline]     # guildhost drains through the full pipeline (issue: ≥ 2× bull)
+//!             [--notify]       # bans notify the user: the plugin replies with a DM and the ban
+//!             [--scoped]       # the moderation plugin is scoped to the bench's guild, so every
+//!                              # reply passes the target check and the guild budget (implies
+//!                              # --pipeline --notify; compare with `--pipeline --notify`)
+//!             [--hostile]      # while guildhost drains, a hostile guild plugin in another guild
+//!                              # sleeps through every message of its own queue (implies
+//!                              # --pipeline; compare with `--pipeline`)
 //!             [--only guildhost|bull] [--no-latency]   # one side / drains only (for profiling)
 //! ```
 //!
@@ -27,14 +34,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
-use guildhost::config::Config;
+use guildhost::config::{BudgetConfig, Config};
+use guildhost::dispatch::budget::OutputBudget;
+use guildhost::dispatch::targets::TargetDirectory;
 use guildhost::dispatch::{Dispatcher, GuildConfigStore, RedisKv};
+use guildhost::protocol::Message;
 use guildhost::queue::{
     Completion, JobHandler, JobOptions, KeepJobs, NewJob, Queue, RedisConn, Worker, WorkerOptions,
     handler_fn,
 };
 use guildhost::runtime::lanes::Lanes;
-use guildhost::runtime::{Runtime, RuntimeConfig};
+use guildhost::runtime::{Manifest, Runtime, RuntimeConfig};
 use guildhost_tests::{LocalRedis, NodeScript, cleanup, require_node_modules};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -57,6 +67,12 @@ struct Settings {
     guildhost_batch: Option<usize>,
     /// guildhost runs the full pipeline instead of a no-op handler.
     pipeline: bool,
+    /// Bans notify the user (two replies per job: the DM and the ban).
+    notify: bool,
+    /// The moderation plugin is guild-scoped: its replies pass the containment checks.
+    scoped: bool,
+    /// A hostile guild plugin in another guild blocks in every call during guildhost's drain.
+    hostile: bool,
     /// Run only this side (profiling one worker without the other's noise).
     only: Option<Lib>,
     /// Skip the latency runs.
@@ -86,6 +102,9 @@ fn parse_settings() -> anyhow::Result<Settings> {
         guildhost_concurrency: None,
         guildhost_batch: None,
         pipeline: false,
+        notify: false,
+        scoped: false,
+        hostile: false,
         only: None,
         no_latency: false,
     };
@@ -93,6 +112,21 @@ fn parse_settings() -> anyhow::Result<Settings> {
     while let Some(flag) = args.next() {
         if flag == "--pipeline" {
             settings.pipeline = true;
+            continue;
+        }
+        if flag == "--notify" {
+            settings.notify = true;
+            continue;
+        }
+        if flag == "--hostile" {
+            settings.hostile = true;
+            settings.pipeline = true;
+            continue;
+        }
+        if flag == "--scoped" {
+            settings.scoped = true;
+            settings.pipeline = true;
+            settings.notify = true;
             continue;
         }
         if flag == "--no-latency" {
@@ -126,7 +160,7 @@ fn parse_settings() -> anyhow::Result<Settings> {
                 })
             }
             other => bail!(
-                "unknown flag `{other}` (flags: --rounds --jobs --concurrency --latency-jobs --rate --redis-url --guildhost-concurrency --guildhost-batch --pipeline --only --no-latency)"
+                "unknown flag `{other}` (flags: --rounds --jobs --concurrency --latency-jobs --rate --redis-url --guildhost-concurrency --guildhost-batch --pipeline --notify --scoped --hostile --only --no-latency)"
             ),
         }
     }
@@ -160,22 +194,27 @@ struct Drain {
     script_calls_per_job: f64,
 }
 
+/// The guild every bench message concerns.
+const BENCH_GUILD: &str = "123456789012345678";
+/// The member every bench ban targets.
+const BENCH_MEMBER: &str = "345678901234567890";
+
 /// A ~300-byte BAN_USER message like the seed's API sends. The moderation plugin turns it into
-/// exactly one output (the ban to execute): no case, no DM.
-fn ban_payload(seq: usize) -> String {
+/// exactly one output (the ban to execute): no case, and a DM first only when `notify`.
+fn ban_payload(seq: usize, notify: bool) -> String {
     json!({
         "id": format!("{:08x}-7d1e-4c2a-9f3b-5a6c7d8e9f{:02x}", seq, seq % 256),
         "type": "BAN_USER",
         "timestamp": "2026-11-30T12:00:00.000Z",
         "source": "api",
-        "guildId": "123456789012345678",
+        "guildId": BENCH_GUILD,
         "userId": "234567890123456789",
         "data": {
-            "userId": "345678901234567890",
+            "userId": BENCH_MEMBER,
             "reason": "Repeated spam in #general after two warnings",
             "deleteMessageDays": 1,
             "moderatorId": "456789012345678901",
-            "notifyUser": false,
+            "notifyUser": notify,
             "createCase": false,
             "seq": seq
         }
@@ -183,16 +222,17 @@ fn ban_payload(seq: usize) -> String {
     .to_string()
 }
 
-fn ban_job(seq: usize) -> NewJob {
-    NewJob::new(QUEUE, "ban", ban_payload(seq)).with_opts(JobOptions {
+fn ban_job(seq: usize, notify: bool) -> NewJob {
+    NewJob::new(QUEUE, "ban", ban_payload(seq, notify)).with_opts(JobOptions {
         remove_on_complete: Some(KeepJobs::Remove(true)),
         ..JobOptions::default()
     })
 }
 
-async fn fill(conn: &RedisConn, prefix: &str, jobs: usize) -> anyhow::Result<()> {
+async fn fill(conn: &RedisConn, prefix: &str, settings: &Settings) -> anyhow::Result<()> {
+    let jobs = settings.jobs;
     let queue = Queue::new(conn.clone(), prefix, QUEUE);
-    let all: Vec<NewJob> = (0..jobs).map(ban_job).collect();
+    let all: Vec<NewJob> = (0..jobs).map(|seq| ban_job(seq, settings.notify)).collect();
     for chunk in all.chunks(1000) {
         queue.add_bulk(chunk).await?;
     }
@@ -332,8 +372,13 @@ async fn drain_guildhost(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let pipeline = settings
         .pipeline
-        .then(|| pipeline_dispatcher(conn, prefix))
+        .then(|| pipeline_dispatcher(conn, prefix, settings.scoped, settings.hostile))
         .transpose()?;
+    // The attack runs beside the drain on the same dispatcher (the same plugin threads).
+    let attack = match (&pipeline, settings.hostile) {
+        (Some(dispatcher), true) => Some(start_attack(conn, prefix, dispatcher.clone()).await?),
+        _ => None,
+    };
     let redis_before = redis_cpu_us(conn).await?;
     let calls_before = script_calls(conn).await?;
     let run = tokio::spawn(async move {
@@ -377,6 +422,16 @@ async fn drain_guildhost(
     let redis_after = redis_cpu_us(conn).await?;
     let calls_after = script_calls(conn).await?;
     let _ = stop.send(());
+    if let Some((stop_attack, attack)) = attack {
+        let _ = stop_attack.send(());
+        match tokio::time::timeout(Duration::from_secs(30), attack).await {
+            Ok(Ok(Ok(stats))) if stats.completed + stats.failed_attempts > 0 => {}
+            Ok(Ok(Ok(_))) => bail!("the hostile plugin never ran during the drain"),
+            Ok(Ok(Err(error))) => bail!("the attack's worker failed: {error}"),
+            Ok(Err(error)) => bail!("the attack's worker task failed: {error}"),
+            Err(_) => bail!("the attack's worker did not stop within 30 s"),
+        }
+    }
     match tokio::time::timeout(Duration::from_secs(30), run).await {
         Ok(Ok(Ok(_stats))) => {}
         Ok(Ok(Err(error))) => bail!("guildhost's worker failed: {error}"),
@@ -396,22 +451,130 @@ async fn drain_guildhost(
 }
 
 /// The dispatcher of a host with the first-party plugins, on `prefix`: a `BAN_USER` reaches the
-/// moderation plugin, whose one output is enqueued with the completion.
-fn pipeline_dispatcher(conn: &RedisConn, prefix: &str) -> anyhow::Result<Arc<Dispatcher>> {
+/// moderation plugin, whose outputs are enqueued with the completion. With `scoped`, the
+/// moderation plugin is scoped to the bench's guild, so its replies pass the target check (the
+/// member is known from a `MEMBER_JOINED` the directory saw, as a host learns from the gateway)
+/// and the per-guild budget (set high enough to grant everything: its cost, not its refusals,
+/// is measured).
+fn pipeline_dispatcher(
+    conn: &RedisConn,
+    prefix: &str,
+    scoped: bool,
+    hostile: bool,
+) -> anyhow::Result<Arc<Dispatcher>> {
     let kv = Arc::new(RedisKv::new(conn.clone(), prefix));
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), kv)?);
-    for (name, outcome) in guildhost::bundled::install(&runtime) {
-        outcome.with_context(|| format!("loading the first-party plugin {name}"))?;
+    let mut runtime_config = RuntimeConfig::default();
+    if hostile {
+        // The worst case: the breaker never suspends the attacker, so it blocks in every call.
+        runtime_config.breaker.failures = u32::MAX;
+    }
+    let runtime = Arc::new(Runtime::new(runtime_config, kv)?);
+    for &(name, wasm, manifest) in guildhost::bundled::PLUGINS {
+        let manifest = if scoped && name == "moderation" {
+            manifest.replace(
+                "scope = \"global\"",
+                &format!("scope = {{ guild = \"{BENCH_GUILD}\" }}"),
+            )
+        } else {
+            manifest.to_owned()
+        };
+        let manifest = Manifest::parse(&manifest, &runtime.config().limits)
+            .with_context(|| format!("the first-party manifest of {name}"))?;
+        let plugin = runtime
+            .load(manifest, wasm)
+            .with_context(|| format!("loading the first-party plugin {name}"))?;
+        runtime.registry().install(plugin);
+    }
+    if hostile {
+        let guests = std::path::Path::new(env!("GUILDHOST_TEST_GUESTS"));
+        let manifest = Manifest::load(&guests.join("hostile.toml"), &runtime.config().limits)
+            .context("the hostile guest's manifest")?;
+        let wasm = std::fs::read(guests.join("hostile.wasm")).context("hostile.wasm")?;
+        runtime.registry().install(runtime.load(manifest, &wasm)?);
     }
     let lanes = Arc::new(Lanes::new(2)?);
     let mut config = Config::default();
     config.redis.prefix = prefix.to_owned();
-    Ok(Arc::new(Dispatcher::new(
-        runtime,
-        lanes,
-        GuildConfigStore::new(conn.clone(), prefix),
-        Arc::new(config),
-    )))
+    config.plugins.budget = BudgetConfig {
+        outputs_per_second: u32::MAX,
+        outputs_burst: u32::MAX,
+        max_pending_delayed: u32::MAX,
+        ..BudgetConfig::default()
+    };
+    let targets = Arc::new(TargetDirectory::default());
+    let joined = json!({
+        "id": "bench-member-joined", "type": "MEMBER_JOINED",
+        "timestamp": "2026-11-30T12:00:00.000Z", "source": "bot", "guildId": BENCH_GUILD,
+        "data": {
+            "user": { "id": BENCH_MEMBER, "username": "member", "discriminator": "0", "bot": false },
+            "member": { "joinedAt": "2026-11-30T12:00:00.000Z", "roles": [], "pending": false }
+        }
+    });
+    targets.learn(&Message::decode_value(joined).context("the bench's MEMBER_JOINED")?);
+    let budget = OutputBudget::new(config.plugins.budget.clone(), Some((conn.clone(), prefix)));
+    Ok(Arc::new(
+        Dispatcher::new(
+            runtime,
+            lanes,
+            GuildConfigStore::new(conn.clone(), prefix),
+            Arc::new(config),
+        )
+        .with_targets(targets)
+        .with_budget(budget),
+    ))
+}
+
+/// The hostile plugin's guild (its manifest's scope).
+const HOSTILE_GUILD: &str = "100000000000000042";
+
+/// Starts the attack for `--hostile`: `MESSAGE_CREATED` jobs in the hostile plugin's guild on the
+/// gateway queue, each making it sleep (cut at its 100 ms wall time), worked by a second worker
+/// on the same dispatcher. Returns its stop signal and task.
+async fn start_attack(
+    conn: &RedisConn,
+    prefix: &str,
+    dispatcher: Arc<Dispatcher>,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<guildhost::queue::QueueResult<guildhost::queue::WorkerStats>>,
+)> {
+    const GATEWAY: &str = "guildhost:gateway";
+    let queue = Queue::new(conn.clone(), prefix, GATEWAY);
+    let jobs: Vec<NewJob> = (0..2_000)
+        .map(|seq| {
+            let message = json!({
+                "id": format!("attack-{seq}"), "type": "MESSAGE_CREATED",
+                "timestamp": "2026-11-30T12:00:00.000Z", "source": "bot", "guildId": HOSTILE_GUILD,
+                "data": {
+                    "messageId": "400000000000000001", "channelId": "500000000000000001",
+                    "authorId": "300000000000000001", "content": "sleep",
+                    "mentions": { "users": [], "roles": [], "everyone": false },
+                    "attachmentCount": 0, "timestamp": "2026-11-30T12:00:00.000Z"
+                }
+            });
+            NewJob::new(GATEWAY, "MESSAGE_CREATED", message.to_string()).with_opts(JobOptions {
+                remove_on_complete: Some(KeepJobs::Remove(true)),
+                remove_on_fail: Some(KeepJobs::Remove(true)),
+                attempts: Some(1),
+                ..JobOptions::default()
+            })
+        })
+        .collect();
+    queue.add_bulk(&jobs).await?;
+    let worker = Worker::new(conn.clone(), prefix, GATEWAY, WorkerOptions::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let handler = handler_fn(move |job| {
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.handle(&job).await }
+        });
+        worker
+            .run(handler, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok((stop, task))
 }
 
 /// Add→completed latencies in milliseconds at a steady rate.
@@ -480,7 +643,7 @@ async fn latency(
     let mut sent = Vec::with_capacity(jobs);
     for seq in 0..jobs {
         tokio::time::sleep_until(start + interval * seq as u32).await;
-        let job = ban_job(seq);
+        let job = ban_job(seq, settings.notify);
         let at = Instant::now();
         let id = queue.add(&job.name, &job.data, job.opts).await?;
         sent.push((id, at));
@@ -576,7 +739,7 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         for &lib in &order {
             let prefix = format!("ghbench-{}", uuid::Uuid::new_v4().simple());
-            fill(&conn, &prefix, settings.jobs).await?;
+            fill(&conn, &prefix, &settings).await?;
             let drain = match lib {
                 Lib::Bull => drain_bull(&conn, &url, &prefix, &settings).await?,
                 Lib::Guildhost => drain_guildhost(&conn, &prefix, &settings).await?,
@@ -615,7 +778,13 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default();
         (median(&values), range(&values, decimals))
     };
-    let guildhost_work = if settings.pipeline {
+    let guildhost_work = if settings.scoped {
+        "guildhost runs the full pipeline with the moderation plugin guild-scoped: decode + validate, the plugin, its two replies (DM, ban) target-checked and budgeted, enqueued with the completion"
+    } else if settings.hostile {
+        "guildhost runs the full pipeline while a hostile guild plugin in another guild blocks in every call of its own queue on the same plugin threads"
+    } else if settings.notify {
+        "guildhost runs the full pipeline: decode + validate, the moderation plugin, its two replies (DM, ban) enqueued with the completion"
+    } else if settings.pipeline {
         "guildhost runs the full pipeline: decode + validate, the moderation plugin, its output enqueued with the completion"
     } else {
         "no-op handlers"

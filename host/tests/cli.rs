@@ -1,0 +1,102 @@
+//! The `guildhost` binary itself, as a plugin author runs it: `plugin check` and `plugin run`
+//! (with a guild configuration, and with `GUILDHOST_CONFIG` exported) exit 0 and print their
+//! report; nothing panics.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The test guests the build script compiled.
+fn guest(name: &str, ext: &str) -> PathBuf {
+    Path::new(env!("OUT_DIR"))
+        .join("test-guests")
+        .join(format!("{name}.{ext}"))
+}
+
+fn guildhost(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_guildhost"));
+    command.args(args).env_remove("GUILDHOST_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    match command.output() {
+        Ok(output) => output,
+        Err(e) => panic!("running guildhost {args:?}: {e}"),
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A scratch directory with the `automod-like` guest, a message and a host configuration.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("guildhost-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("{}: {e}", dir.display());
+    }
+    for ext in ["wasm", "toml"] {
+        if let Err(e) = std::fs::copy(guest("automod-like", ext), dir.join(format!("automod-like.{ext}"))) {
+            panic!("automod-like.{ext} (built by host/build.rs): {e}");
+        }
+    }
+    let message = serde_json::json!({
+        "id": "m-1", "type": "MESSAGE_CREATED", "timestamp": "2026-11-30T17:45:12.345Z",
+        "source": "bot", "guildId": "123456789012345678",
+        "data": {
+            "messageId": "1312457001122334455", "channelId": "1187459222185005126",
+            "authorId": "829410203982675998", "content": "a badword here",
+            "mentions": { "users": [], "roles": [], "everyone": false },
+            "attachmentCount": 0, "timestamp": "2026-11-30T17:45:12.300Z"
+        }
+    });
+    let written = std::fs::write(dir.join("message.json"), message.to_string())
+        .and_then(|()| std::fs::write(dir.join("guildhost.toml"), "[redis]\nprefix = \"cli\"\n"));
+    if let Err(e) = written {
+        panic!("writing the scratch files: {e}");
+    }
+    dir
+}
+
+#[test]
+fn plugin_check_and_run_work_through_the_binary() {
+    let dir = scratch("plugin");
+    let wasm = dir.join("automod-like.wasm");
+    let wasm = wasm.to_string_lossy();
+    let message = dir.join("message.json");
+    let message = message.to_string_lossy();
+
+    let check = guildhost(&["plugin", "check", &wasm], &[]);
+    assert!(check.status.success(), "{}", text(&check));
+
+    let run = guildhost(&["plugin", "run", &wasm, "--message", &message], &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("DELETE_MESSAGE"),
+        "{}",
+        text(&run)
+    );
+
+    // The walk-through's next step: a guild configuration, with the host's configuration file
+    // named by the environment as an operator's shell may have it.
+    let config = dir.join("guildhost.toml");
+    let configured = guildhost(
+        &[
+            "plugin",
+            "run",
+            &wasm,
+            "--message",
+            &message,
+            "--guild-config",
+            r#"{"strict": true}"#,
+        ],
+        &[("GUILDHOST_CONFIG", &config)],
+    );
+    assert!(configured.status.success(), "{}", text(&configured));
+    let _ = std::fs::remove_dir_all(&dir);
+}
