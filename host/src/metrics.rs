@@ -123,6 +123,7 @@ pub struct Metrics {
     plugin_traps: Family<PluginLabel, Counter>,
     plugin_limit_violations: Family<PluginLimitLabels, Counter>,
     plugin_outputs_refused: Family<PluginReasonLabels, Counter>,
+    plugin_log_dropped: Family<PluginLabel, Counter>,
     discord_requests: Family<RouteCodeLabels, Counter>,
     discord_errors: Family<RouteCodeLabels, Counter>,
     discord_rate_limit_waits: HistogramFamily<RouteLabel>,
@@ -215,6 +216,12 @@ impl Metrics {
             "Plugin outputs dropped by the host, by plugin and reason (not_granted, scope, target, invalid, budget_depth, budget_chain, budget_rate, budget_delayed)",
             plugin_outputs_refused.clone(),
         );
+        let plugin_log_dropped = Family::<PluginLabel, Counter>::default();
+        registry.register(
+            "guildhost_plugin_log_dropped",
+            "Plugin log and stdout/stderr lines kept out of the host's log by the per-call or per-minute log caps, by plugin",
+            plugin_log_dropped.clone(),
+        );
         let discord_requests = Family::<RouteCodeLabels, Counter>::default();
         registry.register(
             "guildhost_discord_requests",
@@ -248,6 +255,7 @@ impl Metrics {
             plugin_traps,
             plugin_limit_violations,
             plugin_outputs_refused,
+            plugin_log_dropped,
             discord_requests,
             discord_errors,
             discord_rate_limit_waits,
@@ -352,6 +360,18 @@ impl Metrics {
                 reason,
             })
             .inc_by(count);
+    }
+
+    /// Records `lines` log lines of one call of `plugin` dropped by the log caps.
+    pub fn record_plugin_log_dropped(&self, plugin: &str, lines: u64) {
+        if lines == 0 {
+            return;
+        }
+        self.plugin_log_dropped
+            .get_or_create(&PluginLabel {
+                plugin: plugin.to_owned(),
+            })
+            .inc_by(lines);
     }
 
     /// Records one action sent to Discord: `route` is a bounded name (the command's message
@@ -591,6 +611,20 @@ mod tests {
         assert_eq!(
             value("guildhost_plugin_call_duration_seconds_count{plugin=\"p\"}"),
             3.0
+        );
+    }
+
+    #[test]
+    fn dropped_plugin_log_lines_are_counted() {
+        let metrics = Metrics::new();
+        metrics.record_plugin_log_dropped("p", 84);
+        metrics.record_plugin_log_dropped("p", 0);
+        metrics.record_plugin_log_dropped("p", 2);
+        let text = metrics.encode();
+        assert_eq!(
+            line_value(&text, "guildhost_plugin_log_dropped_total{plugin=\"p\"}"),
+            Some(86.0),
+            "{text}"
         );
     }
 

@@ -41,7 +41,10 @@ fn scratch(name: &str) -> PathBuf {
         panic!("{}: {e}", dir.display());
     }
     for ext in ["wasm", "toml"] {
-        if let Err(e) = std::fs::copy(guest("automod-like", ext), dir.join(format!("automod-like.{ext}"))) {
+        if let Err(e) = std::fs::copy(
+            guest("automod-like", ext),
+            dir.join(format!("automod-like.{ext}")),
+        ) {
             panic!("automod-like.{ext} (built by host/build.rs): {e}");
         }
     }

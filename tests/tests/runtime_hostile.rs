@@ -4,13 +4,14 @@
 
 mod runtime_support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use guildhost::runtime::bindings::{Message, Output};
 use guildhost::runtime::{
-    CallResult, DropReason, LoadError, LoadedPlugin, LogSource, PluginError, Runtime,
+    CallResult, DropReason, LoadError, LoadedPlugin, LogLine, LogSource, PluginError, Runtime,
 };
-use runtime_support::{GUILD, config, load, ping, runtime_with, wasm};
+use runtime_support::{GUILD, config, load, load_with_manifest, ping, runtime_with, wasm};
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn healthy_call(echo: &LoadedPlugin, id: &str) -> CallResult {
     let (envelope, message) = ping(id, Some(GUILD));
@@ -289,4 +290,255 @@ fn a_sleep_in_a_wasi_call_ends_at_the_wall_time() {
         "the blocked call ended after {took:?}, not at its wall time"
     );
     healthy_call(&echo, "sleep-after");
+}
+
+/// The forged text the `log-flood` guest logs and writes to stderr, as the host must show it:
+/// one line, every control character escaped.
+const FORGED_ESCAPED: &str = "innocent\\n2026-01-01T00:00:00.000000Z  INFO guildhost::app: FORGED host line\\r\\u{1b}[2K\\u{1b}[31mFORGED overwrite\\u{2028}FORGED separator";
+
+/// What `tracing` printed, as the host's log would show it: a process-wide subscriber writing
+/// to memory, installed once (a thread-local one can miss events while other tests' threads
+/// race to register the same callsites). Tests read the lines of their own message id.
+fn host_log() -> &'static Printed {
+    static PRINTED: OnceLock<Printed> = OnceLock::new();
+    PRINTED.get_or_init(|| {
+        let printed = Printed::default();
+        let writer = printed.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .finish()
+            .try_init()
+            .expect("no other subscriber in this test binary");
+        printed
+    })
+}
+
+#[derive(Clone, Default)]
+struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Printed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Printed {
+    /// The printed lines of the plugins' calls for `message_id`.
+    fn lines_of(&self, message_id: &str) -> Vec<String> {
+        let bytes = self.0.lock().expect("lock").clone();
+        let field = format!("message_id=\"{message_id}\"");
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| line.contains("guildhost::plugin") && line.contains(&field))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A runtime and the `log-flood` guest (manifest edited by `edit`) with room for the flood:
+/// a debug build of the host takes about a second to take 100 MiB of stderr in WASI's 4 KiB
+/// writes, and wall time is not what these tests are about.
+fn flood(
+    mut config: guildhost::runtime::RuntimeConfig,
+    edit: impl Fn(String) -> String,
+) -> (Arc<Runtime>, Arc<LoadedPlugin>) {
+    config.limits.max_wall_time = std::time::Duration::from_secs(30);
+    let (runtime, _kv) = runtime_with(config);
+    let plugin = load_with_manifest(&runtime, "log-flood", |text| {
+        edit(text.replace("wall-time-ms = 2000", "wall-time-ms = 30000"))
+    });
+    (runtime, plugin)
+}
+
+fn text_bytes(logs: &[LogLine]) -> usize {
+    logs.iter()
+        .filter(|line| line.source != LogSource::Host)
+        .map(|line| line.message.len())
+        .sum()
+}
+
+#[test]
+fn a_log_flood_stays_within_the_call_cap_and_forged_lines_are_escaped() {
+    let (runtime, flood) = flood(config(), |text| text);
+    let echo = load(&runtime, "echo");
+    healthy_call(&echo, "before");
+    let host_log = host_log();
+    let (envelope, message) = ping("log-flood-host-log", Some(GUILD));
+    let result = flood
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| panic!("the flood call itself succeeds: {failure}"));
+    let printed = host_log.lines_of("log-flood-host-log");
+    let limits = &runtime.config().limits;
+
+    // The captured log: within the per-call cap, no line longer than the line cap, no control
+    // character anywhere.
+    assert!(
+        text_bytes(&result.logs) <= limits.max_log_bytes_per_call,
+        "{}",
+        text_bytes(&result.logs)
+    );
+    for line in &result.logs {
+        assert!(line.message.len() <= limits.max_log_line_bytes, "{line:?}");
+        assert!(!line.message.chars().any(char::is_control), "{line:?}");
+    }
+    // The forged text is one escaped line from the logging interface; from stderr, a line
+    // ends at its newline, and what follows is escaped the same way (as far as the cap let
+    // stderr lines in).
+    let after_newline = FORGED_ESCAPED
+        .split_once("\\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let forged: Vec<&LogLine> = result
+        .logs
+        .iter()
+        .filter(|line| line.message.contains("FORGED"))
+        .collect();
+    assert_eq!(forged[0].source, LogSource::Plugin, "{forged:?}");
+    assert_eq!(forged[0].message, FORGED_ESCAPED);
+    for line in &forged[1..] {
+        assert_eq!(line.source, LogSource::Stdio, "{forged:?}");
+        assert_eq!(line.message, after_newline);
+    }
+
+    // What was dropped is counted and summarised once: the logged lines and the stderr lines
+    // (2 forged + 100 flood lines) that did not fit the call's cap.
+    let kept = |source: LogSource| {
+        result
+            .logs
+            .iter()
+            .filter(|line| line.source == source)
+            .count() as u64
+    };
+    let kept_logged = kept(LogSource::Plugin);
+    let kept_stderr = kept(LogSource::Stdio);
+    assert!((2..100).contains(&kept_logged), "{kept_logged}");
+    assert!(kept_stderr < 102, "{kept_stderr}");
+    assert_eq!(
+        result.dropped_log_lines,
+        (101 - kept_logged) + (102 - kept_stderr)
+    );
+    let summaries: Vec<&LogLine> = result
+        .logs
+        .iter()
+        .filter(|line| line.source == LogSource::Host)
+        .collect();
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let summary = &summaries[0].message;
+    assert!(
+        summary.starts_with(&format!("{} log lines (", result.dropped_log_lines)),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "over the per-call cap of {} bytes",
+            limits.max_log_bytes_per_call
+        )),
+        "{summary}"
+    );
+
+    // The host's log got exactly the captured lines (one host line each, the summary
+    // included), a few tens of KiB rather than 200 MiB, and no line it did not write.
+    assert_eq!(printed.len(), result.logs.len(), "{:?}", printed.len());
+    let printed_bytes: usize = printed.iter().map(String::len).sum();
+    assert!(
+        printed_bytes < 2 * limits.max_log_bytes_per_call,
+        "{printed_bytes}"
+    );
+    assert!(
+        printed
+            .iter()
+            .all(|line| !line.starts_with("2026-01-01T00:00:00.000000Z")),
+        "a forged line reached the host's log"
+    );
+    assert!(printed.iter().any(|line| line.contains(FORGED_ESCAPED)));
+    healthy_call(&echo, "after");
+}
+
+#[test]
+fn stderr_lines_are_escaped_like_logged_ones() {
+    // No flood: the forged text alone, logged and written to stderr.
+    let (runtime, plugin) = flood(config(), |text| text.replace("lines = 100", "lines = 0"));
+    let echo = load(&runtime, "echo");
+    let (envelope, message) = ping("forged", Some(GUILD));
+    let result = plugin
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    assert_eq!(result.dropped_log_lines, 0);
+    let stdio: Vec<&str> = result
+        .logs
+        .iter()
+        .filter(|line| line.source == LogSource::Stdio)
+        .map(|line| line.message.as_str())
+        .collect();
+    // A stderr line ends at its newline; what follows is the plugin's next stderr line (logged
+    // under the plugin's name), with the carriage return and escapes that would have rewritten
+    // the terminal's line escaped.
+    let after_newline = FORGED_ESCAPED
+        .split_once("\\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert_eq!(stdio, ["innocent", after_newline], "{:?}", result.logs);
+    assert!(
+        result
+            .logs
+            .iter()
+            .all(|line| !line.message.chars().any(char::is_control))
+    );
+    healthy_call(&echo, "after");
+}
+
+#[test]
+fn the_per_minute_log_budget_is_shared_by_a_plugin_s_instances_in_a_guild() {
+    let mut config = config();
+    config.limits.max_log_bytes_per_minute = 100 << 10;
+    // Fresh mode: every call runs on a new instance, so the budget cannot live in one.
+    let fresh = |text: String| format!("{text}\n[instance]\nmode = \"fresh\"\n");
+    let (runtime, first) = flood(config, fresh);
+    let limits = runtime.config().limits.clone();
+    let (envelope, message) = ping("minute-1", Some(GUILD));
+    let one = first
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(
+        one.logs
+            .iter()
+            .all(|line| !line.message.contains("per-minute")),
+        "{:?}",
+        one.logs.last()
+    );
+    // A reloaded version of the plugin shares the budget too: it is kept by name.
+    let reloaded = load_with_manifest(&runtime, "log-flood", |text| {
+        fresh(text.replace("wall-time-ms = 2000", "wall-time-ms = 30000"))
+    });
+    let (envelope, message) = ping("minute-2", Some(GUILD));
+    let two = reloaded
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(two.fresh_instance);
+    let summary = &two.logs.last().expect("a summary").message;
+    assert!(
+        summary.contains("over the per-minute cap of 102400 bytes for this plugin in this guild"),
+        "{summary}"
+    );
+    let both = text_bytes(&one.logs) + text_bytes(&two.logs);
+    assert!(both as u64 <= limits.max_log_bytes_per_minute, "{both}");
+    // Another guild has its own budget.
+    let (envelope, message) = ping("minute-3", Some("100000000000000043"));
+    let other = reloaded
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(
+        other
+            .logs
+            .iter()
+            .all(|line| !line.message.contains("per-minute")),
+        "{:?}",
+        other.logs.last()
+    );
 }

@@ -233,7 +233,10 @@ fn the_circuit_breaker_suspends_a_failing_plugin_and_lets_it_retry_after_the_bac
 #[test]
 fn messages_of_one_guild_reach_a_plugin_in_submission_order() {
     let (runtime, _kv) = runtime_with(config());
-    runtime.registry().install(load(&runtime, "echo"));
+    runtime
+        .registry()
+        .install(load(&runtime, "echo"))
+        .expect("echo installs");
     let lanes = Lanes::new(4).expect("workers start");
     let seen: Arc<Mutex<HashMap<String, Vec<u32>>>> = Arc::default();
     let guilds = [
@@ -282,7 +285,10 @@ fn messages_of_one_guild_reach_a_plugin_in_submission_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_delivers_results_to_async_callers() {
     let (runtime, _kv) = runtime_with(config());
-    runtime.registry().install(load(&runtime, "echo"));
+    runtime
+        .registry()
+        .install(load(&runtime, "echo"))
+        .expect("echo installs");
     let lanes = Lanes::new(2).expect("workers start");
     let receivers: Vec<_> = (0..20)
         .map(|index| {

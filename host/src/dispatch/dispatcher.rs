@@ -476,9 +476,13 @@ impl JobHandler for Dispatcher {
             let outcome = call.await;
             if let (Some(metrics), Ok(result)) = (&self.metrics, &outcome) {
                 match result {
-                    Ok(done) => metrics.record_plugin_call(plugin, done.duration, None),
+                    Ok(done) => {
+                        metrics.record_plugin_call(plugin, done.duration, None);
+                        metrics.record_plugin_log_dropped(plugin, done.dropped_log_lines);
+                    }
                     Err(failed) => {
-                        metrics.record_plugin_call(plugin, failed.duration, Some(&failed.error))
+                        metrics.record_plugin_call(plugin, failed.duration, Some(&failed.error));
+                        metrics.record_plugin_log_dropped(plugin, failed.dropped_log_lines);
                     }
                 }
             }

@@ -14,6 +14,26 @@ pub enum ManifestError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The path is not a regular file (a symlink, a directory, a FIFO...): refused unread.
+    #[error(
+        "manifest {path}: is {kind}; only regular files are loaded (symlinks, directories, FIFOs, sockets and devices are refused)"
+    )]
+    NotRegularFile {
+        /// The manifest path.
+        path: PathBuf,
+        /// What it is instead (`a symlink`, `a directory`...).
+        kind: &'static str,
+    },
+    /// The file is larger than a manifest may be: refused unread.
+    #[error("manifest {path}: larger than the limit of {max} bytes{}", size.map(|size| format!(" ({size} bytes)")).unwrap_or_default())]
+    TooLarge {
+        /// The manifest file.
+        path: PathBuf,
+        /// Its size, when known before reading (a file that grows while read has none).
+        size: Option<u64>,
+        /// The limit.
+        max: u64,
+    },
     /// The TOML is malformed or has unknown keys (the message names the key).
     #[error("manifest{}: {message}", at(path))]
     Syntax {
@@ -53,7 +73,9 @@ impl ManifestError {
                 field,
                 rule,
             },
-            read @ Self::Read { .. } => read,
+            other @ (Self::Read { .. } | Self::NotRegularFile { .. } | Self::TooLarge { .. }) => {
+                other
+            }
         }
     }
 }
@@ -71,6 +93,43 @@ pub enum LoadError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The component's path is not a regular file (a symlink, a directory, a FIFO...): refused
+    /// unread.
+    #[error(
+        "component {path}: is {kind}; only regular files are loaded (symlinks, directories, FIFOs, sockets and devices are refused)"
+    )]
+    NotRegularFile {
+        /// The `.wasm` path.
+        path: PathBuf,
+        /// What it is instead (`a symlink`, `a directory`...).
+        kind: &'static str,
+    },
+    /// The component is larger than the host's `max_component_bytes`: refused before it is
+    /// read whole or compiled.
+    #[error("plugin {plugin}: component{} larger than the limit of {max} bytes (max_component_bytes){}", path.as_ref().map(|path| format!(" {}", path.display())).unwrap_or_default(), size.map(|size| format!(": {size} bytes")).unwrap_or_default())]
+    ComponentTooLarge {
+        /// The plugin's name.
+        plugin: String,
+        /// The `.wasm` file, when it came from one.
+        path: Option<PathBuf>,
+        /// Its size, when known (a file that grows while read has none).
+        size: Option<u64>,
+        /// The limit.
+        max: u64,
+    },
+    /// A plugin would take a name it may not: a guild-scoped plugin over a first-party or
+    /// global one. Whatever served under the name keeps serving.
+    #[error("plugin {plugin}: refused the {refused}: the name is held by the {holder}; {rule}")]
+    NameTaken {
+        /// The name both plugins have.
+        plugin: String,
+        /// The plugin refused (origin and scope).
+        refused: String,
+        /// The plugin holding the name (origin and scope).
+        holder: String,
+        /// The rule the install broke.
+        rule: String,
     },
     /// The bytes are not a valid component (or are a core module).
     #[error("plugin {plugin}: not a valid WebAssembly component: {reason}")]

@@ -35,10 +35,16 @@ pub struct RuntimeLimits {
     pub max_fuel: u64,
     /// Calls a warm instance serves before it is replaced, when the manifest does not say.
     pub default_recycle_after: u64,
-    /// Most bytes of log text kept per call (each line is also capped at [`Self::max_log_line_bytes`]).
+    /// Most bytes of log text one call may write (its log lines and its stdout/stderr, after
+    /// escaping); further lines are neither logged nor captured, only counted.
     pub max_log_bytes_per_call: usize,
-    /// Longest log line kept; longer lines are cut.
+    /// Longest log line kept (after escaping); longer lines are cut.
     pub max_log_line_bytes: usize,
+    /// Most bytes of log text one plugin may write per minute in one guild, across all its
+    /// instances and calls; further lines are neither logged nor captured, only counted.
+    pub max_log_bytes_per_minute: u64,
+    /// Largest component (`.wasm`) the runtime loads, in bytes, whatever its source.
+    pub max_component_bytes: u64,
     /// Native wasm stack per instance, in bytes.
     pub max_wasm_stack_bytes: usize,
 }
@@ -62,6 +68,8 @@ impl Default for RuntimeLimits {
             default_recycle_after: 10_000,
             max_log_bytes_per_call: 64 << 10,
             max_log_line_bytes: 4 << 10,
+            max_log_bytes_per_minute: 256 << 10,
+            max_component_bytes: 32 << 20,
             max_wasm_stack_bytes: 512 << 10,
         }
     }

@@ -45,10 +45,18 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::error::ManifestError;
+use super::files::{Refusal, read_regular};
 use super::limits::{PluginLimits, RequestedLimits, RuntimeLimits};
+use super::logs::escape_line;
 
 /// The grant that lets a global plugin emit any output type.
 pub const ANY_OUTPUT: &str = "*";
+
+/// Largest manifest file [`Manifest::load`] reads, in bytes.
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+
+/// Longest syntax error message kept (it may quote a key of the file).
+const MAX_SYNTAX_MESSAGE_BYTES: usize = 512;
 
 /// A parsed, validated manifest with its limits clamped to the host ceilings.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,20 +116,37 @@ pub enum InstancePolicy {
 }
 
 impl Manifest {
-    /// Reads and validates the manifest file at `path`.
+    /// Reads and validates the manifest file at `path`: a regular file (not a symlink, a
+    /// directory, a FIFO...) of at most [`MAX_MANIFEST_BYTES`], refused unread otherwise.
     pub fn load(path: &Path, ceilings: &RuntimeLimits) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        let bytes = read_regular(path, MAX_MANIFEST_BYTES).map_err(|refusal| match refusal {
+            Refusal::NotRegular(kind) => ManifestError::NotRegularFile {
+                path: path.to_path_buf(),
+                kind,
+            },
+            Refusal::TooLarge(size) => ManifestError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                max: MAX_MANIFEST_BYTES,
+            },
+            Refusal::Io(source) => ManifestError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| ManifestError::Read {
             path: path.to_path_buf(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
         })?;
         Self::parse(&text, ceilings).map_err(|error| error.in_file(path))
     }
 
-    /// Parses and validates manifest text.
+    /// Parses and validates manifest text. A syntax error gives the line and column and the
+    /// parser's message on one line (control characters escaped), never the offending line.
     pub fn parse(text: &str, ceilings: &RuntimeLimits) -> Result<Self, ManifestError> {
         let raw: RawManifest = toml::from_str(text).map_err(|error| ManifestError::Syntax {
             path: None,
-            message: error.to_string(),
+            message: syntax_message(text, &error),
         })?;
         raw.validate(ceilings)
     }
@@ -211,6 +236,35 @@ enum RawMode {
     #[default]
     Warm,
     Fresh,
+}
+
+/// `line L, column C: <message>` on one line, escaped and cut: the parser's own rendering
+/// quotes the offending line of the file, which is not repeated into the host's log.
+fn syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let place = error
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .map_or(0, |last| last.chars().count())
+                + 1;
+            format!("line {line}, column {column}: ")
+        })
+        .unwrap_or_default();
+    let message: Vec<&str> = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect();
+    escape_line(
+        &format!("{place}{}", message.join("; ")),
+        MAX_SYNTAX_MESSAGE_BYTES,
+    )
+    .0
 }
 
 fn invalid(field: &str, rule: impl Into<String>) -> ManifestError {
@@ -595,5 +649,47 @@ mod tests {
         let text = "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n[limits]\nwall-time = 5";
         let error = Manifest::parse(text, &RuntimeLimits::default()).unwrap_err();
         assert!(error.to_string().contains("wall-time"), "{error}");
+        assert!(error.to_string().contains("line 5, column 1"), "{error}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_one_line_and_does_not_quote_the_file() {
+        let text =
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n";
+        let error = Manifest::parse(text, &RuntimeLimits::default()).unwrap_err();
+        let shown = error.to_string();
+        assert!(matches!(error, ManifestError::Syntax { .. }), "{shown}");
+        assert!(shown.contains("line 1, column"), "{shown}");
+        assert!(!shown.contains("/bin/bash"), "{shown}");
+        assert!(!shown.contains("x:0:0"), "{shown}");
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+    }
+
+    #[test]
+    fn load_refuses_oversized_and_irregular_files_without_their_contents() {
+        let dir = std::env::temp_dir().join(format!("guildhost-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        let big = dir.join("big.toml");
+        let secret = "secret-content-line";
+        let body = format!("# {secret}\n").repeat(10_000);
+        std::fs::write(&big, &body).expect("write");
+        let error = Manifest::load(&big, &RuntimeLimits::default()).unwrap_err();
+        assert!(matches!(error, ManifestError::TooLarge { .. }), "{error}");
+        assert!(error.to_string().contains("65536"), "{error}");
+        assert!(!error.to_string().contains(secret), "{error}");
+        #[cfg(unix)]
+        {
+            let link = dir.join("link.toml");
+            std::os::unix::fs::symlink(&big, &link).expect("symlink");
+            let error = Manifest::load(&link, &RuntimeLimits::default()).unwrap_err();
+            assert!(
+                matches!(error, ManifestError::NotRegularFile { .. }),
+                "{error}"
+            );
+            assert!(error.to_string().contains("is a symlink"), "{error}");
+            assert!(!error.to_string().contains(secret), "{error}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

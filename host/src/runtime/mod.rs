@@ -25,10 +25,12 @@ pub mod cache;
 mod deadline;
 pub mod engine;
 pub mod error;
+mod files;
 pub mod host;
 pub mod kv;
 pub mod lanes;
 pub mod limits;
+pub mod logs;
 pub mod manifest;
 pub mod outputs;
 pub mod plugin;
@@ -40,21 +42,27 @@ pub mod world;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use engine::{Allocator, PluginEngine, RuntimeConfig};
 pub use error::{LoadError, ManifestError, PluginError};
 pub use host::{LogLevel, LogLine, LogSource};
 pub use kv::{KvStore, MemoryKv};
 pub use limits::{PluginLimits, RuntimeLimits};
+pub use logs::LogBudget;
 pub use manifest::{DeclaredCommand, InstancePolicy, Manifest, Scope};
 pub use outputs::{DropReason, DroppedOutput, message_type_name};
 pub use plugin::{CallError, CallResult, GuildContext, LoadedPlugin};
-pub use registry::PluginRegistry;
+pub use registry::{Installed, Origin, PluginRegistry};
 pub use reload::{ReloadReport, Watcher};
 pub use world::WorldVersion;
 
 use cache::ArtifactCache;
+use files::{Refusal, read_regular};
 use plugin::{Linkers, LoadContext};
+
+/// The window of [`RuntimeLimits::max_log_bytes_per_minute`].
+const LOG_BUDGET_WINDOW: Duration = Duration::from_secs(60);
 
 /// The plugin runtime: one engine, the linkers, the artifact cache, the KV store and the
 /// registry of plugins serving now.
@@ -67,6 +75,7 @@ pub struct Runtime {
     registry: PluginRegistry,
     generations: AtomicU64,
     directory: Mutex<reload::DirectoryState>,
+    log_budget: Arc<LogBudget>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -83,7 +92,12 @@ impl Runtime {
     pub fn new(config: RuntimeConfig, kv: Arc<dyn KvStore>) -> anyhow::Result<Self> {
         let engine = PluginEngine::new(&config)?;
         let linkers = Linkers::new(&engine)?;
+        let log_budget = Arc::new(LogBudget::new(
+            config.limits.max_log_bytes_per_minute,
+            LOG_BUDGET_WINDOW,
+        ));
         Ok(Self {
+            log_budget,
             cache: ArtifactCache::new(config.cache_dir.clone()),
             engine,
             linkers,
@@ -110,20 +124,48 @@ impl Runtime {
         &self.registry
     }
 
-    /// Loads a plugin from its manifest and component bytes, without installing it.
-    pub fn load(&self, manifest: Manifest, wasm: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
+    /// The per-minute budget of log bytes per (plugin, guild) all plugins share.
+    pub fn log_budget(&self) -> &Arc<LogBudget> {
+        &self.log_budget
+    }
+
+    /// Loads a plugin from `origin` from its manifest and component bytes, without installing
+    /// it. A component larger than [`RuntimeLimits::max_component_bytes`] is refused before it
+    /// is compiled, whatever its source.
+    pub fn load(
+        &self,
+        origin: Origin,
+        manifest: Manifest,
+        wasm: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let max = self.config.limits.max_component_bytes;
+        let size = u64::try_from(wasm.len()).unwrap_or(u64::MAX);
+        if size > max {
+            return Err(LoadError::ComponentTooLarge {
+                plugin: manifest.name,
+                path: None,
+                size: Some(size),
+                max,
+            });
+        }
         let context = LoadContext {
             engine: &self.engine,
             linkers: &self.linkers,
             cache: &self.cache,
             kv: &self.kv,
             config: &self.config,
+            log_budget: &self.log_budget,
+            origin,
         };
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         LoadedPlugin::load(&context, manifest, wasm, generation).map(Arc::new)
     }
 
-    /// Loads `<dir>/<name>.wasm` with its manifest `<dir>/<name>.toml`, without installing it.
+    /// Loads `<dir>/<name>.wasm` with its manifest `<dir>/<name>.toml` as a plugins-directory
+    /// plugin, without installing it. Both must be regular files (a symlink, a directory, a
+    /// FIFO... is refused unread); the component is refused unread above
+    /// [`RuntimeLimits::max_component_bytes`], the manifest above
+    /// [`manifest::MAX_MANIFEST_BYTES`].
     pub fn load_file(&self, wasm_path: &Path) -> Result<Arc<LoadedPlugin>, LoadError> {
         let manifest_path = wasm_path.with_extension("toml");
         let manifest = Manifest::load(&manifest_path, &self.config.limits)?;
@@ -134,11 +176,24 @@ impl Runtime {
                 name: manifest.name,
             });
         }
-        let wasm = std::fs::read(wasm_path).map_err(|source| LoadError::Read {
-            path: wasm_path.to_path_buf(),
-            source,
+        let max = self.config.limits.max_component_bytes;
+        let wasm = read_regular(wasm_path, max).map_err(|refusal| match refusal {
+            Refusal::NotRegular(kind) => LoadError::NotRegularFile {
+                path: wasm_path.to_path_buf(),
+                kind,
+            },
+            Refusal::TooLarge(size) => LoadError::ComponentTooLarge {
+                plugin: manifest.name.clone(),
+                path: Some(wasm_path.to_path_buf()),
+                size,
+                max,
+            },
+            Refusal::Io(source) => LoadError::Read {
+                path: wasm_path.to_path_buf(),
+                source,
+            },
         })?;
-        self.load(manifest, &wasm)
+        self.load(Origin::Directory, manifest, &wasm)
     }
 
     /// The plugins subscribed to a message type, sorted by name.

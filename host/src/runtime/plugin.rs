@@ -17,8 +17,10 @@ use super::error::{LoadError, PluginError};
 use super::host::{CallScope, HostState, LimitHit, LogLine};
 use super::kv::{KvQuota, KvStore};
 use super::limits::human_duration;
+use super::logs::{LogBudget, escape_line};
 use super::manifest::{InstancePolicy, Manifest, Scope};
 use super::outputs::{DroppedOutput, enforce};
+use super::registry::Origin;
 use super::world::{Surface, WorldVersion};
 
 /// What the caller supplies about the guild besides the envelope: the guild's configuration for
@@ -44,6 +46,9 @@ pub struct CallResult {
     pub dropped: Vec<DroppedOutput>,
     /// The plugin's log lines, its stdout/stderr, and host notes, in order.
     pub logs: Vec<LogLine>,
+    /// Log lines (and stdout/stderr lines) kept out of `logs` and the host's log by the
+    /// per-call or per-minute log caps.
+    pub dropped_log_lines: u64,
     /// Fuel the call burned, when fuel metering is on.
     pub fuel: Option<u64>,
     /// Wall time of the call into the guest.
@@ -60,6 +65,8 @@ pub struct CallError {
     pub error: PluginError,
     /// The plugin's log up to the failure (a panic message appears here as stdio).
     pub logs: Vec<LogLine>,
+    /// Log lines kept out of `logs` and the host's log by the log caps.
+    pub dropped_log_lines: u64,
     /// Fuel burned, when fuel metering is on.
     pub fuel: Option<u64>,
     /// Time spent.
@@ -72,6 +79,7 @@ impl CallError {
         Box::new(Self {
             error,
             logs: Vec::new(),
+            dropped_log_lines: 0,
             fuel: None,
             duration: Duration::ZERO,
         })
@@ -135,6 +143,8 @@ pub struct LoadedPlugin {
     engine: Arc<PluginEngine>,
     kv: Arc<dyn KvStore>,
     config: Arc<RuntimeConfig>,
+    origin: Origin,
+    log_budget: Arc<LogBudget>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -155,6 +165,8 @@ pub(crate) struct LoadContext<'a> {
     pub(crate) cache: &'a ArtifactCache,
     pub(crate) kv: &'a Arc<dyn KvStore>,
     pub(crate) config: &'a Arc<RuntimeConfig>,
+    pub(crate) log_budget: &'a Arc<LogBudget>,
+    pub(crate) origin: Origin,
 }
 
 impl LoadedPlugin {
@@ -214,6 +226,8 @@ impl LoadedPlugin {
             engine: context.engine.clone(),
             kv: context.kv.clone(),
             config: context.config.clone(),
+            origin: context.origin,
+            log_budget: context.log_budget.clone(),
         })
     }
 
@@ -240,6 +254,11 @@ impl LoadedPlugin {
     /// This load's generation number.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Where the plugin came from (first-party, the plugins directory).
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// Whether the compiled code came from the artifact cache.
@@ -278,7 +297,12 @@ impl LoadedPlugin {
 
     fn new_instance(&self) -> Result<Instance, PluginError> {
         let limits = &self.config.limits;
-        let mut state = HostState::new(self.kv.clone(), self.manifest.limits.memory_bytes, limits);
+        let mut state = HostState::new(
+            self.kv.clone(),
+            self.manifest.limits.memory_bytes,
+            limits,
+            self.log_budget.clone(),
+        );
         state.set_call_deadline(Instant::now() + self.manifest.limits.wall_time);
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -370,6 +394,7 @@ impl LoadedPlugin {
                 outputs,
                 dropped,
                 logs: outcome.logs,
+                dropped_log_lines: outcome.dropped_log_lines,
                 fuel: outcome.fuel,
                 duration: outcome.duration,
                 fresh_instance,
@@ -379,6 +404,7 @@ impl LoadedPlugin {
                 Err(Box::new(CallError {
                     error,
                     logs: outcome.logs,
+                    dropped_log_lines: outcome.dropped_log_lines,
                     fuel: outcome.fuel,
                     duration: outcome.duration,
                 }))
@@ -463,7 +489,7 @@ impl LoadedPlugin {
         let fuel = metering.then(|| budget - store.get_fuel().unwrap_or(0));
         let stdio_tail = store.data().stdio_tail(2048);
         let hit = store.data_mut().limiter.hit.take();
-        let logs = store.data_mut().finish_call();
+        let log = store.data_mut().finish_call();
         let limit = |limit: String| PluginError::Limit {
             plugin: name.clone(),
             limit,
@@ -482,7 +508,11 @@ impl LoadedPlugin {
                         plugin: name.clone(),
                         message: format!(
                             "{}{}",
-                            plugin_error.message,
+                            escape_line(
+                                &plugin_error.message,
+                                self.config.limits.max_log_line_bytes
+                            )
+                            .0,
                             if plugin_error.retryable {
                                 " (retryable)"
                             } else {
@@ -501,7 +531,8 @@ impl LoadedPlugin {
         Outcome {
             result,
             healthy,
-            logs,
+            logs: log.lines,
+            dropped_log_lines: log.dropped_lines,
             fuel,
             duration,
         }
@@ -566,6 +597,7 @@ struct Outcome {
     result: Result<(Vec<Output>, Vec<DroppedOutput>), PluginError>,
     healthy: bool,
     logs: Vec<LogLine>,
+    dropped_log_lines: u64,
     fuel: Option<u64>,
     duration: Duration,
 }

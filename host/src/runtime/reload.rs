@@ -4,6 +4,14 @@
 //!
 //! Writers should replace files atomically (write elsewhere, then rename); a half-written file
 //! simply fails to load and is retried when it changes again.
+//!
+//! Only regular files are loaded: a `.wasm` or `.toml` that is a symlink, a directory, a FIFO or
+//! anything else is refused unread, as is a component above
+//! [`RuntimeLimits::max_component_bytes`](super::RuntimeLimits::max_component_bytes) or a
+//! manifest above [`MAX_MANIFEST_BYTES`](super::manifest::MAX_MANIFEST_BYTES). Plugins from the
+//! directory have [`Origin::Directory`]: a global one may shadow a first-party plugin of the same
+//! name (which serves again once the file is removed), a guild-scoped one is refused (see
+//! [`PluginRegistry::install`](super::PluginRegistry::install)).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,15 +22,17 @@ use std::time::{Duration, SystemTime};
 
 use super::Runtime;
 use super::error::LoadError;
+use super::logs::escape;
+use super::registry::{Installed, Origin};
 
 /// What one scan of the directory changed.
 #[derive(Debug, Default)]
 pub struct ReloadReport {
     /// Plugins loaded for the first time.
     pub added: Vec<String>,
-    /// Plugins whose new version replaced the old one.
+    /// Plugins whose new version replaced the old one (or shadowed a first-party plugin).
     pub replaced: Vec<String>,
-    /// Plugins whose files disappeared.
+    /// Plugins whose files disappeared (a first-party plugin they shadowed serves again).
     pub removed: Vec<String>,
     /// Plugins that failed to load (a previous version, if any, keeps serving).
     pub failed: Vec<(String, LoadError)>,
@@ -38,11 +48,12 @@ impl ReloadReport {
     }
 }
 
-/// A file's identity for change detection.
+/// A file's identity for change detection (of the directory entry itself, not what a symlink
+/// points to: symlinks are refused anyway).
 type Stamp = Option<(SystemTime, u64)>;
 
 fn stamp(path: &Path) -> Stamp {
-    let metadata = std::fs::metadata(path).ok()?;
+    let metadata = std::fs::symlink_metadata(path).ok()?;
     Some((metadata.modified().ok()?, metadata.len()))
 }
 
@@ -85,8 +96,8 @@ impl Runtime {
             .collect();
         for name in gone {
             state.seen.remove(&name);
-            if self.registry().remove(&name).is_some() {
-                tracing::info!(plugin = %name, "plugin removed");
+            if self.registry().remove(&name, Origin::Directory).is_some() {
+                tracing::info!(plugin = %escape(&name), "plugin removed");
                 report.removed.push(name);
             }
         }
@@ -98,20 +109,34 @@ impl Runtime {
                 continue;
             }
             state.seen.insert(name.clone(), stamps);
-            match self.load_file(&wasm) {
-                Ok(plugin) => {
-                    let version = plugin.manifest().version.clone();
-                    let generation = plugin.generation();
-                    if self.registry().install(plugin).is_some() {
-                        tracing::info!(plugin = %name, %version, generation, "plugin replaced");
-                        report.replaced.push(name);
-                    } else {
-                        tracing::info!(plugin = %name, %version, generation, "plugin added");
-                        report.added.push(name);
-                    }
+            let installed = self.load_file(&wasm).and_then(|plugin| {
+                let version = plugin.manifest().version.clone();
+                let generation = plugin.generation();
+                let installed = self.registry().install(plugin)?;
+                Ok((installed, version, generation))
+            });
+            match installed {
+                Ok((Installed::Added | Installed::HeldBack, version, generation)) => {
+                    tracing::info!(plugin = %name, %version, generation, "plugin added");
+                    report.added.push(name);
+                }
+                Ok((
+                    Installed::Replaced(_)
+                    | Installed::ShadowedFirstParty(_)
+                    | Installed::DisplacedGuildPlugin(_),
+                    version,
+                    generation,
+                )) => {
+                    tracing::info!(plugin = %name, %version, generation, "plugin replaced");
+                    report.replaced.push(name);
                 }
                 Err(error) => {
-                    tracing::error!(plugin = %name, %error, kept_previous = self.registry().get(&name).is_some(), "plugin failed to load");
+                    let kept_previous = self
+                        .registry()
+                        .get(&name)
+                        .is_some_and(|plugin| plugin.origin() == Origin::Directory);
+                    // File names and error texts come from the directory: escaped, one line.
+                    tracing::error!(plugin = %escape(&name), error = %escape(&error.to_string()), kept_previous, "plugin failed to load");
                     report.failed.push((name, error));
                 }
             }

@@ -44,6 +44,7 @@ use guildhost::queue::{
     handler_fn,
 };
 use guildhost::runtime::lanes::Lanes;
+use guildhost::runtime::registry::Origin;
 use guildhost::runtime::{Manifest, Runtime, RuntimeConfig};
 use guildhost_tests::{LocalRedis, NodeScript, cleanup, require_node_modules};
 use serde_json::{Value, json};
@@ -481,16 +482,18 @@ fn pipeline_dispatcher(
         let manifest = Manifest::parse(&manifest, &runtime.config().limits)
             .with_context(|| format!("the first-party manifest of {name}"))?;
         let plugin = runtime
-            .load(manifest, wasm)
+            .load(Origin::FirstParty, manifest, wasm)
             .with_context(|| format!("loading the first-party plugin {name}"))?;
-        runtime.registry().install(plugin);
+        runtime.registry().install(plugin)?;
     }
     if hostile {
         let guests = std::path::Path::new(env!("GUILDHOST_TEST_GUESTS"));
         let manifest = Manifest::load(&guests.join("hostile.toml"), &runtime.config().limits)
             .context("the hostile guest's manifest")?;
         let wasm = std::fs::read(guests.join("hostile.wasm")).context("hostile.wasm")?;
-        runtime.registry().install(runtime.load(manifest, &wasm)?);
+        runtime
+            .registry()
+            .install(runtime.load(Origin::Directory, manifest, &wasm)?)?;
     }
     let lanes = Arc::new(Lanes::new(2)?);
     let mut config = Config::default();

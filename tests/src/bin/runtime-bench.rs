@@ -20,7 +20,7 @@ use guildhost::runtime::bindings::{
 };
 use guildhost::runtime::kv::{KvNamespace, KvQuota, KvStore};
 use guildhost::runtime::{
-    Allocator, GuildContext, LoadedPlugin, Manifest, MemoryKv, Runtime, RuntimeConfig,
+    Allocator, GuildContext, LoadedPlugin, Manifest, MemoryKv, Origin, Runtime, RuntimeConfig,
 };
 
 // The allocator of the `guildhost` binary, so the figures are the product's.
@@ -159,7 +159,7 @@ fn load(runtime: &Runtime, name: &str, extra_manifest: &str) -> anyhow::Result<A
     let text = std::fs::read_to_string(guests.join(format!("{name}.toml")))?;
     let manifest = Manifest::parse(&format!("{text}{extra_manifest}"), &runtime.config().limits)?;
     let bytes = std::fs::read(guests.join(format!("{name}.wasm")))?;
-    Ok(runtime.load(manifest, &bytes)?)
+    Ok(runtime.load(Origin::Directory, manifest, &bytes)?)
 }
 
 fn envelope(type_name: &str) -> Envelope {

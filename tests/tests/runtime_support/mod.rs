@@ -14,7 +14,7 @@ use guildhost::runtime::bindings::{
     CustomMessage, Envelope, Mentions, Message, MessageCreated, Source,
 };
 use guildhost::runtime::breaker::BreakerPolicy;
-use guildhost::runtime::{LoadedPlugin, Manifest, MemoryKv, Runtime, RuntimeConfig};
+use guildhost::runtime::{LoadedPlugin, Manifest, MemoryKv, Origin, Runtime, RuntimeConfig};
 
 /// The guild every test message belongs to unless a test says otherwise (the guild the
 /// guild-scoped test guests are scoped to).
@@ -53,8 +53,14 @@ pub fn runtime_with(config: RuntimeConfig) -> (Arc<Runtime>, Arc<MemoryKv>) {
     (Arc::new(runtime), kv)
 }
 
-/// Loads a test guest by its file name (its manifest may name the plugin differently).
+/// Loads a test guest by its file name (its manifest may name the plugin differently), as a
+/// plugins-directory plugin.
 pub fn load(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
+    load_as(runtime, Origin::Directory, name)
+}
+
+/// Loads a test guest by its file name with the given origin.
+pub fn load_as(runtime: &Runtime, origin: Origin, name: &str) -> Arc<LoadedPlugin> {
     let manifest = Manifest::load(
         &guests().join(format!("{name}.toml")),
         &runtime.config().limits,
@@ -62,7 +68,7 @@ pub fn load(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
     .unwrap_or_else(|error| panic!("manifest of {name}: {error}"));
     let bytes = std::fs::read(wasm(name)).unwrap_or_else(|error| panic!("{name}.wasm: {error}"));
     runtime
-        .load(manifest, &bytes)
+        .load(origin, manifest, &bytes)
         .unwrap_or_else(|error| panic!("loading {name}: {error}"))
 }
 
@@ -75,7 +81,9 @@ pub fn load_with_manifest(
     let text = std::fs::read_to_string(guests().join(format!("{name}.toml"))).expect("manifest");
     let manifest = Manifest::parse(&edit(text), &runtime.config().limits).expect("edited manifest");
     let bytes = std::fs::read(wasm(name)).expect("component");
-    runtime.load(manifest, &bytes).expect("plugin loads")
+    runtime
+        .load(Origin::Directory, manifest, &bytes)
+        .expect("plugin loads")
 }
 
 /// An envelope for a message of `type_name` in `guild`.
