@@ -164,7 +164,8 @@ pub async fn enqueue(config: &Config, queue: &str, message: &str) -> anyhow::Res
 
 /// `guildhost plugin run`: runs one message through a plugin without Redis or Discord. The
 /// fixture is a queue message as the API sends it (decoded and validated like a job's data,
-/// custom types allowed) or `{"envelope", "message"}` in the WIT shape.
+/// custom types allowed) or `{"envelope", "message"}` in the WIT shape. Each output is printed
+/// as the queue message it becomes (`execute {…}`, `publish {…}`, `execute after N ms {…}`).
 pub fn plugin_run(
     wasm: &std::path::Path,
     fixture: &std::path::Path,
@@ -174,16 +175,58 @@ pub fn plugin_run(
         .with_context(|| format!("cannot read the fixture {}", fixture.display()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).context("the fixture is not valid JSON")?;
-    let (envelope, message) = match crate::runtime::tool::parse_wit_fixture(&value)? {
-        Some(wit) => wit,
+    let (envelope, message, incoming) = match crate::runtime::tool::parse_wit_fixture(&value)? {
+        Some((envelope, message)) => (envelope, message, None),
         None => {
             let decoded = Message::decode_value_allowing_custom(value)
                 .map_err(|e| anyhow::anyhow!("invalid message: {e}"))?;
-            crate::dispatch::convert::to_wit(&decoded)
-                .map_err(|e| anyhow::anyhow!("invalid message: {e}"))?
+            let (envelope, message) = crate::dispatch::convert::to_wit(&decoded)
+                .map_err(|e| anyhow::anyhow!("invalid message: {e}"))?;
+            (envelope, message, Some(decoded))
         }
     };
-    crate::runtime::tool::run(wasm, &envelope, &message, config)
+    let render =
+        |output: &crate::runtime::bindings::Output| render_output(incoming.as_ref(), output);
+    crate::runtime::tool::run(wasm, &envelope, &message, config, &render)
+}
+
+/// One plugin output as what it becomes on the queues: where it goes, then the JSON message
+/// (the envelope the host would give it in reply to `incoming`).
+fn render_output(incoming: Option<&Message>, output: &crate::runtime::bindings::Output) -> String {
+    use crate::runtime::bindings::Output;
+    let (route, emission_guild, message) = match output {
+        Output::Execute(e) => ("execute".to_owned(), e.guild_id.clone(), e.message.clone()),
+        Output::Publish(e) => ("publish".to_owned(), e.guild_id.clone(), e.message.clone()),
+        Output::ExecuteAfter(e) => (
+            format!("execute after {} ms", e.delay_ms),
+            e.guild_id.clone(),
+            e.message.clone(),
+        ),
+    };
+    let payload = match crate::dispatch::convert::payload_from_wit(message) {
+        Ok(payload) => payload,
+        Err(error) => return format!("{route}: not a valid message: {error}"),
+    };
+    let guild = emission_guild.and_then(|g| g.parse().ok());
+    let envelope = match incoming {
+        Some(incoming) => crate::dispatch::outputs::reply_envelope(
+            &incoming.envelope,
+            "(assigned on enqueue)".to_owned(),
+            guild,
+        ),
+        None => {
+            let envelope = crate::protocol::Envelope::new(crate::protocol::Source::Bot);
+            match guild {
+                Some(guild) => envelope.with_guild(guild),
+                None => envelope,
+            }
+        }
+    };
+    let reply = Message { envelope, payload };
+    match reply.to_json_string() {
+        Ok(json) => format!("{route} {json}"),
+        Err(error) => format!("{route}: cannot be written as JSON: {error}"),
+    }
 }
 
 /// `guildhost plugin list`: the embedded first-party plugins and the plugins directory, as the

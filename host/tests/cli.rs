@@ -80,7 +80,8 @@ fn plugin_check_and_run_work_through_the_binary() {
     let run = guildhost(&["plugin", "run", &wasm, "--message", &message], &[]);
     assert!(run.status.success(), "{}", text(&run));
     assert!(
-        String::from_utf8_lossy(&run.stdout).contains("DELETE_MESSAGE"),
+        String::from_utf8_lossy(&run.stdout).contains(r#"execute {"id":"#)
+            && String::from_utf8_lossy(&run.stdout).contains(r#""type":"DELETE_MESSAGE""#),
         "{}",
         text(&run)
     );

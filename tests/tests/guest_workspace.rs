@@ -80,6 +80,7 @@ fn the_guild_admin_example_builds_checks_and_runs() {
         guildhost::ops::plugin_run(&wasm, &example.join("message.json"), None).expect("plugin run");
     assert!(ok, "{report}");
     assert!(report.contains("outputs (2)"), "{report}");
-    assert!(report.contains("DeleteMessage"), "{report}");
+    assert!(report.contains(r#"execute {"#), "{report}");
+    assert!(report.contains(r#""type":"DELETE_MESSAGE""#), "{report}");
     let _ = std::fs::remove_dir_all(&install);
 }

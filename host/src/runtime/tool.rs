@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde_json::Value;
 
-use super::bindings::{Envelope, Message};
+use super::bindings::{Envelope, Message, Output};
 use super::kv::MemoryKv;
 use super::manifest::{InstancePolicy, Scope};
 use super::plugin::{GuildContext, LoadedPlugin};
@@ -103,12 +103,14 @@ pub fn parse_wit_fixture(value: &Value) -> anyhow::Result<Option<(Envelope, Mess
     Ok(Some((envelope, message)))
 }
 
-/// Runs one message through the plugin and renders the result.
+/// Runs one message through the plugin and renders the result; `render` writes one output as
+/// the caller's users know it (the host renders the JSON message it becomes on its queue).
 pub fn run(
     wasm: &Path,
     envelope: &Envelope,
     message: &Message,
     config: Option<&str>,
+    render: &dyn Fn(&Output) -> String,
 ) -> anyhow::Result<(String, bool)> {
     let guild_config = match config {
         None => None,
@@ -121,9 +123,11 @@ pub fn run(
                     serde_json::from_str(&file)
                         .with_context(|| format!("the config file {text} is not valid JSON"))?
                 }
-                Err(error) => anyhow::bail!("--config is neither JSON nor a JSON file: {error}"),
+                Err(error) => {
+                    anyhow::bail!("--guild-config is neither JSON nor a JSON file: {error}")
+                }
             };
-            anyhow::ensure!(json.is_object(), "--config must be a JSON object");
+            anyhow::ensure!(json.is_object(), "--guild-config must be a JSON object");
             Some(Arc::new(json))
         }
     };
@@ -141,17 +145,12 @@ pub fn run(
         Ok(result) => {
             let _ = writeln!(out, "outputs ({})", result.outputs.len());
             for output in &result.outputs {
-                let _ = writeln!(out, "  {}", serde_json::to_string(output)?);
+                let _ = writeln!(out, "  {}", render(output));
             }
             if !result.dropped.is_empty() {
                 let _ = writeln!(out, "dropped ({})", result.dropped.len());
                 for dropped in &result.dropped {
-                    let _ = writeln!(
-                        out,
-                        "  {}: {}",
-                        dropped.reason,
-                        serde_json::to_string(&dropped.output)?
-                    );
+                    let _ = writeln!(out, "  {}: {}", dropped.reason, render(&dropped.output));
                 }
             }
             (&result.logs, result.fuel, result.duration, true)
