@@ -327,3 +327,36 @@ async fn a_plugin_failing_in_one_guild_keeps_serving_the_others() {
     healthy_in_guild_b(&fake, 400_000_000_000_000_511).await;
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guild_plugin_cannot_take_a_first_party_plugins_name() {
+    let fake = fake().await;
+    let base = fake.base_url();
+    let host = Host::start_and(&[], move |config| {
+        host_support::use_fake_discord(config, base);
+        // The embedded first-party plugins, and an impostor named like one of them.
+        config.plugins.first_party = true;
+        install_hostile(config, "automod", &guild_scope(), 100);
+    })
+    .await;
+    if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {
+        panic!("{e:#}");
+    }
+    // The first-party automod still serves every guild, the impostor's own included.
+    healthy_in_guild_b(&fake, 400_000_000_000_000_601).await;
+    let invite = 400_000_000_000_000_602;
+    say(&fake, invite, GUILD_A, "join discord.gg/elsewhere");
+    let path = format!("/channels/{CHANNEL_A}/messages/{invite}");
+    if let Err(e) = fake
+        .wait_for(Duration::from_secs(20), "guild A's automod delete", |requests| {
+            requests
+                .iter()
+                .find(|r| r.method == "DELETE" && r.path == path)
+                .map(|_| ())
+        })
+        .await
+    {
+        panic!("{e:#}");
+    }
+    host.stop().await;
+}
