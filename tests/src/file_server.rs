@@ -122,3 +122,16 @@ async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
+
+/// The default fetch policy with `allow` as `[discord.fetch] allow` (for tests whose files are
+/// served on loopback, which the default policy refuses).
+pub fn allowing(allow: &[&str]) -> guildhost::discord::fetch::FetchPolicy {
+    use guildhost::discord::fetch::{AllowEntry, FetchPolicy};
+    FetchPolicy {
+        allow: allow
+            .iter()
+            .map(|entry| AllowEntry::parse(entry).unwrap_or_else(|e| panic!("{entry}: {e}")))
+            .collect(),
+        ..FetchPolicy::default()
+    }
+}

@@ -79,27 +79,28 @@ fn say(fake: &FakeDiscord, id: u64, guild: u64, content: &str) {
     );
 }
 
+/// Waits until the fake has received `method path`; fails naming `what` otherwise.
+async fn expect_request(fake: &FakeDiscord, method: &str, path: &str, what: &str) {
+    let found = fake
+        .wait_for(Duration::from_secs(20), what, |requests| {
+            requests
+                .iter()
+                .find(|r| r.method == method && r.path == path)
+                .map(|_| ())
+        })
+        .await;
+    if let Err(e) = found {
+        panic!("{e:#}");
+    }
+}
+
 /// Guild B's invite is deleted by the first-party automod within a second: the healthy global
 /// plugin keeps serving another guild whatever the attacker does.
 async fn healthy_in_guild_b(fake: &FakeDiscord, id: u64) -> Duration {
     let started = Instant::now();
     say(fake, id, GUILD_B, "join discord.gg/elsewhere");
     let path = format!("/channels/{CHANNEL_B}/messages/{id}");
-    let found = fake
-        .wait_for(
-            Duration::from_secs(20),
-            "guild B's automod delete",
-            |requests| {
-                requests
-                    .iter()
-                    .find(|r| r.method == "DELETE" && r.path == path)
-                    .map(|_| ())
-            },
-        )
-        .await;
-    if let Err(e) = found {
-        panic!("{e:#}");
-    }
+    expect_request(fake, "DELETE", &path, "guild B's automod delete").await;
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(1),
@@ -123,17 +124,7 @@ async fn targets_outside_the_plugins_guild_are_refused() {
     );
     // The one legitimate output (a post in its own channel) is executed ...
     let home = format!("/channels/{CHANNEL_A}/messages");
-    if let Err(e) = fake
-        .wait_for(Duration::from_secs(20), "the post at home", |requests| {
-            requests
-                .iter()
-                .find(|r| r.method == "POST" && r.path == home)
-                .map(|_| ())
-        })
-        .await
-    {
-        panic!("{e:#}");
-    }
+    expect_request(&fake, "POST", &home, "the post at home").await;
     // ... the four reaching out (post and delete in guild B's channel, a DM to a stranger, a
     // global command registration) are dropped with their reason before they become jobs.
     let refused = metric_reaches(
@@ -309,21 +300,7 @@ async fn a_plugin_failing_in_one_guild_keeps_serving_the_others() {
     // The same plugin still acts in guild B.
     say(&fake, 400_000_000_000_000_510, GUILD_B, "loop");
     let member = format!("/guilds/{GUILD_B}/members/{AUTHOR}");
-    if let Err(e) = fake
-        .wait_for(
-            Duration::from_secs(20),
-            "flaky's timeout in guild B",
-            |requests| {
-                requests
-                    .iter()
-                    .find(|r| r.method == "PATCH" && r.path == member)
-                    .map(|_| ())
-            },
-        )
-        .await
-    {
-        panic!("{e:#}");
-    }
+    expect_request(&fake, "PATCH", &member, "flaky's timeout in guild B").await;
     healthy_in_guild_b(&fake, 400_000_000_000_000_511).await;
     host.stop().await;
 }
@@ -347,16 +324,6 @@ async fn a_guild_plugin_cannot_take_a_first_party_plugins_name() {
     let invite = 400_000_000_000_000_602;
     say(&fake, invite, GUILD_A, "join discord.gg/elsewhere");
     let path = format!("/channels/{CHANNEL_A}/messages/{invite}");
-    if let Err(e) = fake
-        .wait_for(Duration::from_secs(20), "guild A's automod delete", |requests| {
-            requests
-                .iter()
-                .find(|r| r.method == "DELETE" && r.path == path)
-                .map(|_| ())
-        })
-        .await
-    {
-        panic!("{e:#}");
-    }
+    expect_request(&fake, "DELETE", &path, "guild A's automod delete").await;
     host.stop().await;
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
-use guildhost::discord::fetch::{AllowEntry, FetchPolicy};
+use guildhost::discord::fetch::FetchPolicy;
 use guildhost::discord::recent::RecentActions;
 use guildhost::discord::rest::{RestMode, SerenityDiscord, http_client};
 use guildhost::discord::{Action, Discord, DiscordError, Outcome};
 use guildhost::protocol::{LeaveReason, Message, TypePolicy};
 use guildhost_tests::fake_discord::{FakeDiscord, Recorded, Scripted, fixtures};
+use guildhost_tests::file_server::allowing;
 use guildhost_tests::file_server::{FileServer, SECRET};
 use serde_json::{Value, json};
 
@@ -72,17 +73,6 @@ async fn run(discord: &SerenityDiscord, message: &Message) -> Result<Outcome, Di
             nonce: "nonce-0123456789abcdef012",
         })
         .await
-}
-
-/// The default policy with `allow` as `[discord.fetch] allow`.
-fn allowing(allow: &[&str]) -> FetchPolicy {
-    FetchPolicy {
-        allow: allow
-            .iter()
-            .map(|entry| AllowEntry::parse(entry).unwrap_or_else(|e| panic!("{entry}: {e}")))
-            .collect(),
-        ..FetchPolicy::default()
-    }
 }
 
 async fn file_server(ip: [u8; 4]) -> FileServer {

@@ -14,12 +14,13 @@ use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use guildhost::discord::fetch::{AllowEntry, FetchPolicy};
+use guildhost::discord::fetch::FetchPolicy;
 use guildhost::discord::voice::{
     PlayRequest, Player, PlayerConfig, PlayerError, SongbirdPlayer, SourceConfig, Sources,
 };
 use guildhost::protocol::{MusicEndReason, Snowflake};
 use guildhost_tests::file_server::FileServer;
+use guildhost_tests::file_server::allowing;
 use guildhost_tests::{PlayerCall, RecordingPlayer};
 use serenity::all::UserId;
 
@@ -112,17 +113,6 @@ fn sources_with(media_dir: Option<&Path>, fetch: FetchPolicy) -> Sources {
         fetch,
     })
     .expect("an HTTP client")
-}
-
-/// The default policy with `allow` as `[discord.fetch] allow`.
-fn allowing(allow: &[&str]) -> FetchPolicy {
-    FetchPolicy {
-        allow: allow
-            .iter()
-            .map(|entry| AllowEntry::parse(entry).unwrap_or_else(|e| panic!("{entry}: {e}")))
-            .collect(),
-        ..FetchPolicy::default()
-    }
 }
 
 fn assert_about(what: &str, actual: Duration, expected: Duration) {
