@@ -303,11 +303,14 @@ impl LoadedPlugin {
             limits,
             self.log_budget.clone(),
         );
-        state.set_call_deadline(Instant::now() + self.manifest.limits.wall_time);
+        // Initialisation code runs under the host's wall-time ceiling, not the plugin's per-call
+        // budget: a slow start on a loaded machine is not the plugin's fault, and a loop in
+        // initialisation still ends (fuel and memory limits apply as in a call).
+        let init_wall_time = limits.max_wall_time.max(self.manifest.limits.wall_time);
+        state.set_call_deadline(Instant::now() + init_wall_time);
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        // Initialisation code in the component runs under the same wall-time budget as a call.
-        store.set_epoch_deadline(self.engine.deadline_ticks(self.manifest.limits.wall_time));
+        store.set_epoch_deadline(self.engine.deadline_ticks(init_wall_time));
         if self.engine.fuel_metering() {
             store
                 .set_fuel(self.manifest.limits.fuel.unwrap_or(u64::MAX))
