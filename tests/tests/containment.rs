@@ -241,7 +241,11 @@ async fn deferred_work_and_output_rate_are_capped_per_plugin_and_guild() {
         "guildhost_plugin_outputs_refused_total{plugin=\"deferrer\",reason=\"budget_delayed\"}",
     )
     .await;
-    assert_eq!(rate + delayed, 412.0, "every output past 100 was refused once");
+    assert_eq!(
+        rate + delayed,
+        412.0,
+        "every output past 100 was refused once"
+    );
     let counts = match host.queue("guildhost:execute").job_counts().await {
         Ok(counts) => counts,
         Err(e) => panic!("counting jobs: {e}"),
