@@ -11,7 +11,6 @@ use guildhost::runtime::{
     CallResult, DropReason, LoadError, LoadedPlugin, LogLine, LogSource, PluginError, Runtime,
 };
 use runtime_support::{GUILD, config, load, load_with_manifest, ping, runtime_with, wasm};
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn healthy_call(echo: &LoadedPlugin, id: &str) -> CallResult {
     let (envelope, message) = ping(id, Some(GUILD));
@@ -304,11 +303,20 @@ fn host_log() -> &'static Printed {
     PRINTED.get_or_init(|| {
         let printed = Printed::default();
         let writer = printed.clone();
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        // Only the plugins' lines: with everything at TRACE, a cold compile of a component made
+        // cranelift log its whole IR here (gigabytes), through the `log` bridge `try_init` sets.
+        let plugins_only = tracing_subscriber::filter::Targets::new().with_target(
+            "guildhost::plugin",
+            tracing_subscriber::filter::LevelFilter::TRACE,
+        );
         tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
             .finish()
+            .with(plugins_only)
             .try_init()
             .expect("no other subscriber in this test binary");
         printed
