@@ -79,6 +79,11 @@ fn say(fake: &FakeDiscord, id: u64, guild: u64, content: &str) {
     );
 }
 
+/// The `/metrics` series of `plugin`'s outputs refused for `reason`.
+fn refused(plugin: &str, reason: &str) -> String {
+    format!("guildhost_plugin_outputs_refused_total{{plugin=\"{plugin}\",reason=\"{reason}\"}}")
+}
+
 /// Waits until the fake has received `method path`; fails naming `what` otherwise.
 async fn expect_request(fake: &FakeDiscord, method: &str, path: &str, what: &str) {
     let found = fake
@@ -127,12 +132,7 @@ async fn targets_outside_the_plugins_guild_are_refused() {
     expect_request(&fake, "POST", &home, "the post at home").await;
     // ... the four reaching out (post and delete in guild B's channel, a DM to a stranger, a
     // global command registration) are dropped with their reason before they become jobs.
-    let refused = metric_reaches(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"attacker\",reason=\"target\"}",
-        4.0,
-    )
-    .await;
+    let refused = metric_reaches(&host, &refused("attacker", "target"), 4.0).await;
     assert_eq!(refused, 4.0);
     healthy_in_guild_b(&fake, 400_000_000_000_000_102).await;
     let channel_b = format!("/channels/{CHANNEL_B}/messages");
@@ -171,12 +171,7 @@ async fn a_feedback_loop_is_bounded_by_the_chain_budget() {
     .await;
     // One timeout, then every report of one answered with two more: 1 + 2 + 4 + ... without end.
     say(&fake, 400_000_000_000_000_201, GUILD_A, "loop");
-    metric_reaches(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"looper\",reason=\"budget_chain\"}",
-        1.0,
-    )
-    .await;
+    metric_reaches(&host, &refused("looper", "budget_chain"), 1.0).await;
     // Everything the chain was granted gets executed, then nothing more: the first timeout
     // plus the chain's 16.
     let member = format!("/guilds/{GUILD_A}/members/{AUTHOR}");
@@ -211,36 +206,13 @@ async fn deferred_work_and_output_rate_are_capped_per_plugin_and_guild() {
     // Each asks for 256 posts due in ten years. The first gets its 256 through the rate and
     // 100 past the pending cap; the second gets about 44 through the rate, none past the cap.
     say(&fake, 400_000_000_000_000_301, GUILD_A, "delay");
-    metric_reaches(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"deferrer\",reason=\"budget_delayed\"}",
-        156.0,
-    )
-    .await;
+    metric_reaches(&host, &refused("deferrer", "budget_delayed"), 156.0).await;
     say(&fake, 400_000_000_000_000_302, GUILD_A, "delay");
     // The bucket refills at 1/s, so the second message may get a token or two more than 44.
-    metric_reaches(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"deferrer\",reason=\"budget_rate\"}",
-        200.0,
-    )
-    .await;
-    metric_reaches(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"deferrer\",reason=\"budget_delayed\"}",
-        200.0,
-    )
-    .await;
-    let rate = metric(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"deferrer\",reason=\"budget_rate\"}",
-    )
-    .await;
-    let delayed = metric(
-        &host,
-        "guildhost_plugin_outputs_refused_total{plugin=\"deferrer\",reason=\"budget_delayed\"}",
-    )
-    .await;
+    metric_reaches(&host, &refused("deferrer", "budget_rate"), 200.0).await;
+    metric_reaches(&host, &refused("deferrer", "budget_delayed"), 200.0).await;
+    let rate = metric(&host, &refused("deferrer", "budget_rate")).await;
+    let delayed = metric(&host, &refused("deferrer", "budget_delayed")).await;
     assert_eq!(
         rate + delayed,
         412.0,

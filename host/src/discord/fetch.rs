@@ -694,15 +694,10 @@ impl FetchPolicy {
     }
 
     async fn check_via(&self, url: &Url, via: &Via) -> Result<CheckedUrl, FetchError> {
-        check_scheme(url, via)?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        match url_host(url) {
-            None => Err(FetchError::NoHost {
-                url: display_url(url),
-                via: via.clone(),
-            }),
-            Some(UrlHost::Address(ip)) => self.check_literal(url, via, ip, port),
-            Some(UrlHost::Domain(domain)) => {
+        let (host, port) = url_target(url, via)?;
+        match host {
+            UrlHost::Address(ip) => self.check_literal(url, via, ip, port),
+            UrlHost::Domain(domain) => {
                 let addrs = self
                     .resolve_checked(domain, port, || display_url(url), via)
                     .await?;
@@ -939,17 +934,22 @@ impl FetchPolicy {
     /// What can be checked of a redirect's target without resolving it: the scheme, and a
     /// literal address. A host name is checked by [`CheckingResolver`] when connected to.
     fn check_redirect(&self, url: &Url, via: &Via) -> Result<(), FetchError> {
-        check_scheme(url, via)?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        match url_host(url) {
-            None => Err(FetchError::NoHost {
-                url: display_url(url),
-                via: via.clone(),
-            }),
-            Some(UrlHost::Address(ip)) => self.check_literal(url, via, ip, port).map(drop),
-            Some(UrlHost::Domain(_)) => Ok(()),
+        match url_target(url, via)? {
+            (UrlHost::Address(ip), port) => self.check_literal(url, via, ip, port).map(drop),
+            (UrlHost::Domain(_), _) => Ok(()),
         }
     }
+}
+
+/// What every check starts with: an allowed scheme, then the host to connect to and its port.
+fn url_target<'u>(url: &'u Url, via: &Via) -> Result<(UrlHost<'u>, u16), FetchError> {
+    check_scheme(url, via)?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let host = url_host(url).ok_or_else(|| FetchError::NoHost {
+        url: display_url(url),
+        via: via.clone(),
+    })?;
+    Ok((host, port))
 }
 
 /// A URL's host: a literal address or a name to resolve.
