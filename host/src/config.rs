@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
+pub use crate::discord::fetch::FetchConfig;
 use crate::protocol::TaskType;
 
 /// `url` with its password (and a user name, if any, beside it) replaced by `***`, for logs
@@ -104,45 +105,6 @@ impl Default for DiscordConfig {
             message_cache: 10_000,
             media_dir: None,
             fetch: FetchConfig::default(),
-        }
-    }
-}
-
-/// `[discord.fetch]`: the URLs the host downloads for a command (a `SEND_MESSAGE`'s `files`, a
-/// `PLAY_MUSIC` source). By default only `http(s)` URLs whose host resolves to public addresses
-/// only: never loopback, private, link-local (cloud metadata), CGNAT, unique-local, multicast or
-/// reserved ranges. See `crate::discord::fetch`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct FetchConfig {
-    /// Skip the address rule for every URL (loopback, private networks and the link-local
-    /// metadata address included): for a host whose media sits on a private network and that
-    /// trusts every plugin with it. Prefer `allow`.
-    pub allow_private_networks: bool,
-    /// Hosts and addresses the address rule does not apply to: a host name, matched exactly and
-    /// case-insensitive (`"media.internal"`, not its subdomains), an address (`"10.0.0.5"`) or a
-    /// CIDR range (`"10.1.2.0/24"`) that resolved addresses are matched against.
-    pub allow: Vec<String>,
-    /// The largest attachment downloaded, in bytes (a larger `Content-Length` is refused before
-    /// the body is read). Music streams are not capped.
-    pub max_bytes: u64,
-    /// The most one attachment download may take, redirects included, in ms.
-    pub timeout_ms: u64,
-}
-
-/// [`FetchConfig::max_bytes`] by default: 8 MiB.
-pub const DEFAULT_FETCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
-
-/// [`FetchConfig::timeout_ms`] by default: 10 s.
-pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 10_000;
-
-impl Default for FetchConfig {
-    fn default() -> Self {
-        Self {
-            allow_private_networks: false,
-            allow: Vec::new(),
-            max_bytes: DEFAULT_FETCH_MAX_BYTES,
-            timeout_ms: DEFAULT_FETCH_TIMEOUT_MS,
         }
     }
 }
@@ -594,7 +556,7 @@ impl Config {
                 ),
             ));
         }
-        crate::discord::fetch::FetchPolicy::from_config(&self.discord.fetch)?;
+        crate::discord::fetch::FetchPolicy::from_config(&self.discord.fetch).map_err(|e| ConfigError::Invalid { key: e.key, problem: e.problem })?;
         check_queue("queues.defaults", &self.queues.defaults)?;
         for name in self.queues.per_queue.keys() {
             check_queue(&format!("queues.\"{name}\""), &self.queue(name))?;

@@ -7,13 +7,14 @@
 pub mod app;
 pub mod bundled;
 pub mod config;
-pub mod discord;
 pub mod dispatch;
 pub mod http;
 pub mod local_redis;
 pub mod metrics;
 pub mod ops;
-pub mod protocol;
-pub mod queue;
-pub mod runtime;
 pub mod scheduler;
+
+pub use guildhost_discord as discord;
+pub use guildhost_protocol as protocol;
+pub use guildhost_queue as queue;
+pub use guildhost_runtime as runtime;

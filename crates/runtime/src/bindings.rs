@@ -8,7 +8,7 @@
 /// `guildhost:plugin@0.1.x`.
 pub mod v0_1 {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "guildhost:plugin/plugin@0.1.0",
         additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
     });

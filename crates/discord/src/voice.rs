@@ -37,7 +37,7 @@ use symphonia::core::meta::{MetadataRevision, StandardTagKey, Value};
 use tokio::sync::mpsc;
 
 use super::fetch::{FetchError, FetchPolicy};
-use crate::protocol::{ExtraFields, JsNumber, MusicEndReason, MusicEnded, Snowflake};
+use guildhost_protocol::{ExtraFields, JsNumber, MusicEndReason, MusicEnded, Snowflake};
 
 /// Why the player could not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

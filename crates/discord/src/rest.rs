@@ -21,7 +21,7 @@ use super::interactions::Interactions;
 use super::recent::RecentActions;
 use super::voice::{PlayRequest, Player, PlayerError, SongbirdPlayer};
 use super::{Action, Discord, DiscordError, Outcome};
-use crate::protocol::{self as p, LeaveReason, Payload, Snowflake};
+use guildhost_protocol::{self as p, LeaveReason, Payload, Snowflake};
 
 /// The longest reason Discord keeps in the audit log.
 const AUDIT_REASON_MAX_CHARS: usize = 512;

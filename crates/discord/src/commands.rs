@@ -11,7 +11,7 @@ use serenity::all::{ApplicationId, GuildId};
 use super::classify::classify;
 use super::rest::{SerenityDiscord, discord_id};
 use super::{DiscordError, Outcome};
-use crate::protocol::Snowflake;
+use guildhost_protocol::Snowflake;
 
 /// Discord's `CHAT_INPUT` command type: a slash command.
 const CHAT_INPUT: u8 = 1;

@@ -721,7 +721,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::runtime::kv::MemoryKv;
+    use crate::kv::MemoryKv;
     use logging::Host as _;
 
     #[test]

@@ -33,7 +33,7 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::protocol::{Message, MessageType, Payload};
+use guildhost_protocol::{Message, MessageType, Payload};
 
 /// One command to carry out, with what makes it idempotent.
 #[derive(Debug, Clone, Copy)]
@@ -150,14 +150,14 @@ pub trait TargetLookup: Send + Sync + 'static {
     /// or one Discord does not show this bot.
     fn channel_guild(
         &self,
-        channel: crate::protocol::Snowflake,
-    ) -> futures_util::future::BoxFuture<'_, Result<Option<crate::protocol::Snowflake>, DiscordError>>;
+        channel: guildhost_protocol::Snowflake,
+    ) -> futures_util::future::BoxFuture<'_, Result<Option<guildhost_protocol::Snowflake>, DiscordError>>;
 
     /// Whether `user` is a member of `guild` now.
     fn is_member(
         &self,
-        guild: crate::protocol::Snowflake,
-        user: crate::protocol::Snowflake,
+        guild: guildhost_protocol::Snowflake,
+        user: guildhost_protocol::Snowflake,
     ) -> futures_util::future::BoxFuture<'_, Result<bool, DiscordError>>;
 }
 
@@ -239,8 +239,8 @@ impl Discord for DryRun {
 }
 
 /// The moderation action a command performs, for `MODERATION_ACTION_COMPLETED`.
-pub fn moderation_action(payload: &Payload) -> Option<crate::protocol::ModerationAction> {
-    use crate::protocol::ModerationAction as A;
+pub fn moderation_action(payload: &Payload) -> Option<guildhost_protocol::ModerationAction> {
+    use guildhost_protocol::ModerationAction as A;
     match payload {
         Payload::BanUser(_) => Some(A::Ban),
         Payload::KickUser(_) => Some(A::Kick),

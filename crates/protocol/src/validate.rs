@@ -785,8 +785,8 @@ impl Validate for CleanupExpiredCases {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::discord::{EmbedAuthor, EmbedField, EmbedFooter};
-    use crate::protocol::primitives::Snowflake;
+    use crate::discord::{EmbedAuthor, EmbedField, EmbedFooter};
+    use crate::primitives::Snowflake;
 
     const USER: Snowflake = Snowflake::new(829_410_203_982_675_998);
 

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use super::classify::{classify, discord_code};
 use super::rest::{SerenityDiscord, discord_id};
 use super::{DiscordError, Outcome};
-use crate::protocol as p;
+use guildhost_protocol as p;
 
 /// When the host defers an interaction no answer has started for: early enough that the
 /// deferral reaches Discord within its 3 s.

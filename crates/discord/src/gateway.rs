@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::interactions::Interactions;
 use super::recent::RecentActions;
-use crate::protocol::{self as p, Envelope, LeaveReason, Message, Payload, Snowflake, Source};
+use guildhost_protocol::{self as p, Envelope, LeaveReason, Message, Payload, Snowflake, Source};
 
 /// How long the deferral of a late interaction may take.
 const DEFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -13,7 +13,7 @@ use super::primitives::{JsNumber, Snowflake, Timestamp};
 /// Fields a newer sender added that this version does not define; kept and written back.
 ///
 /// Decoding never puts a defined field here. A sender building a value by hand must not either:
-/// [`crate::protocol::Message::validate`] refuses an entry that repeats a defined field name.
+/// [`crate::Message::validate`] refuses an entry that repeats a defined field name.
 pub type ExtraFields = Map<String, Value>;
 
 /// A rich embed, with the fields of Discord's embed object.

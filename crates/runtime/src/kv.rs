@@ -1,7 +1,7 @@
 //! The key-value store plugins see: a trait the host calls from inside a guest call, namespaced per
 //! plugin and guild with a quota, and an in-memory implementation for tests, the CLI and the SDK.
 //!
-//! Calls into wasm are synchronous, so the trait is synchronous too. [`crate::runtime::Runtime::call`]
+//! Calls into wasm are synchronous, so the trait is synchronous too. [`crate::Runtime::call`]
 //! must run on a thread that may block (a `spawn_blocking` task or a dedicated worker thread); an
 //! implementation backed by Redis may therefore block on its connection, e.g. with
 //! `tokio::runtime::Handle::block_on` from that blocking thread.

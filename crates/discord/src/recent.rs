@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::protocol::LeaveReason;
+use guildhost_protocol::LeaveReason;
 
 /// How long an executed kick or ban explains a removal; the gateway event follows within
 /// seconds, and an old note must not mislabel a later voluntary leave.

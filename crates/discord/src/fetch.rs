@@ -42,7 +42,7 @@ use reqwest::redirect;
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, FetchConfig};
+use serde::Deserialize;
 
 /// The most redirects one fetch follows.
 pub const MAX_REDIRECTS: usize = 3;
@@ -624,10 +624,59 @@ pub struct Fetched {
     pub url: Url,
 }
 
+/// `[discord.fetch]`: the URLs the host downloads for a command (a `SEND_MESSAGE`'s `files`, a
+/// `PLAY_MUSIC` source). By default only `http(s)` URLs whose host resolves to public addresses
+/// only: never loopback, private, link-local (cloud metadata), CGNAT, unique-local, multicast or
+/// reserved ranges. See [`FetchPolicy`].
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Skip the address rule for every URL (loopback, private networks and the link-local
+    /// metadata address included): for a host whose media sits on a private network and that
+    /// trusts every plugin with it. Prefer `allow`.
+    pub allow_private_networks: bool,
+    /// Hosts and addresses the address rule does not apply to: a host name, matched exactly and
+    /// case-insensitive (`"media.internal"`, not its subdomains), an address (`"10.0.0.5"`) or a
+    /// CIDR range (`"10.1.2.0/24"`) that resolved addresses are matched against.
+    pub allow: Vec<String>,
+    /// The largest attachment downloaded, in bytes (a larger `Content-Length` is refused before
+    /// the body is read). Music streams are not capped.
+    pub max_bytes: u64,
+    /// The most one attachment download may take, redirects included, in ms.
+    pub timeout_ms: u64,
+}
+
+/// [`FetchConfig::max_bytes`] by default: 8 MiB.
+pub const DEFAULT_FETCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// [`FetchConfig::timeout_ms`] by default: 10 s.
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 10_000;
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            allow: Vec::new(),
+            max_bytes: DEFAULT_FETCH_MAX_BYTES,
+            timeout_ms: DEFAULT_FETCH_TIMEOUT_MS,
+        }
+    }
+}
+
+/// A `[discord.fetch]` value that parsed but is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct FetchConfigError {
+    /// Dotted key, e.g. `discord.fetch.allow[1]`.
+    pub key: String,
+    /// The rule it breaks.
+    pub problem: String,
+}
+
 impl FetchPolicy {
     /// The policy `[discord.fetch]` describes; errors name the key (`discord.fetch.allow[1]`).
-    pub fn from_config(config: &FetchConfig) -> Result<Self, ConfigError> {
-        let invalid = |key: String, problem: String| ConfigError::Invalid { key, problem };
+    pub fn from_config(config: &FetchConfig) -> Result<Self, FetchConfigError> {
+        let invalid = |key: String, problem: String| FetchConfigError { key, problem };
         let allow = config
             .allow
             .iter()
