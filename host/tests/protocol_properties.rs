@@ -268,9 +268,11 @@ fn within_rules(value: &Value) -> BoxedStrategy<Value> {
                 .iter()
                 .map(|(key, child)| {
                     let key = key.clone();
-                    within_rules(child)
-                        .prop_map(move |child| (key.clone(), child))
-                        .boxed()
+                    let rules = match key.as_str() {
+                        "commandName" | "commandNames" => command_names(child),
+                        _ => within_rules(child),
+                    };
+                    rules.prop_map(move |child| (key.clone(), child)).boxed()
                 })
                 .collect();
             let extra = prop::option::of(json_leaf());
@@ -284,6 +286,21 @@ fn within_rules(value: &Value) -> BoxedStrategy<Value> {
                 })
                 .boxed()
         }
+    }
+}
+
+/// Command names in place of command names: Discord's rule (lowercase letters and digits of any
+/// script, `-`, `_`, `'`; 1 to 32 characters), which free text almost never meets.
+fn command_names(value: &Value) -> BoxedStrategy<Value> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(command_names)
+            .collect::<Vec<_>>()
+            .prop_map(Value::Array)
+            .boxed(),
+        Value::String(_) => "[\\p{Ll}\\p{Nd}_'-]{1,32}".prop_map(Value::from).boxed(),
+        other => within_rules(other),
     }
 }
 
