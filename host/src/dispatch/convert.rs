@@ -409,6 +409,89 @@ mod tests {
         }
     }
 
+    /// Nested paths read like the JSON: records, list elements, changes and JSON text inside.
+    #[test]
+    fn nested_errors_name_the_json_path() {
+        let error = |message: w::Message| payload_from_wit(message).unwrap_err().to_string();
+        let joined = w::Message::MemberJoined(w::MemberJoined {
+            user: w::JoinedUser {
+                id: "1".into(),
+                username: "u".into(),
+                discriminator: "0".into(),
+                avatar: None,
+                bot: false,
+            },
+            member: w::JoinedMember {
+                joined_at: 0,
+                roles: vec!["2".into(), "x".into()],
+                nickname: None,
+                pending: false,
+            },
+            invite_code: None,
+        });
+        assert_eq!(
+            error(joined),
+            "data.member.roles[1]: must be a snowflake (a decimal u64 id), got \"x\""
+        );
+        let updated = w::Message::MemberUpdated(w::MemberUpdated {
+            user_id: "1".into(),
+            changes: w::MemberChanges {
+                nickname: None,
+                roles: None,
+                timeout: Some(w::TimeoutChange {
+                    old: None,
+                    new: Some(u64::MAX),
+                }),
+            },
+        });
+        assert_eq!(
+            error(updated),
+            "data.changes.timeout.new: must be a date up to year 9999, got 18446744073709551615 ms"
+        );
+        let case = w::Message::CaseUpdated(w::CaseUpdated {
+            case_id: "c".into(),
+            changes: w::CaseChanges {
+                status: None,
+                reason: None,
+                duration: Some(w::DurationChange {
+                    old: Some(1.0),
+                    new: Some(f64::INFINITY),
+                }),
+            },
+            updated_by: "1".into(),
+        });
+        assert_eq!(
+            error(case),
+            "data.changes.duration.new: must be a finite number, got inf"
+        );
+        let send = w::Message::SendMessage(w::SendMessage {
+            channel_id: "1".into(),
+            content: None,
+            embeds: Some(vec!["{}".into(), "{\"title\": 5}".into()]),
+            components: None,
+            files: None,
+            reply: None,
+        });
+        assert!(
+            error(send).starts_with("data.embeds[1].title: invalid type: integer `5`"),
+            "JSON text names the path inside the value"
+        );
+        let task = w::Message::ScheduledTask(w::ScheduledTask {
+            task_type: w::TaskType::Cleanup,
+            task_data: Some("{oops".into()),
+            schedule: w::Schedule {
+                cron: None,
+                interval: None,
+                run_once: None,
+            },
+            next_run: None,
+        });
+        assert!(
+            error(task).starts_with("data.taskData: must be JSON text: "),
+            "any JSON value is checked as JSON text"
+        );
+    }
+
     #[test]
     fn bad_plugin_output_names_the_field() {
         let ban = w::Message::BanUser(w::BanUser {
