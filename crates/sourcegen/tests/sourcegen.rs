@@ -506,79 +506,20 @@ fn host_conversions(wit: &Wit) -> String {
 
     let mut out = String::from(HEADER);
     out.push_str(
-        "\n//! The protocol ↔ WIT mapping of every message case and of the records and enums they\n\
-         //! carry. Each field converts by its types' [`Wire`](super::Wire) impl.\n\n\
-         use super::{Path, Wire, custom_from_wit, custom_to_wit};\n\
-         use crate::protocol::{self as p, ProtocolError};\n\
-         use crate::runtime::bindings as w;\n\n\
-         /// Defined types without a case of their own in this WIT version: plugins see and emit\n\
-         /// them as `custom` messages whose `data` is the protocol's JSON.\n",
+        "//\n\
+         // Included by host/src/dispatch/convert.rs: the message cases, and the records and enums\n\
+         // they carry, each field converted by its types' `Wire` impl.\n\n\
+         messages! {\n",
     );
-    let carried: Vec<&Entry> = wit.entries.iter().filter(|e| e.case.is_none()).collect();
-    writeln!(
-        out,
-        "pub(super) const CARRIED_AS_CUSTOM: [p::MessageType; {}] = [",
-        carried.len()
-    )
-    .unwrap();
-    for entry in &carried {
-        writeln!(out, "p::MessageType::{},", entry.variant()).unwrap();
-    }
-    out.push_str(
-        "];\n\n\
-         /// Converts a protocol payload into the WIT message variant.\n\
-         pub fn payload_to_wit(payload: &p::Payload) -> Result<w::Message, ProtocolError> {\n\
-         let at = &Path::DATA;\n\
-         Ok(match payload {\n",
-    );
-    for entry in &wit.entries {
-        let variant = entry.variant();
-        if entry.case.is_some() {
-            writeln!(
-                out,
-                "p::Payload::{variant}(m) => w::Message::{variant}(m.to_wire(at)?),"
-            )
-            .unwrap();
-        }
-    }
-    let carried_pattern: Vec<String> = carried
-        .iter()
-        .map(|e| format!("p::Payload::{}(_)", e.variant()))
-        .collect();
-    if !carried_pattern.is_empty() {
-        writeln!(
-            out,
-            "{} => custom_to_wit(payload)?,",
-            carried_pattern.join(" | ")
-        )
-        .unwrap();
-    }
-    out.push_str(
-        "p::Payload::Custom { type_name, data } => w::Message::Custom(w::CustomMessage {\n\
-         type_name: type_name.clone(),\n\
-         data: data.to_string(),\n\
-         }),\n\
-         })\n\
-         }\n\n\
-         /// Converts a payload a plugin produced back into a protocol payload (not yet validated: call\n\
-         /// [`p::Message::validate`] on the message it becomes).\n\
-         pub fn payload_from_wit(message: w::Message) -> Result<p::Payload, ProtocolError> {\n\
-         let at = &Path::DATA;\n\
-         Ok(match message {\n",
-    );
-    for entry in &wit.entries {
-        let variant = entry.variant();
-        if entry.case.is_some() {
-            writeln!(
-                out,
-                "w::Message::{variant}(m) => p::Payload::{variant}(Wire::from_wire(m, at)?),"
-            )
-            .unwrap();
-        }
-    }
-    out.push_str("w::Message::Custom(m) => custom_from_wit(m)?,\n})\n}\n\n");
-
-    out.push_str("same_variants! {\n");
+    let names = |with_case: bool| -> Vec<String> {
+        (wit.entries.iter())
+            .filter(|e| e.case.is_some() == with_case)
+            .map(|e| e.variant())
+            .collect()
+    };
+    wrapped(&mut out, "    cases: [", &names(true), "],");
+    wrapped(&mut out, "    carried_as_custom: [", &names(false), "],");
+    out.push_str("}\n\nsame_variants! {\n");
     for id in &reachable.enums {
         let def = &resolve.types[*id];
         let name = def.name.as_deref().expect("enums are named");
@@ -602,32 +543,32 @@ fn host_conversions(wit: &Wit) -> String {
         let TypeDefKind::Record(record) = &def.kind else {
             unreachable!()
         };
-        writeln!(
-            out,
-            "    {} => w::{} {{",
-            protocol_type(name),
-            upper_camel(name)
-        )
-        .unwrap();
+        let mut same = Vec::new();
+        let mut renamed = Vec::new();
         for field in &record.fields {
-            let (protocol_field, json) = match PROTOCOL_FIELDS
+            match PROTOCOL_FIELDS
                 .iter()
                 .find(|(r, f, _, _)| *r == name && *f == field.name)
             {
                 Some((r, f, protocol, json)) => {
                     used_fields.insert((*r, *f));
-                    ((*protocol).to_owned(), (*json).to_owned())
+                    renamed.push(format!("{protocol} = {}: \"{json}\"", snake(f)));
                 }
-                None => (snake(&field.name), lower_camel(&field.name)),
-            };
-            writeln!(
-                out,
-                "        {protocol_field}: {} @ \"{json}\",",
-                snake(&field.name)
-            )
-            .unwrap();
+                None => same.push(format!(
+                    "{}: \"{}\"",
+                    snake(&field.name),
+                    lower_camel(&field.name)
+                )),
+            }
         }
-        out.push_str("    }\n");
+        let mut items: Vec<String> = same;
+        if !renamed.is_empty() {
+            let last = items.pop().expect("a record has a field named alike");
+            items.push(format!("{last};"));
+            items.extend(renamed);
+        }
+        let head = format!("    {} => w::{} {{", protocol_type(name), upper_camel(name));
+        wrapped(&mut out, &head, &items, "}");
     }
     out.push_str("}\n");
 
@@ -644,6 +585,55 @@ fn host_conversions(wit: &Wit) -> String {
         );
     }
     out
+}
+
+/// Writes `head item, item, … tail`, on one line when it fits in 100 columns, else with the
+/// items wrapped eight columns in.
+fn wrapped(out: &mut String, head: &str, items: &[String], tail: &str) {
+    let joined = |items: &[String]| {
+        let mut text = String::new();
+        for (i, item) in items.iter().enumerate() {
+            text.push_str(item);
+            if i + 1 < items.len() && !item.ends_with(';') {
+                text.push(',');
+            }
+            if i + 1 < items.len() {
+                text.push(' ');
+            }
+        }
+        text
+    };
+    let one_line = format!("{head} {} {tail}", joined(items));
+    let one_line = one_line.replace("[ ", "[").replace(" ]", "]");
+    if one_line.len() <= 100 {
+        out.push_str(&one_line);
+        out.push('\n');
+        return;
+    }
+    out.push_str(head);
+    out.push('\n');
+    let indent = " ".repeat(head.len() - head.trim_start().len() + 4);
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let sep = if i + 1 < items.len() && !item.ends_with(';') {
+            ","
+        } else {
+            ""
+        };
+        let piece = format!("{item}{sep}");
+        if !line.is_empty() && indent.len() + line.len() + 1 + piece.len() > 100 {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&piece);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out.push_str(&format!("{}{tail}\n", &indent[4..]));
 }
 
 /// Formats Rust source as `cargo fmt` would.
@@ -686,7 +676,7 @@ fn generated_files_are_fresh() {
         ),
         (
             "host/src/dispatch/convert/generated.rs",
-            rustfmt(host_conversions(&wit)),
+            host_conversions(&wit),
         ),
         ("plugins/sdk/src/message_cases.rs", sdk_cases(&wit)),
     ];

@@ -247,20 +247,27 @@ same_variants! {
     p::Priority => w::Priority { Low, Normal, High }
 }
 
-/// Maps a protocol struct onto a WIT record field by field (`protocol_field: wit_field @
-/// "jsonName"`), each field by its types' [`Wire`] impl; the protocol's `extra` (fields this
-/// version does not define) has no WIT counterpart and comes back empty.
+/// Maps a protocol struct onto a WIT record field by field (`field: "jsonName"`, then after a `;`
+/// the fields named differently in WIT: `protocol_field = wit_field: "jsonName"`), each field by
+/// its types' [`Wire`] impl; the protocol's `extra` (fields this version does not define) has no
+/// WIT counterpart and comes back empty.
 macro_rules! records {
-    ($($proto:path => $wit:path { $($field:ident: $wit_field:ident @ $json:literal),+ $(,)? })+) => {$(
+    ($($proto:path => $wit:path {
+        $($field:ident: $json:literal),+ $(; $($renamed:ident = $wit_field:ident: $renamed_json:literal),+)?
+    })+) => {$(
         impl Wire<$wit> for $proto {
             fn to_wire(&self, at: &Path<'_>) -> Result<$wit, ProtocolError> {
                 // A struct literal needs a path, not a `$wit:path` fragment: name it here.
                 type Wit = $wit;
-                Ok(Wit { $($wit_field: Wire::to_wire(&self.$field, &at.field($json))?,)+ })
+                Ok(Wit {
+                    $($field: Wire::to_wire(&self.$field, &at.field($json))?,)+
+                    $($($wit_field: Wire::to_wire(&self.$renamed, &at.field($renamed_json))?,)+)?
+                })
             }
             fn from_wire(wire: $wit, at: &Path<'_>) -> Result<Self, ProtocolError> {
                 Ok(Self {
-                    $($field: Wire::from_wire(wire.$wit_field, &at.field($json))?,)+
+                    $($field: Wire::from_wire(wire.$field, &at.field($json))?,)+
+                    $($($renamed: Wire::from_wire(wire.$wit_field, &at.field($renamed_json))?,)+)?
                     extra: Default::default(),
                 })
             }
@@ -268,10 +275,39 @@ macro_rules! records {
     )+};
 }
 
-mod generated;
+/// The two matches over the message cases: the cases that have a WIT case of their own, and the
+/// defined types carried as `custom`.
+macro_rules! messages {
+    (cases: [$($case:ident),+ $(,)?], carried_as_custom: [$($carried:ident),* $(,)?] $(,)?) => {
+        /// Defined types without a case of their own in this WIT version: plugins see and emit
+        /// them as `custom` messages whose `data` is the protocol's JSON.
+        const CARRIED_AS_CUSTOM: &[p::MessageType] = &[$(p::MessageType::$carried),*];
 
-use generated::CARRIED_AS_CUSTOM;
-pub use generated::{payload_from_wit, payload_to_wit};
+        /// Converts a protocol payload into the WIT message variant.
+        pub fn payload_to_wit(payload: &p::Payload) -> Result<w::Message, ProtocolError> {
+            Ok(match payload {
+                $(p::Payload::$case(m) => w::Message::$case(m.to_wire(&Path::DATA)?),)+
+                $(p::Payload::$carried(_) => custom_to_wit(payload)?,)*
+                p::Payload::Custom { type_name, data } => w::Message::Custom(w::CustomMessage {
+                    type_name: type_name.clone(),
+                    data: data.to_string(),
+                }),
+            })
+        }
+
+        /// Converts a payload a plugin produced back into a protocol payload (not yet validated:
+        /// call [`p::Message::validate`] on the message it becomes).
+        pub fn payload_from_wit(message: w::Message) -> Result<p::Payload, ProtocolError> {
+            Ok(match message {
+                $(w::Message::$case(m) => p::Payload::$case(Wire::from_wire(m, &Path::DATA)?),)+
+                w::Message::Custom(m) => custom_from_wit(m)?,
+            })
+        }
+    };
+}
+
+// The message cases, the records and enums they carry: generated from `wit/types.wit`.
+include!("convert/generated.rs");
 
 /// A defined payload without a WIT case of its own, as the `custom` case: its type name and its
 /// `data` JSON.
@@ -409,6 +445,17 @@ mod tests {
         }
     }
 
+    fn send_with_bad_second_embed() -> w::Message {
+        w::Message::SendMessage(w::SendMessage {
+            channel_id: "1".into(),
+            content: None,
+            embeds: Some(vec!["{}".into(), "{\"title\": 5}".into()]),
+            components: None,
+            files: None,
+            reply: None,
+        })
+    }
+
     /// Nested paths read like the JSON: records, list elements, changes and JSON text inside.
     #[test]
     fn nested_errors_name_the_json_path() {
@@ -448,30 +495,7 @@ mod tests {
             error(updated),
             "data.changes.timeout.new: must be a date up to year 9999, got 18446744073709551615 ms"
         );
-        let case = w::Message::CaseUpdated(w::CaseUpdated {
-            case_id: "c".into(),
-            changes: w::CaseChanges {
-                status: None,
-                reason: None,
-                duration: Some(w::DurationChange {
-                    old: Some(1.0),
-                    new: Some(f64::INFINITY),
-                }),
-            },
-            updated_by: "1".into(),
-        });
-        assert_eq!(
-            error(case),
-            "data.changes.duration.new: must be a finite number, got inf"
-        );
-        let send = w::Message::SendMessage(w::SendMessage {
-            channel_id: "1".into(),
-            content: None,
-            embeds: Some(vec!["{}".into(), "{\"title\": 5}".into()]),
-            components: None,
-            files: None,
-            reply: None,
-        });
+        let send = send_with_bad_second_embed();
         assert!(
             error(send).starts_with("data.embeds[1].title: invalid type: integer `5`"),
             "JSON text names the path inside the value"
@@ -507,14 +531,7 @@ mod tests {
         let err = payload_from_wit(ban).unwrap_err();
         assert_eq!(err.path, "data.userId");
 
-        let send = w::Message::SendMessage(w::SendMessage {
-            channel_id: "1".into(),
-            content: None,
-            embeds: Some(vec!["{}".into(), "{\"title\": 5}".into()]),
-            components: None,
-            files: None,
-            reply: None,
-        });
+        let send = send_with_bad_second_embed();
         let err = payload_from_wit(send).unwrap_err();
         assert!(err.path.starts_with("data.embeds[1]"), "{err}");
 
