@@ -556,7 +556,12 @@ impl Config {
                 ),
             ));
         }
-        crate::discord::fetch::FetchPolicy::from_config(&self.discord.fetch).map_err(|e| ConfigError::Invalid { key: e.key, problem: e.problem })?;
+        crate::discord::fetch::FetchPolicy::from_config(&self.discord.fetch).map_err(|e| {
+            ConfigError::Invalid {
+                key: e.key,
+                problem: e.problem,
+            }
+        })?;
         check_queue("queues.defaults", &self.queues.defaults)?;
         for name in self.queues.per_queue.keys() {
             check_queue(&format!("queues.\"{name}\""), &self.queue(name))?;

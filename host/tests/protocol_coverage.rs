@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use guildhost::protocol::{MessageType, QueueName};
 
-const MODULE_DOCS: &str = include_str!("../src/protocol/mod.rs");
+const MODULE_DOCS: &str = include_str!("../../crates/protocol/src/lib.rs");
 
 /// One row of the table: the cells of a `//! | `TYPE` | … |` line.
 struct Row {

@@ -151,7 +151,10 @@ pub trait TargetLookup: Send + Sync + 'static {
     fn channel_guild(
         &self,
         channel: guildhost_protocol::Snowflake,
-    ) -> futures_util::future::BoxFuture<'_, Result<Option<guildhost_protocol::Snowflake>, DiscordError>>;
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<Option<guildhost_protocol::Snowflake>, DiscordError>,
+    >;
 
     /// Whether `user` is a member of `guild` now.
     fn is_member(

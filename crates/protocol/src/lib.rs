@@ -7,7 +7,7 @@
 //! the protocol does not define (the API's `webhooks` and `analytics` queues carry such).
 //!
 //! ```
-//! use guildhost::protocol::{Message, MessageType, Payload};
+//! use guildhost_protocol::{Message, MessageType, Payload};
 //!
 //! let json = br#"{"id":"m-1","type":"SET_VOLUME","timestamp":"2026-11-30T17:33:03.123Z",
 //!     "source":"api","guildId":"81384788765712384","data":{"volume":40,"requestedBy":"80351110224678912"}}"#;
@@ -22,7 +22,7 @@
 //!     "source":"api","data":{"volume":140,"requestedBy":"80351110224678912"}}"#;
 //! let error = Message::decode(too_loud).unwrap_err();
 //! assert_eq!(error.to_string(), "data.volume: must be within 0..=100, got 140");
-//! # Ok::<(), guildhost::protocol::ProtocolError>(())
+//! # Ok::<(), guildhost_protocol::ProtocolError>(())
 //! ```
 //!
 //! # Wire format
@@ -62,7 +62,7 @@
 //!
 //! Every message type with its Rust payload and golden fixture (under `tests/fixtures/`). The
 //! WIT case is the `message` variant's case in `wit/types.wit`; the conversion to and from it is
-//! `crate::dispatch::convert`, whose test converts every valid fixture both ways. The table is
+//! `guildhost::dispatch::convert`, whose test converts every valid fixture both ways. The table is
 //! checked against [`MessageType::ALL`] and the fixture files by `host/tests/protocol_coverage.rs`.
 //!
 //! | Type | Kind | Queue | Rust payload | Fixture | WIT case | Conversion |

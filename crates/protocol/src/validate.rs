@@ -56,8 +56,8 @@ pub mod limits {
     pub const TIMEOUT_SECONDS: RangeInclusive<u64> = 1..=28 * 24 * 60 * 60;
     /// Player volume in percent.
     pub const VOLUME: RangeInclusive<u32> = 0..=100;
-    /// Application command name.
-    pub const COMMAND_NAME: RangeInclusive<usize> = 1..=32;
+    /// Application command name, in characters (the whole rule: [`guildhost_rules::command_name`]).
+    pub const COMMAND_NAME: RangeInclusive<usize> = guildhost_rules::COMMAND_NAME_CHARS;
     /// Interaction token: Discord's are a few hundred characters; this bounds what a message
     /// may carry.
     pub const INTERACTION_TOKEN: usize = 1000;
@@ -167,20 +167,9 @@ fn case_id(base: &str, id: Option<&String>) -> Result<(), ProtocolError> {
     optional_not_empty(base, "caseId", id)
 }
 
-/// An application command's name: 1 to 32 characters.
+/// An application command's name, by the rule plugin manifests obey too.
 fn command_name(path: String, name: &str) -> Result<(), ProtocolError> {
-    let length = chars(name);
-    if !limits::COMMAND_NAME.contains(&length) {
-        return Err(ProtocolError::new(
-            path,
-            format!(
-                "must be {}..={} characters long, got {length}",
-                limits::COMMAND_NAME.start(),
-                limits::COMMAND_NAME.end()
-            ),
-        ));
-    }
-    Ok(())
+    guildhost_rules::command_name(name).map_err(|rule| ProtocolError::new(path, rule))
 }
 
 /// A permission bitfield: an unsigned 64-bit integer written in decimal.

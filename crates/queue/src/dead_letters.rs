@@ -1,5 +1,6 @@
 //! The dead-letter queue: a plain Bull queue (default `dead-letters`) whose jobs describe jobs
-//! that failed for good. Listing, reading, replaying to the original queue, purging.
+//! that failed for good. The letter format (written by the worker, and by `stalled.lua` for jobs
+//! that stalled too often), listing, reading, replaying to the original queue, purging.
 
 use std::sync::Arc;
 
@@ -10,10 +11,70 @@ use super::conn::RedisConn;
 use super::error::{QueueError, QueueResult};
 use super::job::{Job, NewJob};
 use super::keys::QueueKeys;
+use super::now_ms;
 use super::options::JobOptions;
 use super::producer::prepare_add;
-use super::worker::DEFAULT_DEAD_LETTER_QUEUE;
-use super::{now_ms, scripts};
+use super::scripts::{Purge, Replay};
+
+/// Name of the dead-letter queue when none is configured.
+pub const DEFAULT_DEAD_LETTER_QUEUE: &str = "dead-letters";
+/// Job name of dead letters (the seed's `deadLetterQueue.add("failed_job", ...)`).
+pub const DEAD_LETTER_JOB_NAME: &str = "failed_job";
+
+/// A letter's `failedAt`: ms since the epoch as ISO 8601 with milliseconds, as JS `toISOString()`.
+pub(crate) fn failed_at_text(failed_at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(failed_at_ms)
+        .map(|date| date.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// JSON text embedded as is when valid, else as a JSON string.
+fn json_or_string(text: Option<&str>) -> String {
+    match text {
+        Some(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            text.to_owned()
+        }
+        Some(text) => Value::String(text.to_owned()).to_string(),
+        None => "null".to_owned(),
+    }
+}
+
+/// The dead-letter data for `job`: `{originalJob, error, failedAt, queue, jobId, jobName,
+/// attemptsMade, opts}` (`stalled.lua` writes the same for jobs that stalled too often).
+pub(crate) fn dead_letter_data(
+    job: &Job,
+    error: &str,
+    failed_at_ms: i64,
+    attempts_made: u32,
+) -> String {
+    format!(
+        "{{\"originalJob\":{},\"error\":{},\"failedAt\":{},\"queue\":{},\"jobId\":{},\"jobName\":{},\"attemptsMade\":{},\"opts\":{}}}",
+        json_or_string(Some(&job.data)),
+        Value::String(error.to_owned()),
+        Value::String(failed_at_text(failed_at_ms)),
+        Value::String(job.queue.to_string()),
+        Value::String(job.id.clone()),
+        Value::String(job.name.clone()),
+        attempts_made,
+        json_or_string(job.opts_raw.as_deref()),
+    )
+}
+
+/// The letter to add to dead-letter queue `queue` for `job`, which failed for good.
+pub(crate) fn dead_letter_job(
+    queue: &str,
+    job: &Job,
+    error: &str,
+    failed_at_ms: i64,
+    attempts_made: u32,
+) -> NewJob {
+    NewJob {
+        queue: queue.to_owned(),
+        name: DEAD_LETTER_JOB_NAME.to_owned(),
+        data: dead_letter_data(job, error, failed_at_ms, attempts_made),
+        opts: JobOptions::default(),
+    }
+}
 
 /// One dead letter, decoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,22 +269,20 @@ impl DeadLetters {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let mut invocation = scripts::REPLAY.prepare_invoke();
-        invocation
-            .key(self.keys.wait())
-            .arg(self.keys.base())
-            .arg(&*self.token)
-            .arg(letters.len());
+        let mut records = Vec::with_capacity(letters.len());
         for letter in letters {
             let record =
                 prepare_add(self.keys.prefix(), &letter.replay_job(), now)?.ok_or_else(|| {
                     QueueError::Malformed(format!("dead letter {} cannot be replayed", letter.id))
                 })?;
-            invocation.arg(&letter.id);
-            record.push_args(&mut invocation);
+            records.push((letter.id.as_str(), record));
         }
-        let mut conn = self.conn.clone();
-        Ok(invocation.invoke_async(&mut conn).await?)
+        let replay = Replay {
+            keys: &self.keys,
+            token: &self.token,
+            letters: &records,
+        };
+        Ok(replay.run(&self.conn).await?)
     }
 
     /// Deletes every letter. Returns how many were deleted.
@@ -232,12 +291,32 @@ impl DeadLetters {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut invocation = scripts::PURGE.prepare_invoke();
-        invocation.key(self.keys.wait()).arg(self.keys.base());
-        for id in &ids {
-            invocation.arg(id);
-        }
-        let mut conn = self.conn.clone();
-        Ok(invocation.invoke_async(&mut conn).await?)
+        let purge = Purge {
+            keys: &self.keys,
+            ids: ids.iter().map(String::as_str),
+        };
+        Ok(purge.run(&self.conn).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_data_embeds_json_and_quotes_the_rest() {
+        let job = Job {
+            queue: Arc::from("q"),
+            id: "5".into(),
+            name: "ban".into(),
+            data: "{not json".into(),
+            opts_raw: Some(r#"{"attempts":2}"#.into()),
+            ..Job::default()
+        };
+        let letter: Value = serde_json::from_str(&dead_letter_data(&job, "bad", 0, 2)).unwrap();
+        assert_eq!(letter["originalJob"], "{not json");
+        assert_eq!(letter["opts"]["attempts"], 2);
+        assert_eq!(letter["failedAt"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(letter["attemptsMade"], 2);
     }
 }

@@ -25,7 +25,7 @@ mod scripts;
 mod worker;
 
 pub use conn::RedisConn;
-pub use dead_letters::{DeadLetter, DeadLetters};
+pub use dead_letters::{DEAD_LETTER_JOB_NAME, DEFAULT_DEAD_LETTER_QUEUE, DeadLetter, DeadLetters};
 pub use error::{QueueError, QueueResult};
 pub use job::{Job, NewJob};
 pub use keys::QueueKeys;
@@ -37,8 +37,7 @@ pub use repeat::{
     RepeatPlan, iteration_id_prefix, next_cron, next_millis, plan_iteration, repeat_key,
 };
 pub use worker::{
-    Completion, DEAD_LETTER_JOB_NAME, DEFAULT_DEAD_LETTER_QUEUE, FnHandler, JobFailure, JobHandler,
-    Worker, WorkerOptions, WorkerStats, handler_fn,
+    Completion, FnHandler, JobFailure, JobHandler, Worker, WorkerOptions, WorkerStats, handler_fn,
 };
 
 /// Milliseconds since the Unix epoch from this host's clock, as Bull's `Date.now()`.

@@ -279,7 +279,7 @@ pub struct RepeatOptions {
 }
 
 /// A date option as milliseconds: a number is taken as ms, a string is parsed as RFC 3339.
-pub fn date_option_millis(field: &'static str, value: &Value) -> QueueResult<i64> {
+pub(crate) fn date_option_millis(field: &'static str, value: &Value) -> QueueResult<i64> {
     match value {
         Value::Number(number) => number
             .as_i64()

@@ -3,66 +3,18 @@
 
 use std::sync::Arc;
 
-use redis::{AsyncCommands, ScriptInvocation};
+use redis::AsyncCommands;
 
 use super::conn::RedisConn;
 use super::error::{QueueError, QueueResult};
 use super::job::{Job, NewJob};
 use super::keys::QueueKeys;
+use super::now_ms;
 use super::options::{Backoff, JobOptions, RepeatOptions};
 use super::repeat::{iteration_id_prefix, plan_iteration, repeat_key};
-use super::{now_ms, scripts};
-
-/// How an add touches the series of a repeatable job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RepeatMode {
-    /// Not a repeat iteration.
-    None,
-    /// Register the series (producer add): `ZADD repeat`, then add.
-    Register,
-    /// Worker scheduling: add only while the series is still registered.
-    Continue,
-}
-
-/// One job ready for the `add_job_at` Lua helper (the field order is the script's contract).
-#[derive(Debug, Clone)]
-pub(crate) struct AddRecord {
-    base: String,
-    custom_id: String,
-    name: String,
-    data: String,
-    opts_json: String,
-    timestamp: i64,
-    delay: i64,
-    priority: u32,
-    lifo: bool,
-    repeat_mode: RepeatMode,
-    repeat_key: String,
-    repeat_next: i64,
-}
-
-impl AddRecord {
-    /// Appends the record's `ADD_FIELDS` arguments.
-    pub(crate) fn push_args(&self, invocation: &mut ScriptInvocation<'_>) {
-        invocation
-            .arg(&self.base)
-            .arg(&self.custom_id)
-            .arg(&self.name)
-            .arg(&self.data)
-            .arg(&self.opts_json)
-            .arg(self.timestamp)
-            .arg(self.delay)
-            .arg(self.priority)
-            .arg(if self.lifo { "1" } else { "0" })
-            .arg(match self.repeat_mode {
-                RepeatMode::None => "",
-                RepeatMode::Register => "add",
-                RepeatMode::Continue => "next",
-            })
-            .arg(&self.repeat_key)
-            .arg(self.repeat_next);
-    }
-}
+use super::scripts::{
+    Add, AddRecord, Pause, PauseAction, RemoveDelayed, RemoveRepeatable, RepeatMode,
+};
 
 /// Applies Bull's add-time defaults: `attempts`, `delay`, `timestamp`, normalized `backoff`.
 fn with_defaults(mut opts: JobOptions, now: i64) -> JobOptions {
@@ -271,41 +223,34 @@ impl Queue {
     }
 
     /// Runs the add script for prepared records.
-    pub(crate) async fn run_add(&self, records: &[AddRecord]) -> QueueResult<Vec<Option<String>>> {
+    async fn run_add(&self, records: &[AddRecord]) -> QueueResult<Vec<Option<String>>> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut invocation = scripts::ADD.prepare_invoke();
-        invocation
-            .key(self.keys.id())
-            .arg(&*self.token)
-            .arg(records.len());
-        for record in records {
-            record.push_args(&mut invocation);
-        }
-        let mut conn = self.conn.clone();
-        Ok(invocation.invoke_async(&mut conn).await?)
+        let add = Add {
+            keys: &self.keys,
+            token: &self.token,
+            records,
+        };
+        Ok(add.run(&self.conn).await?)
     }
 
     /// Pauses the queue globally (Node and Rust workers stop taking jobs).
     pub async fn pause(&self) -> QueueResult<()> {
-        self.pause_script("pause").await
+        self.pause_script(PauseAction::Pause).await
     }
 
     /// Resumes a globally paused queue.
     pub async fn resume(&self) -> QueueResult<()> {
-        self.pause_script("resume").await
+        self.pause_script(PauseAction::Resume).await
     }
 
-    async fn pause_script(&self, action: &str) -> QueueResult<()> {
-        let mut conn = self.conn.clone();
-        let _: i64 = scripts::PAUSE
-            .key(self.keys.meta_paused())
-            .arg(self.keys.base())
-            .arg(action)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(())
+    async fn pause_script(&self, action: PauseAction) -> QueueResult<()> {
+        let pause = Pause {
+            keys: &self.keys,
+            action,
+        };
+        Ok(pause.run(&self.conn).await?)
     }
 
     /// Whether the queue is globally paused (`meta-paused` or `meta.paused`, as Node checks).
@@ -392,27 +337,21 @@ impl Queue {
         }
         let key = repeat_key(name, &repeat)?;
         let prefix = iteration_id_prefix(name, &repeat, &key);
-        let mut conn = self.conn.clone();
-        let removed: i64 = scripts::REMOVE_REPEATABLE
-            .key(self.keys.repeat())
-            .arg(self.keys.base())
-            .arg(&key)
-            .arg(&prefix)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(removed == 1)
+        let remove = RemoveRepeatable {
+            keys: &self.keys,
+            repeat_key: &key,
+            id_prefix: &prefix,
+        };
+        Ok(remove.run(&self.conn).await?)
     }
 
     /// Removes job `id` if it is still delayed (waiting for its time). Returns whether it was.
     pub async fn remove_delayed(&self, id: &str) -> QueueResult<bool> {
-        let mut conn = self.conn.clone();
-        let removed: i64 = scripts::REMOVE_DELAYED
-            .key(self.keys.delayed())
-            .arg(self.keys.base())
-            .arg(id)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(removed == 1)
+        let remove = RemoveDelayed {
+            keys: &self.keys,
+            id,
+        };
+        Ok(remove.run(&self.conn).await?)
     }
 
     /// The registered repeat series: `(repeat key, next run ms)`.

@@ -5,8 +5,8 @@
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use guildhost::runtime::{Runtime, RuntimeConfig, GuildContext, kv::MemoryKv};
-//! # fn demo(envelope: guildhost::runtime::bindings::Envelope, message: guildhost::runtime::bindings::Message) -> anyhow::Result<()> {
+//! # use guildhost_runtime::{Runtime, RuntimeConfig, GuildContext, kv::MemoryKv};
+//! # fn demo(envelope: guildhost_runtime::bindings::Envelope, message: guildhost_runtime::bindings::Message) -> anyhow::Result<()> {
 //! let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), Arc::new(MemoryKv::new()))?);
 //! runtime.scan_dir("plugins.d".as_ref());            // or runtime.watch(dir, interval)
 //! for plugin in runtime.subscribers(&envelope.type_name) {

@@ -25,7 +25,7 @@
 //! max-mentions = 5
 //!
 //! [[commands]]                          # application commands the plugin answers (optional)
-//! name = "warn"                         # [a-z0-9_-], 1..=32 characters, unique per plugin
+//! name = "warn"                         # 1..=32 lowercase letters, digits, - _ ', unique per plugin
 //! description = "Warn a member"         # 1..=100 characters
 //! guild-only = true                     # optional; default false
 //! [[commands.options]]                  # optional, at most 25; handed on as JSON, unread
@@ -84,7 +84,8 @@ pub struct Manifest {
 /// One `[[commands]]` entry: a command the plugin answers, kept for the host as declared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeclaredCommand {
-    /// The command's name: 1 to 32 characters from `[a-z0-9_-]`, unique within the plugin.
+    /// The command's name, unique within the plugin: Discord's rule for chat-input commands,
+    /// [`guildhost_rules::command_name`] (1 to 32 lowercase letters or digits, `-`, `_`, `'`).
     pub name: String,
     /// What it does: 1 to 100 characters.
     pub description: String,
@@ -167,9 +168,7 @@ impl Manifest {
     }
 }
 
-/// Most characters of a command name and description, and most options per command.
-const COMMAND_NAME_CHARS: usize = 32;
-const COMMAND_DESCRIPTION_CHARS: usize = 100;
+/// Most options per command.
 const COMMAND_OPTIONS: usize = 25;
 
 #[derive(Debug, Deserialize)]
@@ -417,20 +416,8 @@ fn declared_commands(raw: Vec<RawCommand>) -> Result<Vec<DeclaredCommand>, Manif
     let mut commands: Vec<DeclaredCommand> = Vec::with_capacity(raw.len());
     for (index, command) in raw.into_iter().enumerate() {
         let at = |key: &str| format!("commands[{index}].{key}");
-        let name_ok = (1..=COMMAND_NAME_CHARS).contains(&command.name.len())
-            && command
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if !name_ok {
-            return Err(invalid(
-                &at("name"),
-                format!(
-                    "must be 1 to {COMMAND_NAME_CHARS} characters from [a-z0-9_-], got {:?}",
-                    command.name
-                ),
-            ));
-        }
+        guildhost_rules::command_name(&command.name)
+            .map_err(|rule| invalid(&at("name"), format!("{rule} ({:?})", command.name)))?;
         if let Some(first) = commands.iter().position(|c| c.name == command.name) {
             return Err(invalid(
                 &at("name"),
@@ -440,15 +427,8 @@ fn declared_commands(raw: Vec<RawCommand>) -> Result<Vec<DeclaredCommand>, Manif
                 ),
             ));
         }
-        let description_chars = command.description.trim().chars().count();
-        if !(1..=COMMAND_DESCRIPTION_CHARS).contains(&description_chars) {
-            return Err(invalid(
-                &at("description"),
-                format!(
-                    "must be 1 to {COMMAND_DESCRIPTION_CHARS} characters, got {description_chars}"
-                ),
-            ));
-        }
+        guildhost_rules::command_description(&command.description)
+            .map_err(|rule| invalid(&at("description"), rule))?;
         if command.options.len() > COMMAND_OPTIONS {
             return Err(invalid(
                 &at("options"),
@@ -611,7 +591,7 @@ mod tests {
             (
                 "[[commands]]\nname = \"Warn\"\ndescription = \"d\"",
                 "commands[0].name",
-                "[a-z0-9_-]",
+                "must be lowercase",
             ),
             (
                 "[[commands]]\nname = \"a\"\ndescription = \"d\"\n[[commands]]\nname = \"a\"\ndescription = \"d\"",
@@ -621,7 +601,7 @@ mod tests {
             (
                 "[[commands]]\nname = \"a\"\ndescription = \" \"",
                 "commands[0].description",
-                "1 to 100 characters, got 0",
+                "must be 1..=100 characters long, got 0",
             ),
         ];
         for (commands, field, rule) in cases {

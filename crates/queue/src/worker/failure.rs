@@ -1,0 +1,130 @@
+//! A failed attempt, written with Bull's rules: retried at once, retried after its backoff, or
+//! failed for good (retention, the `failed` event and the dead letter, in one script).
+
+use serde_json::Value;
+
+use super::JobFailure;
+use super::backoff_sleep;
+use super::event_loop::Run;
+use crate::dead_letters::dead_letter_job;
+use crate::job::Job;
+use crate::now_ms;
+use crate::options::Retention;
+use crate::producer::prepare_add;
+use crate::scripts::{Fail, FailMode, JobStatus};
+
+/// Numeric part of a job id as JS `id & 4095` sees it (0 for non-numeric ids).
+fn id_low_bits(id: &str) -> i64 {
+    id.parse::<f64>()
+        .ok()
+        .filter(|value| value.is_finite())
+        .map(|value| (value as i64) & 4095)
+        .unwrap_or(0)
+}
+
+impl<H> Run<'_, H> {
+    /// Writes a failed attempt: immediate retry, backoff, or final failure with dead letter.
+    pub(super) async fn fail(&mut self, job: &Job, failure: JobFailure) {
+        let now = now_ms();
+        let attempts_made = job.attempts_made.saturating_add(1);
+        let mut reason = failure.message;
+        let mut mode = FailMode::Fail;
+        if !failure.permanent && attempts_made < job.opts.total_attempts() {
+            match job
+                .opts
+                .backoff
+                .as_ref()
+                .map(|backoff| backoff.delay_after(attempts_made))
+            {
+                None | Some(Ok(None)) => mode = FailMode::Retry,
+                Some(Ok(Some(delay))) => {
+                    let due = now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX / 8192));
+                    mode = FailMode::Delay {
+                        score: due
+                            .saturating_mul(4096)
+                            .saturating_add(id_low_bits(&job.id)),
+                    };
+                    let _ = self.due_tx.send(due);
+                }
+                Some(Err(error)) => reason = format!("{reason} ({error})"),
+            }
+        }
+        let shared = &self.shared;
+        let dead_letter = match (&shared.options.dead_letter_queue, mode) {
+            (Some(queue), FailMode::Fail) => {
+                let letter = dead_letter_job(queue, job, &reason, now, attempts_made);
+                prepare_add(shared.keys.prefix(), &letter, now)
+                    .ok()
+                    .flatten()
+            }
+            _ => None,
+        };
+        let stack_entry = format!(
+            "Error: {reason}\n    at guildhost worker ({})",
+            shared.keys.name()
+        );
+        let call = Fail {
+            keys: &shared.keys,
+            id: &job.id,
+            token: &shared.token,
+            now,
+            mode,
+            reason: &reason,
+            stack_entry: &stack_entry,
+            stack_trace_limit: job
+                .opts
+                .extra
+                .get("stackTraceLimit")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            attempts_made,
+            lifo: job.opts.lifo.unwrap_or(false),
+            retention: Retention::from_option(job.opts.remove_on_fail.as_ref()),
+            dead_letter: dead_letter.as_ref(),
+        };
+        let mut failures = 0;
+        let status = loop {
+            match call.run(&shared.conn).await {
+                Ok(status) => break Some(status),
+                Err(error) if failures < 6 => {
+                    tracing::warn!(id = %job.id, %error, "recording a failure failed; retrying");
+                    backoff_sleep(&mut failures).await;
+                }
+                Err(error) => {
+                    // Left in `active` without renewal: the stalled check will recover it.
+                    tracing::error!(id = %job.id, %error, "could not record a failure");
+                    break None;
+                }
+            }
+        };
+        self.shared.unhold(&job.id);
+        self.stats.failed_attempts += 1;
+        match status {
+            Some(JobStatus::Done) if mode == FailMode::Fail => {
+                self.stats.dead_lettered += 1;
+                tracing::info!(id = %job.id, %reason, "job failed for good");
+            }
+            Some(JobStatus::Done) => {
+                tracing::debug!(id = %job.id, %reason, mode = mode.as_arg(), "attempt failed; will retry")
+            }
+            None => {}
+            Some(status) => {
+                self.stats.stale += 1;
+                tracing::warn!(id = %job.id, status = status.code(), "failure refused (lock lost); nothing written");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_give_their_low_bits_and_others_zero() {
+        assert_eq!(id_low_bits("17"), 17);
+        assert_eq!(id_low_bits("4097"), 1);
+        assert_eq!(id_low_bits("custom-7"), 0);
+        assert_eq!(id_low_bits("repeat:abc:1795759784000"), 0);
+    }
+}
