@@ -15,7 +15,7 @@ const SLOW_DOWN_CODES: [isize; 4] = [20028, 20016, 40003, 130_000];
 
 /// The HTTP status and Discord JSON code of a refused request (`code` is `-1` when the body was
 /// not Discord's JSON, e.g. an HTML error page).
-pub fn discord_code(error: &serenity::Error) -> Option<(u16, isize)> {
+pub(crate) fn discord_code(error: &serenity::Error) -> Option<(u16, isize)> {
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
             Some((response.status_code.as_u16(), response.error.code))
@@ -25,7 +25,7 @@ pub fn discord_code(error: &serenity::Error) -> Option<(u16, isize)> {
 }
 
 /// The class of `error`.
-pub fn classify(error: serenity::Error) -> DiscordError {
+pub(crate) fn classify(error: serenity::Error) -> DiscordError {
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
             let status = response.status_code.as_u16();

@@ -28,7 +28,7 @@ use guildhost_protocol as p;
 
 /// When the host defers an interaction no answer has started for: early enough that the
 /// deferral reaches Discord within its 3 s.
-pub const DEFER_AFTER: Duration = Duration::from_millis(2500);
+pub(crate) const DEFER_AFTER: Duration = Duration::from_millis(2500);
 
 /// How long an interaction is remembered: its token is valid for 15 minutes.
 const REMEMBERED_FOR: Duration = Duration::from_secs(15 * 60);

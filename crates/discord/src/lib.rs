@@ -15,11 +15,11 @@
 //! - [`gateway`]: serenity's gateway client turning dispatches into the seed's events.
 //! - [`voice`]: the music player (songbird) and the track ends it reports.
 
-pub mod classify;
-pub mod commands;
+mod classify;
+mod commands;
 pub mod fetch;
 pub mod gateway;
-pub mod interactions;
+mod interactions;
 pub mod recent;
 pub mod rest;
 pub mod voice;

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Path of the document root, used when the whole input is at fault (not JSON, not an object).
-pub const ROOT_PATH: &str = "$";
+pub(crate) const ROOT_PATH: &str = "$";
 
 /// A message that could not be decoded or that breaks a protocol rule.
 ///

@@ -108,15 +108,15 @@
 //! | `CLEANUP_EXPIRED_CASES` | event | `cleanup:tasks` | [`CleanupExpiredCases`] | `valid/CLEANUP_EXPIRED_CASES.json` | `cleanup-expired-cases` | `dispatch::convert`, both ways |
 //! | any other `type` | — | `webhooks`, `analytics`, … | [`Payload::Custom`] | `valid/custom/ANALYTICS_PAGE_VIEW.json` | `custom` | `dispatch::convert`, both ways |
 
-pub mod commands;
-pub mod discord;
-pub mod envelope;
-pub mod error;
-pub mod events;
-pub mod message;
-pub mod message_type;
-pub mod primitives;
-pub mod validate;
+mod commands;
+mod discord;
+mod envelope;
+mod error;
+mod events;
+mod message;
+mod message_type;
+mod primitives;
+mod validate;
 
 pub use commands::*;
 pub use discord::*;

@@ -9,12 +9,12 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Earliest instant a [`Timestamp`] holds: 0000-01-01T00:00:00.000Z, in epoch milliseconds.
-pub const TIMESTAMP_MIN_MILLIS: i64 = -62_167_219_200_000;
+pub(crate) const TIMESTAMP_MIN_MILLIS: i64 = -62_167_219_200_000;
 /// Latest instant a [`Timestamp`] holds: 9999-12-31T23:59:59.999Z, in epoch milliseconds.
 ///
 /// Beyond four-digit years JavaScript writes `+010000-…`, a form few parsers accept; the protocol
 /// has no use for such dates, so they are rejected instead of being written in a second format.
-pub const TIMESTAMP_MAX_MILLIS: i64 = 253_402_300_799_999;
+pub(crate) const TIMESTAMP_MAX_MILLIS: i64 = 253_402_300_799_999;
 
 /// An instant with JavaScript `Date` precision (milliseconds).
 ///

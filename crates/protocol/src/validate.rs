@@ -240,7 +240,7 @@ fn message_body(
 }
 
 /// The characters of an embed that count towards Discord's 6000-character total.
-pub fn embed_characters(embed: &DiscordEmbed) -> usize {
+pub(crate) fn embed_characters(embed: &DiscordEmbed) -> usize {
     let optional = |text: Option<&String>| text.map_or(0, |text| chars(text));
     let fields = embed.fields.as_deref().unwrap_or_default();
     optional(embed.title.as_ref())

@@ -25,7 +25,7 @@ use super::limits::RuntimeLimits;
 use super::logs::{Dropped, LogBudget, LogBudgetKey, escape, escape_line};
 
 /// Longest KV key a plugin may use, in bytes.
-pub const MAX_KV_KEY_BYTES: usize = 512;
+pub(crate) const MAX_KV_KEY_BYTES: usize = 512;
 
 /// Severity of a captured log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -210,7 +210,7 @@ impl CallScope {
 }
 
 /// Overlays `overlay` on `base`: objects merge key by key (recursively), anything else replaces.
-pub fn merge_json(base: &Value, overlay: &Value) -> Value {
+pub(crate) fn merge_json(base: &Value, overlay: &Value) -> Value {
     match (base, overlay) {
         (Value::Object(base), Value::Object(overlay)) => {
             let mut merged = base.clone();

@@ -15,7 +15,7 @@ const CUT_MARK: &str = "...";
 /// `\t` and `\x1b` too), the Unicode line and paragraph separators (U+2028, U+2029), and the
 /// bidirectional controls (U+061C, U+200E, U+200F, U+202A..=U+202E, U+2066..=U+2069), which
 /// can make a log line read as something it is not.
-pub fn needs_escape(c: char) -> bool {
+pub(crate) fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -50,7 +50,7 @@ fn push_escaped(out: &mut String, c: char) {
 /// be decoded back.
 ///
 /// The work done is bounded by `max`, not by the length of `text`.
-pub fn escape_line(text: &str, max: usize) -> (String, bool) {
+pub(crate) fn escape_line(text: &str, max: usize) -> (String, bool) {
     if text.len() <= max && !text.chars().any(needs_escape) {
         return (text.to_owned(), false);
     }
@@ -73,7 +73,7 @@ pub fn escape_line(text: &str, max: usize) -> (String, bool) {
 }
 
 /// `text` with every character [`needs_escape`] names escaped, whatever its length.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     escape_line(text, usize::MAX).0
 }
 
@@ -118,7 +118,7 @@ struct Windows {
 }
 
 /// Most (plugin, guild) windows a [`LogBudget`] tracks by default (a few MiB at most).
-pub const DEFAULT_MAX_BUDGET_KEYS: usize = 65_536;
+pub(crate) const DEFAULT_MAX_BUDGET_KEYS: usize = 65_536;
 
 /// A fixed-window budget of log bytes per (plugin, guild), shared by all of a plugin's
 /// instances (and its reloaded versions: the key is the plugin's name).

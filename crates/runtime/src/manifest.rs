@@ -50,10 +50,10 @@ use super::limits::{PluginLimits, RequestedLimits, RuntimeLimits};
 use super::logs::escape_line;
 
 /// The grant that lets a global plugin emit any output type.
-pub const ANY_OUTPUT: &str = "*";
+pub(crate) const ANY_OUTPUT: &str = "*";
 
 /// Largest manifest file [`Manifest::load`] reads, in bytes.
-pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 64 << 10;
 
 /// Longest syntax error message kept (it may quote a key of the file).
 const MAX_SYNTAX_MESSAGE_BYTES: usize = 512;

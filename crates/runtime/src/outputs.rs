@@ -7,7 +7,7 @@ use super::error::PluginError;
 use super::manifest::{Manifest, Scope, is_snowflake};
 
 /// The message an output carries and the guild it names (if any).
-pub fn output_parts(output: &Output) -> (&Message, Option<&str>) {
+pub(crate) fn output_parts(output: &Output) -> (&Message, Option<&str>) {
     match output {
         Output::Execute(emission) | Output::Publish(emission) => {
             (&emission.message, emission.guild_id.as_deref())
@@ -65,7 +65,7 @@ impl std::io::Write for ByteCounter {
 }
 
 /// The size of an output as JSON, the form it travels in.
-pub fn encoded_size(output: &Output) -> u64 {
+pub(crate) fn encoded_size(output: &Output) -> u64 {
     let mut counter = ByteCounter(0);
     match serde_json::to_writer(&mut counter, output) {
         Ok(()) => counter.0,
@@ -77,7 +77,7 @@ pub fn encoded_size(output: &Output) -> u64 {
 
 /// Applies the limits and the manifest to a call's outputs. `incoming_guild` is the guild of
 /// the message being handled (the target of outputs that name none).
-pub fn enforce(
+pub(crate) fn enforce(
     manifest: &Manifest,
     incoming_guild: Option<&str>,
     outputs: Vec<Output>,

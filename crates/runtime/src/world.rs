@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 use super::error::LoadError;
 
 /// The WIT package every plugin implements.
-pub const PACKAGE: &str = "guildhost:plugin";
+pub(crate) const PACKAGE: &str = "guildhost:plugin";
 
 /// A `guildhost:plugin` version line this host serves. Adding a major version means adding a
 /// variant here, its bindings module in `bindings.rs` and an arm where instances are created.
