@@ -112,47 +112,8 @@ macro_rules! payloads {
     };
 }
 
-payloads! {
-    SendMessage(SendMessage),
-    SendDm(SendDm),
-    DeleteMessage(DeleteMessage),
-    InteractionReply(InteractionReply),
-    BanUser(BanUser),
-    KickUser(KickUser),
-    TimeoutUser(TimeoutUser),
-    UnbanUser(UnbanUser),
-    WarnUser(WarnUser),
-    PlayMusic(PlayMusic),
-    SkipMusic(SkipMusic),
-    PauseMusic(PauseMusic),
-    SetVolume(SetVolume),
-    SetRepeat(SetRepeat),
-    UpdateConfig(UpdateConfig),
-    ReloadCommands(ReloadCommands),
-    MemberJoined(MemberJoined),
-    MemberLeft(MemberLeft),
-    MemberUpdated(MemberUpdated),
-    MessageCreated(MessageCreated),
-    InteractionCreated(InteractionCreated),
-    MessageDeleted(MessageDeleted),
-    MessageEdited(MessageEdited),
-    MessageBulkDeleted(MessageBulkDeleted),
-    ChannelCreated(ChannelCreated),
-    RoleCreated(RoleCreated),
-    CaseCreated(CaseCreated),
-    CaseUpdated(CaseUpdated),
-    ModerationActionCompleted(ModerationActionCompleted),
-    AutomodTriggered(AutomodTriggered),
-    MusicStarted(MusicStarted),
-    MusicEnded(MusicEnded),
-    MusicPaused(MusicPaused),
-    TrackAdded(TrackAdded),
-    QueueCleared(QueueCleared),
-    UserNotification(UserNotification),
-    BroadcastNotification(BroadcastNotification),
-    ScheduledTask(ScheduledTask),
-    CleanupExpiredCases(CleanupExpiredCases),
-}
+// One variant per message type, generated from `wit/types.wit`.
+include!("generated/payloads.rs");
 
 impl Payload {
     /// The wire name of the message type (the custom name for [`Payload::Custom`]).

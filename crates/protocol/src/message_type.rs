@@ -109,7 +109,8 @@ macro_rules! message_types {
         }
 
         impl MessageType {
-            /// Every defined message type: commands first, then events, in the seed's order.
+            /// Every defined message type, in the order of `variant message` in `wit/types.wit`
+            /// (commands first, then events).
             pub const ALL: &'static [MessageType] = &[$(Self::$variant,)+];
 
             /// The wire name carried in the envelope's `type` field.
@@ -136,87 +137,8 @@ macro_rules! message_types {
     };
 }
 
-message_types! {
-    /// Seed command: send a message to a channel.
-    SendMessage = "SEND_MESSAGE", Command, BotCommands;
-    /// Seed command: send a direct message to a user.
-    SendDm = "SEND_DM", Command, BotCommands;
-    /// guildhost extension command: delete one message (emitted by automod plugins).
-    DeleteMessage = "DELETE_MESSAGE", Command, BotCommands;
-    /// guildhost extension command: answer an application command (emitted by the plugin that
-    /// declared it).
-    InteractionReply = "INTERACTION_REPLY", Command, BotCommands;
-    /// Seed command: ban a user.
-    BanUser = "BAN_USER", Command, BotModeration;
-    /// Seed command: kick a user.
-    KickUser = "KICK_USER", Command, BotModeration;
-    /// Seed command: time a user out.
-    TimeoutUser = "TIMEOUT_USER", Command, BotModeration;
-    /// Seed command: lift a ban.
-    UnbanUser = "UNBAN_USER", Command, BotModeration;
-    /// guildhost extension command: record a warning (emitted by moderation and automod plugins).
-    WarnUser = "WARN_USER", Command, BotModeration;
-    /// Seed command: queue or play a track.
-    PlayMusic = "PLAY_MUSIC", Command, BotMusic;
-    /// Seed command: skip tracks.
-    SkipMusic = "SKIP_MUSIC", Command, BotMusic;
-    /// Seed command: pause or resume playback.
-    PauseMusic = "PAUSE_MUSIC", Command, BotMusic;
-    /// Seed command: set the player volume.
-    SetVolume = "SET_VOLUME", Command, BotMusic;
-    /// Seed command: set the repeat mode.
-    SetRepeat = "SET_REPEAT", Command, BotMusic;
-    /// Seed command: update a guild's configuration.
-    UpdateConfig = "UPDATE_CONFIG", Command, BotConfig;
-    /// Seed command: reload application commands.
-    ReloadCommands = "RELOAD_COMMANDS", Command, BotConfig;
-    /// Seed event: a member joined.
-    MemberJoined = "MEMBER_JOINED", Event, DiscordEvents;
-    /// Seed event: a member left, was kicked or banned.
-    MemberLeft = "MEMBER_LEFT", Event, DiscordEvents;
-    /// Seed event: a member's nickname, roles or timeout changed.
-    MemberUpdated = "MEMBER_UPDATED", Event, DiscordEvents;
-    /// guildhost extension event: a message was posted (what automod inspects).
-    MessageCreated = "MESSAGE_CREATED", Event, DiscordEvents;
-    /// guildhost extension event: a member used an application command a plugin declared.
-    InteractionCreated = "INTERACTION_CREATED", Event, DiscordEvents;
-    /// Seed event: a message was deleted.
-    MessageDeleted = "MESSAGE_DELETED", Event, DiscordEvents;
-    /// Seed event: a message was edited.
-    MessageEdited = "MESSAGE_EDITED", Event, DiscordEvents;
-    /// Seed event: messages were bulk-deleted.
-    MessageBulkDeleted = "MESSAGE_BULK_DELETED", Event, DiscordEvents;
-    /// Seed event: a channel was created.
-    ChannelCreated = "CHANNEL_CREATED", Event, DiscordEvents;
-    /// Seed event: a role was created.
-    RoleCreated = "ROLE_CREATED", Event, DiscordEvents;
-    /// Seed event: a moderation case was opened.
-    CaseCreated = "CASE_CREATED", Event, ModerationEvents;
-    /// Seed event: a moderation case changed.
-    CaseUpdated = "CASE_UPDATED", Event, ModerationEvents;
-    /// Seed event: a moderation action ran against Discord.
-    ModerationActionCompleted = "MODERATION_ACTION_COMPLETED", Event, ModerationEvents;
-    /// Seed event: an automod rule fired.
-    AutomodTriggered = "AUTOMOD_TRIGGERED", Event, ModerationEvents;
-    /// Seed event: a track started playing.
-    MusicStarted = "MUSIC_STARTED", Event, MusicEvents;
-    /// Seed event: a track stopped playing.
-    MusicEnded = "MUSIC_ENDED", Event, MusicEvents;
-    /// Seed event: playback paused or resumed.
-    MusicPaused = "MUSIC_PAUSED", Event, MusicEvents;
-    /// Seed event: a track joined the queue.
-    TrackAdded = "TRACK_ADDED", Event, MusicEvents;
-    /// Seed event: the music queue was cleared.
-    QueueCleared = "QUEUE_CLEARED", Event, MusicEvents;
-    /// Seed event: notify one user.
-    UserNotification = "USER_NOTIFICATION", Event, Notifications;
-    /// Seed event: notify every user of a guild (or of all guilds).
-    BroadcastNotification = "BROADCAST_NOTIFICATION", Event, Notifications;
-    /// Seed event: a scheduled task is due.
-    ScheduledTask = "SCHEDULED_TASK", Event, ScheduledTasks;
-    /// Seed event: expired moderation cases are due for cleanup.
-    CleanupExpiredCases = "CLEANUP_EXPIRED_CASES", Event, CleanupTasks;
-}
+// The list, generated from the cases of `variant message` in `wit/types.wit`.
+include!("generated/message_types.rs");
 
 impl MessageType {
     /// Whether the type is a command.

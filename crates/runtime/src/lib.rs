@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use bindings::message_type_name;
 pub use engine::{Allocator, PluginEngine, RuntimeConfig};
 pub use error::{LoadError, ManifestError, PluginError};
 pub use host::{LogLevel, LogLine, LogSource};
@@ -51,7 +52,7 @@ pub use kv::{KvStore, MemoryKv};
 pub use limits::{PluginLimits, RuntimeLimits};
 pub use logs::LogBudget;
 pub use manifest::{DeclaredCommand, InstancePolicy, Manifest, Scope};
-pub use outputs::{DropReason, DroppedOutput, message_type_name};
+pub use outputs::{DropReason, DroppedOutput};
 pub use plugin::{CallError, CallResult, GuildContext, LoadedPlugin};
 pub use registry::{Installed, Origin, PluginRegistry};
 pub use reload::{ReloadReport, Watcher};

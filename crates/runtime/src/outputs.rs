@@ -2,56 +2,9 @@
 //! outputs end the call; outputs of a type not granted, or for a guild the plugin may not act in,
 //! are dropped and reported.
 
-use std::borrow::Cow;
-
-use super::bindings::{Message, Output};
+use super::bindings::{Message, Output, message_type_name};
 use super::error::PluginError;
 use super::manifest::{Manifest, Scope, is_snowflake};
-
-/// The message type name a WIT message stands for, as written on the queue (`BAN_USER`), or the
-/// custom message's own name.
-pub fn message_type_name(message: &Message) -> Cow<'_, str> {
-    Cow::Borrowed(match message {
-        Message::SendMessage(_) => "SEND_MESSAGE",
-        Message::SendDm(_) => "SEND_DM",
-        Message::BanUser(_) => "BAN_USER",
-        Message::KickUser(_) => "KICK_USER",
-        Message::TimeoutUser(_) => "TIMEOUT_USER",
-        Message::UnbanUser(_) => "UNBAN_USER",
-        Message::DeleteMessage(_) => "DELETE_MESSAGE",
-        Message::WarnUser(_) => "WARN_USER",
-        Message::PlayMusic(_) => "PLAY_MUSIC",
-        Message::SkipMusic(_) => "SKIP_MUSIC",
-        Message::PauseMusic(_) => "PAUSE_MUSIC",
-        Message::SetVolume(_) => "SET_VOLUME",
-        Message::SetRepeat(_) => "SET_REPEAT",
-        Message::UpdateConfig(_) => "UPDATE_CONFIG",
-        Message::ReloadCommands(_) => "RELOAD_COMMANDS",
-        Message::MemberJoined(_) => "MEMBER_JOINED",
-        Message::MemberLeft(_) => "MEMBER_LEFT",
-        Message::MemberUpdated(_) => "MEMBER_UPDATED",
-        Message::MessageCreated(_) => "MESSAGE_CREATED",
-        Message::MessageDeleted(_) => "MESSAGE_DELETED",
-        Message::MessageEdited(_) => "MESSAGE_EDITED",
-        Message::MessageBulkDeleted(_) => "MESSAGE_BULK_DELETED",
-        Message::ChannelCreated(_) => "CHANNEL_CREATED",
-        Message::RoleCreated(_) => "ROLE_CREATED",
-        Message::CaseCreated(_) => "CASE_CREATED",
-        Message::CaseUpdated(_) => "CASE_UPDATED",
-        Message::ModerationActionCompleted(_) => "MODERATION_ACTION_COMPLETED",
-        Message::AutomodTriggered(_) => "AUTOMOD_TRIGGERED",
-        Message::MusicStarted(_) => "MUSIC_STARTED",
-        Message::MusicEnded(_) => "MUSIC_ENDED",
-        Message::MusicPaused(_) => "MUSIC_PAUSED",
-        Message::TrackAdded(_) => "TRACK_ADDED",
-        Message::QueueCleared(_) => "QUEUE_CLEARED",
-        Message::UserNotification(_) => "USER_NOTIFICATION",
-        Message::BroadcastNotification(_) => "BROADCAST_NOTIFICATION",
-        Message::ScheduledTask(_) => "SCHEDULED_TASK",
-        Message::CleanupExpiredCases(_) => "CLEANUP_EXPIRED_CASES",
-        Message::Custom(custom) => return Cow::Borrowed(custom.type_name.as_str()),
-    })
-}
 
 /// The message an output carries and the guild it names (if any).
 pub(crate) fn output_parts(output: &Output) -> (&Message, Option<&str>) {

@@ -52,49 +52,8 @@ macro_rules! message_cases {
     };
 }
 
-message_cases! {
-    commands: [
-        SendMessage => "SEND_MESSAGE",
-        SendDm => "SEND_DM",
-        BanUser => "BAN_USER",
-        KickUser => "KICK_USER",
-        TimeoutUser => "TIMEOUT_USER",
-        UnbanUser => "UNBAN_USER",
-        DeleteMessage => "DELETE_MESSAGE",
-        WarnUser => "WARN_USER",
-        PlayMusic => "PLAY_MUSIC",
-        SkipMusic => "SKIP_MUSIC",
-        PauseMusic => "PAUSE_MUSIC",
-        SetVolume => "SET_VOLUME",
-        SetRepeat => "SET_REPEAT",
-        UpdateConfig => "UPDATE_CONFIG",
-        ReloadCommands => "RELOAD_COMMANDS",
-    ],
-    events: [
-        MemberJoined => "MEMBER_JOINED",
-        MemberLeft => "MEMBER_LEFT",
-        MemberUpdated => "MEMBER_UPDATED",
-        MessageCreated => "MESSAGE_CREATED",
-        MessageDeleted => "MESSAGE_DELETED",
-        MessageEdited => "MESSAGE_EDITED",
-        MessageBulkDeleted => "MESSAGE_BULK_DELETED",
-        ChannelCreated => "CHANNEL_CREATED",
-        RoleCreated => "ROLE_CREATED",
-        CaseCreated => "CASE_CREATED",
-        CaseUpdated => "CASE_UPDATED",
-        ModerationActionCompleted => "MODERATION_ACTION_COMPLETED",
-        AutomodTriggered => "AUTOMOD_TRIGGERED",
-        MusicStarted => "MUSIC_STARTED",
-        MusicEnded => "MUSIC_ENDED",
-        MusicPaused => "MUSIC_PAUSED",
-        TrackAdded => "TRACK_ADDED",
-        QueueCleared => "QUEUE_CLEARED",
-        UserNotification => "USER_NOTIFICATION",
-        BroadcastNotification => "BROADCAST_NOTIFICATION",
-        ScheduledTask => "SCHEDULED_TASK",
-        CleanupExpiredCases => "CLEANUP_EXPIRED_CASES",
-    ],
-}
+// The cases of `variant message`, generated from `wit/types.wit`.
+include!("message_cases.rs");
 
 impl From<CustomMessage> for Message {
     fn from(custom: CustomMessage) -> Self {
