@@ -1,14 +1,15 @@
-//! The coverage table in the protocol module's docs (`host/src/protocol/mod.rs`) lists every
-//! message type, names its Rust payload and a fixture that exists.
+//! The coverage table in the protocol crate's docs (`crates/protocol/src/generated/coverage.md`,
+//! generated from the WIT) lists every message type, names its Rust payload and a fixture that
+//! exists.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use guildhost::protocol::{MessageType, QueueName};
 
-const MODULE_DOCS: &str = include_str!("../../crates/protocol/src/lib.rs");
+const TABLE: &str = include_str!("../../crates/protocol/src/generated/coverage.md");
 
-/// One row of the table: the cells of a `//! | `TYPE` | … |` line.
+/// One row of the table: the cells of a `| `TYPE` | … |` line.
 struct Row {
     type_name: String,
     kind: String,
@@ -19,9 +20,9 @@ struct Row {
 
 /// The table rows for defined types (the first cell is a code span holding a type name).
 fn rows() -> Vec<Row> {
-    MODULE_DOCS
+    TABLE
         .lines()
-        .filter_map(|line| line.strip_prefix("//! |"))
+        .filter_map(|line| line.strip_prefix('|'))
         .filter_map(|row| {
             let cells: Vec<&str> = row.split('|').map(str::trim).collect();
             let type_name = cells
@@ -107,9 +108,9 @@ fn every_row_matches_the_catalogue_and_names_an_existing_fixture() {
 #[test]
 fn the_custom_row_names_an_existing_fixture() {
     let fixtures = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"));
-    let custom_row = MODULE_DOCS
+    let custom_row = TABLE
         .lines()
-        .find(|line| line.starts_with("//! | any other `type`"))
+        .find(|line| line.starts_with("| any other `type`"))
         .expect("a row for custom types");
     let fixture = custom_row
         .split('`')

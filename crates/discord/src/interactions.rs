@@ -169,7 +169,7 @@ impl Interactions {
         .await
     }
 
-    /// Defers interaction `id` with `http` unless an answer was sent by [`DEFER_AFTER`] after
+    /// Defers interaction `id` with `http` unless an answer was sent by `DEFER_AFTER` after
     /// `received`; each request gets `timeout`. Spawned by the gateway for every interaction.
     pub async fn defer_when_late(
         self: Arc<Self>,

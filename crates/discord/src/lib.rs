@@ -5,13 +5,13 @@
 //! dry run did is the caller's business ([`ActionRecord`] is what it gets to record).
 //!
 //! - [`rest`]: the boundary over serenity's REST client, in direct or proxy mode.
-//! - [`classify`]: serenity's errors sorted into [`DiscordError`] classes.
+//! - `classify`: serenity's errors sorted into [`DiscordError`] classes.
 //! - [`fetch`]: the guarded download of what a command names by URL (attachments, music):
 //!   public addresses only unless the operator allows more, redirects checked, size and time
 //!   capped.
 //! - [`recent`]: kicks and bans guildhost executed, so a removal can be explained.
-//! - [`commands`]: application commands registered globally or per guild.
-//! - [`interactions`]: interactions awaiting their answer, deferred when it comes late.
+//! - `commands`: application commands registered globally or per guild.
+//! - `interactions`: interactions awaiting their answer, deferred when it comes late.
 //! - [`gateway`]: serenity's gateway client turning dispatches into the seed's events.
 //! - [`voice`]: the music player (songbird) and the track ends it reports.
 

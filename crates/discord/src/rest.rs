@@ -1,5 +1,5 @@
 //! The [`Discord`] boundary over serenity's REST client: one request (or two, for a DM) per
-//! command, every one under a deadline, errors sorted by [`classify`].
+//! command, every one under a deadline, errors sorted by `classify`.
 //!
 //! Bodies are built as Discord's JSON rather than through serenity's builders: the protocol's
 //! embeds and components already have Discord's shape, and whatever a newer API adds to them

@@ -8,7 +8,7 @@ pub(crate) const ROOT_PATH: &str = "$";
 /// A message that could not be decoded or that breaks a protocol rule.
 ///
 /// `path` names the offending field the way a JavaScript developer would write it
-/// (`data.embeds[2].fields[30].value`, or [`ROOT_PATH`] for the whole document) and `rule` says
+/// (`data.embeds[2].fields[30].value`, or `$` for the whole document) and `rule` says
 /// what is wrong with it, so `Display` reads like `data.deleteMessageDays: must be within 0..=7, got 9`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {rule}")]

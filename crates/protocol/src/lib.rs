@@ -56,57 +56,17 @@
 //!
 //! Decoding and [`Message::validate`] report the first broken rule as a [`ProtocolError`] naming
 //! the field, e.g. `data.deleteMessageDays: must be within 0..=7, got 9`. The rules are in
-//! [`validate`]; the golden fixtures in `tests/fixtures/invalid/` show one failure per rule.
+//! [`Validate`]; the golden fixtures in `tests/fixtures/invalid/` show one failure per rule.
 //!
 //! # Coverage
 //!
 //! Every message type with its Rust payload and golden fixture (under `tests/fixtures/`). The
 //! WIT case is the `message` variant's case in `wit/types.wit`; the conversion to and from it is
 //! `guildhost::dispatch::convert`, whose test converts every valid fixture both ways. The table is
-//! checked against [`MessageType::ALL`] and the fixture files by `host/tests/protocol_coverage.rs`.
-//!
-//! | Type | Kind | Queue | Rust payload | Fixture | WIT case | Conversion |
-//! |------|------|-------|--------------|---------|----------|------------|
-//! | `SEND_MESSAGE` | command | `bot:commands` | [`SendMessage`] | `valid/SEND_MESSAGE.json` | `send-message` | `dispatch::convert`, both ways |
-//! | `SEND_DM` | command | `bot:commands` | [`SendDm`] | `valid/SEND_DM.json` | `send-dm` | `dispatch::convert`, both ways |
-//! | `DELETE_MESSAGE` (ext.) | command | `bot:commands` | [`DeleteMessage`] | `valid/DELETE_MESSAGE.json` | `delete-message` | `dispatch::convert`, both ways |
-//! | `INTERACTION_REPLY` (ext.) | command | `bot:commands` | [`InteractionReply`] | `valid/INTERACTION_REPLY.json` | `custom` | `dispatch::convert`, both ways |
-//! | `BAN_USER` | command | `bot:moderation` | [`BanUser`] | `valid/BAN_USER.json` | `ban-user` | `dispatch::convert`, both ways |
-//! | `KICK_USER` | command | `bot:moderation` | [`KickUser`] | `valid/KICK_USER.json` | `kick-user` | `dispatch::convert`, both ways |
-//! | `TIMEOUT_USER` | command | `bot:moderation` | [`TimeoutUser`] | `valid/TIMEOUT_USER.json` | `timeout-user` | `dispatch::convert`, both ways |
-//! | `UNBAN_USER` | command | `bot:moderation` | [`UnbanUser`] | `valid/UNBAN_USER.json` | `unban-user` | `dispatch::convert`, both ways |
-//! | `WARN_USER` (ext.) | command | `bot:moderation` | [`WarnUser`] | `valid/WARN_USER.json` | `warn-user` | `dispatch::convert`, both ways |
-//! | `PLAY_MUSIC` | command | `bot:music` | [`PlayMusic`] | `valid/PLAY_MUSIC.json` | `play-music` | `dispatch::convert`, both ways |
-//! | `SKIP_MUSIC` | command | `bot:music` | [`SkipMusic`] | `valid/SKIP_MUSIC.json` | `skip-music` | `dispatch::convert`, both ways |
-//! | `PAUSE_MUSIC` | command | `bot:music` | [`PauseMusic`] | `valid/PAUSE_MUSIC.json` | `pause-music` | `dispatch::convert`, both ways |
-//! | `SET_VOLUME` | command | `bot:music` | [`SetVolume`] | `valid/SET_VOLUME.json` | `set-volume` | `dispatch::convert`, both ways |
-//! | `SET_REPEAT` | command | `bot:music` | [`SetRepeat`] | `valid/SET_REPEAT.json` | `set-repeat` | `dispatch::convert`, both ways |
-//! | `UPDATE_CONFIG` | command | `bot:config` | [`UpdateConfig`] | `valid/UPDATE_CONFIG.json` | `update-config` | `dispatch::convert`, both ways |
-//! | `RELOAD_COMMANDS` | command | `bot:config` | [`ReloadCommands`] | `valid/RELOAD_COMMANDS.json` | `reload-commands` | `dispatch::convert`, both ways |
-//! | `MEMBER_JOINED` | event | `discord:events` | [`MemberJoined`] | `valid/MEMBER_JOINED.json` | `member-joined` | `dispatch::convert`, both ways |
-//! | `MEMBER_LEFT` | event | `discord:events` | [`MemberLeft`] | `valid/MEMBER_LEFT.json` | `member-left` | `dispatch::convert`, both ways |
-//! | `MEMBER_UPDATED` | event | `discord:events` | [`MemberUpdated`] | `valid/MEMBER_UPDATED.json` | `member-updated` | `dispatch::convert`, both ways |
-//! | `MESSAGE_CREATED` (ext.) | event | `discord:events` | [`MessageCreated`] | `valid/MESSAGE_CREATED.json` | `message-created` | `dispatch::convert`, both ways |
-//! | `INTERACTION_CREATED` (ext.) | event | `discord:events` | [`InteractionCreated`] | `valid/INTERACTION_CREATED.json` | `custom` | `dispatch::convert`, both ways |
-//! | `MESSAGE_DELETED` | event | `discord:events` | [`MessageDeleted`] | `valid/MESSAGE_DELETED.json` | `message-deleted` | `dispatch::convert`, both ways |
-//! | `MESSAGE_EDITED` | event | `discord:events` | [`MessageEdited`] | `valid/MESSAGE_EDITED.json` | `message-edited` | `dispatch::convert`, both ways |
-//! | `MESSAGE_BULK_DELETED` | event | `discord:events` | [`MessageBulkDeleted`] | `valid/MESSAGE_BULK_DELETED.json` | `message-bulk-deleted` | `dispatch::convert`, both ways |
-//! | `CHANNEL_CREATED` | event | `discord:events` | [`ChannelCreated`] | `valid/CHANNEL_CREATED.json` | `channel-created` | `dispatch::convert`, both ways |
-//! | `ROLE_CREATED` | event | `discord:events` | [`RoleCreated`] | `valid/ROLE_CREATED.json` | `role-created` | `dispatch::convert`, both ways |
-//! | `CASE_CREATED` | event | `moderation:events` | [`CaseCreated`] | `valid/CASE_CREATED.json` | `case-created` | `dispatch::convert`, both ways |
-//! | `CASE_UPDATED` | event | `moderation:events` | [`CaseUpdated`] | `valid/CASE_UPDATED.json` | `case-updated` | `dispatch::convert`, both ways |
-//! | `MODERATION_ACTION_COMPLETED` | event | `moderation:events` | [`ModerationActionCompleted`] | `valid/MODERATION_ACTION_COMPLETED.json` | `moderation-action-completed` | `dispatch::convert`, both ways |
-//! | `AUTOMOD_TRIGGERED` | event | `moderation:events` | [`AutomodTriggered`] | `valid/AUTOMOD_TRIGGERED.json` | `automod-triggered` | `dispatch::convert`, both ways |
-//! | `MUSIC_STARTED` | event | `music:events` | [`MusicStarted`] | `valid/MUSIC_STARTED.json` | `music-started` | `dispatch::convert`, both ways |
-//! | `MUSIC_ENDED` | event | `music:events` | [`MusicEnded`] | `valid/MUSIC_ENDED.json` | `music-ended` | `dispatch::convert`, both ways |
-//! | `MUSIC_PAUSED` | event | `music:events` | [`MusicPaused`] | `valid/MUSIC_PAUSED.json` | `music-paused` | `dispatch::convert`, both ways |
-//! | `TRACK_ADDED` | event | `music:events` | [`TrackAdded`] | `valid/TRACK_ADDED.json` | `track-added` | `dispatch::convert`, both ways |
-//! | `QUEUE_CLEARED` | event | `music:events` | [`QueueCleared`] | `valid/QUEUE_CLEARED.json` | `queue-cleared` | `dispatch::convert`, both ways |
-//! | `USER_NOTIFICATION` | event | `notifications` | [`UserNotification`] | `valid/USER_NOTIFICATION.json` | `user-notification` | `dispatch::convert`, both ways |
-//! | `BROADCAST_NOTIFICATION` | event | `notifications` | [`BroadcastNotification`] | `valid/BROADCAST_NOTIFICATION.json` | `broadcast-notification` | `dispatch::convert`, both ways |
-//! | `SCHEDULED_TASK` | event | `scheduled:tasks` | [`ScheduledTask`] | `valid/SCHEDULED_TASK.json` | `scheduled-task` | `dispatch::convert`, both ways |
-//! | `CLEANUP_EXPIRED_CASES` | event | `cleanup:tasks` | [`CleanupExpiredCases`] | `valid/CLEANUP_EXPIRED_CASES.json` | `cleanup-expired-cases` | `dispatch::convert`, both ways |
-//! | any other `type` | — | `webhooks`, `analytics`, … | [`Payload::Custom`] | `valid/custom/ANALYTICS_PAGE_VIEW.json` | `custom` | `dispatch::convert`, both ways |
+//! generated from `wit/types.wit` by `guildhost-sourcegen`; `host/tests/protocol_coverage.rs`
+//! checks it against [`MessageType::ALL`] and the fixture files.
+#![doc = ""]
+#![doc = include_str!("generated/coverage.md")]
 
 mod commands;
 mod discord;

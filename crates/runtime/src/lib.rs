@@ -166,7 +166,7 @@ impl Runtime {
     /// plugin, without installing it. Both must be regular files (a symlink, a directory, a
     /// FIFO... is refused unread); the component is refused unread above
     /// [`RuntimeLimits::max_component_bytes`], the manifest above
-    /// [`manifest::MAX_MANIFEST_BYTES`].
+    /// `manifest::MAX_MANIFEST_BYTES`.
     pub fn load_file(&self, wasm_path: &Path) -> Result<Arc<LoadedPlugin>, LoadError> {
         let manifest_path = wasm_path.with_extension("toml");
         let manifest = Manifest::load(&manifest_path, &self.config.limits)?;

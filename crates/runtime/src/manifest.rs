@@ -118,7 +118,7 @@ pub enum InstancePolicy {
 
 impl Manifest {
     /// Reads and validates the manifest file at `path`: a regular file (not a symlink, a
-    /// directory, a FIFO...) of at most [`MAX_MANIFEST_BYTES`], refused unread otherwise.
+    /// directory, a FIFO...) of at most `MAX_MANIFEST_BYTES`, refused unread otherwise.
     pub fn load(path: &Path, ceilings: &RuntimeLimits) -> Result<Self, ManifestError> {
         let bytes = read_regular(path, MAX_MANIFEST_BYTES).map_err(|refusal| match refusal {
             Refusal::NotRegular(kind) => ManifestError::NotRegularFile {

@@ -1,7 +1,7 @@
 //! Conversions between the protocol's messages (the JSON the Node API exchanges) and the
 //! WIT-generated types plugins see.
 //!
-//! Two layers: the [`Wire`] impls here say how each kind of field converts (snowflake ↔ text,
+//! Two layers: the `Wire` impls here say how each kind of field converts (snowflake ↔ text,
 //! timestamp ↔ milliseconds, number ↔ `f64`, JSON value ↔ JSON text, enum ↔ enum, option, list,
 //! identity), and `generated.rs` — written by `cargo test -p guildhost-sourcegen --test
 //! sourcegen` from `wit/types.wit` — maps every record field by field and holds the two matches

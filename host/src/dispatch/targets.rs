@@ -6,7 +6,7 @@
 //! member who joined, a channel or role created), which are Discord's own word. What it has not
 //! seen it asks Discord through a [`TargetLookup`] and remembers the answer; without one (a dry
 //! run) an unknown target is refused. Members who left are forgotten. Memory is bounded: each
-//! record keeps two generations of at most [`GENERATION`] entries and drops the older one when
+//! record keeps two generations of at most `GENERATION` entries and drops the older one when
 //! the newer fills.
 //!
 //! What is not checked, and why: the users a ban, kick, timeout or unban names (the action only
