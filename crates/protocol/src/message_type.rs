@@ -97,12 +97,19 @@ impl FromStr for QueueName {
     }
 }
 
+/// Where a message type comes from (the table's last column).
+enum Origin {
+    /// The seed's specification.
+    Seed,
+    /// Added by guildhost.
+    Extension,
+}
+
 /// Declares [`MessageType`] from one table, so a type's name, kind and queue cannot drift apart.
 macro_rules! message_types {
-    ($($(#[$doc:meta])* $variant:ident = $wire:literal, $kind:ident, $queue:ident;)+) => {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal, $kind:ident, $queue:ident, $origin:ident;)+) => {
         /// Every message type the protocol defines: the seed's 13 commands and 21 events, plus
-        /// guildhost's extensions (`MESSAGE_CREATED`, `INTERACTION_CREATED`, `DELETE_MESSAGE`,
-        /// `WARN_USER`, `INTERACTION_REPLY`).
+        /// guildhost's extensions ([`MessageType::is_extension`]).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum MessageType {
             $($(#[$doc])* $variant,)+
@@ -133,6 +140,13 @@ macro_rules! message_types {
                     $(Self::$variant => QueueName::$queue,)+
                 }
             }
+
+            /// Whether the type is a guildhost extension rather than part of the seed.
+            pub const fn is_extension(self) -> bool {
+                match self {
+                    $(Self::$variant => matches!(Origin::$origin, Origin::Extension),)+
+                }
+            }
         }
     };
 }
@@ -149,18 +163,6 @@ impl MessageType {
     /// Whether the type is an event.
     pub const fn is_event(self) -> bool {
         matches!(self.kind(), MessageKind::Event)
-    }
-
-    /// Whether the type is a guildhost extension rather than part of the seed.
-    pub const fn is_extension(self) -> bool {
-        matches!(
-            self,
-            Self::MessageCreated
-                | Self::InteractionCreated
-                | Self::DeleteMessage
-                | Self::WarnUser
-                | Self::InteractionReply
-        )
     }
 }
 
@@ -186,12 +188,58 @@ impl FromStr for MessageType {
 mod tests {
     use super::*;
 
+    /// The seed's 13 commands and 21 events, by kind.
+    const SEED: [(&str, MessageKind); 34] = {
+        use MessageKind::{Command as C, Event as E};
+        [
+            ("SEND_MESSAGE", C),
+            ("SEND_DM", C),
+            ("BAN_USER", C),
+            ("KICK_USER", C),
+            ("TIMEOUT_USER", C),
+            ("UNBAN_USER", C),
+            ("PLAY_MUSIC", C),
+            ("SKIP_MUSIC", C),
+            ("PAUSE_MUSIC", C),
+            ("SET_VOLUME", C),
+            ("SET_REPEAT", C),
+            ("UPDATE_CONFIG", C),
+            ("RELOAD_COMMANDS", C),
+            ("MEMBER_JOINED", E),
+            ("MEMBER_LEFT", E),
+            ("MEMBER_UPDATED", E),
+            ("MESSAGE_DELETED", E),
+            ("MESSAGE_EDITED", E),
+            ("MESSAGE_BULK_DELETED", E),
+            ("CHANNEL_CREATED", E),
+            ("ROLE_CREATED", E),
+            ("CASE_CREATED", E),
+            ("CASE_UPDATED", E),
+            ("MODERATION_ACTION_COMPLETED", E),
+            ("AUTOMOD_TRIGGERED", E),
+            ("MUSIC_STARTED", E),
+            ("MUSIC_ENDED", E),
+            ("MUSIC_PAUSED", E),
+            ("TRACK_ADDED", E),
+            ("QUEUE_CLEARED", E),
+            ("USER_NOTIFICATION", E),
+            ("BROADCAST_NOTIFICATION", E),
+            ("SCHEDULED_TASK", E),
+            ("CLEANUP_EXPIRED_CASES", E),
+        ]
+    };
+
     #[test]
-    fn the_catalogue_has_the_seed_types_plus_five_extensions() {
-        let commands = MessageType::ALL.iter().filter(|t| t.is_command()).count();
-        let events = MessageType::ALL.iter().filter(|t| t.is_event()).count();
-        let extensions = MessageType::ALL.iter().filter(|t| t.is_extension()).count();
-        assert_eq!((commands, events, extensions), (16, 23, 5));
+    fn the_catalogue_holds_the_seed_and_marks_every_other_type_an_extension() {
+        for (name, kind) in SEED {
+            let defined: MessageType = name.parse().expect("every seed type is defined");
+            assert_eq!(defined.kind(), kind, "{name}");
+            assert!(!defined.is_extension(), "{name} is the seed's");
+        }
+        for message_type in MessageType::ALL {
+            let in_seed = SEED.iter().any(|(name, _)| *name == message_type.as_str());
+            assert_eq!(message_type.is_extension(), !in_seed, "{message_type}");
+        }
     }
 
     #[test]

@@ -61,6 +61,16 @@ struct Entry {
 }
 
 impl Entry {
+    /// `Seed` or `Extension`, from the start of the free text: `Seed command: …`, `Seed event: …`,
+    /// or `guildhost extension command: …` (`check_list` refuses anything else).
+    fn origin(&self) -> &'static str {
+        if self.doc.starts_with("guildhost extension ") {
+            "Extension"
+        } else {
+            "Seed"
+        }
+    }
+
     /// The protocol's name of the type: `SendMessage` (also the WIT case's Rust name).
     fn variant(&self) -> String {
         self.wire
@@ -271,6 +281,22 @@ fn check_list(wit: &Wit) {
     let mut seen = BTreeSet::new();
     for entry in &wit.entries {
         assert!(seen.insert(&entry.wire), "{} is listed twice", entry.wire);
+        let kind = match entry.kind {
+            Kind::Command => "command",
+            Kind::Event => "event",
+        };
+        assert!(
+            [
+                format!("Seed {kind}: "),
+                format!("guildhost extension {kind}: ")
+            ]
+            .iter()
+            .any(|start| entry.doc.starts_with(start.as_str())),
+            "{}: the text after the queue starts `Seed {kind}: ` or `guildhost extension {kind}: `, \
+             got {:?}",
+            entry.wire,
+            entry.doc
+        );
         if let Some((case, record)) = &entry.case {
             assert_eq!(
                 upper_camel(case),
@@ -370,10 +396,11 @@ fn protocol_message_types(wit: &Wit) -> String {
         };
         writeln!(
             out,
-            "    {} = \"{}\", {kind}, {};",
+            "    {} = \"{}\", {kind}, {}, {};",
             entry.variant(),
             entry.wire,
-            queue_variant(&entry.queue)
+            queue_variant(&entry.queue),
+            entry.origin()
         )
         .unwrap();
     }
@@ -666,7 +693,7 @@ fn protocol_coverage(wit: &Wit) -> String {
          |------|------|-------|--------------|---------|----------|------------|\n",
     );
     for entry in &wit.entries {
-        let extension = if entry.doc.starts_with("guildhost extension") {
+        let extension = if entry.origin() == "Extension" {
             " (ext.)"
         } else {
             ""

@@ -3,82 +3,82 @@
 
 message_types! {
     /// Seed command: send a message to a channel.
-    SendMessage = "SEND_MESSAGE", Command, BotCommands;
+    SendMessage = "SEND_MESSAGE", Command, BotCommands, Seed;
     /// Seed command: send a direct message to a user.
-    SendDm = "SEND_DM", Command, BotCommands;
+    SendDm = "SEND_DM", Command, BotCommands, Seed;
     /// Seed command: ban a user.
-    BanUser = "BAN_USER", Command, BotModeration;
+    BanUser = "BAN_USER", Command, BotModeration, Seed;
     /// Seed command: kick a user.
-    KickUser = "KICK_USER", Command, BotModeration;
+    KickUser = "KICK_USER", Command, BotModeration, Seed;
     /// Seed command: time a user out.
-    TimeoutUser = "TIMEOUT_USER", Command, BotModeration;
+    TimeoutUser = "TIMEOUT_USER", Command, BotModeration, Seed;
     /// Seed command: lift a ban.
-    UnbanUser = "UNBAN_USER", Command, BotModeration;
+    UnbanUser = "UNBAN_USER", Command, BotModeration, Seed;
     /// guildhost extension command: delete one message (emitted by automod plugins).
-    DeleteMessage = "DELETE_MESSAGE", Command, BotCommands;
+    DeleteMessage = "DELETE_MESSAGE", Command, BotCommands, Extension;
     /// guildhost extension command: record a warning (emitted by moderation and automod plugins).
-    WarnUser = "WARN_USER", Command, BotModeration;
+    WarnUser = "WARN_USER", Command, BotModeration, Extension;
     /// Seed command: queue or play a track.
-    PlayMusic = "PLAY_MUSIC", Command, BotMusic;
+    PlayMusic = "PLAY_MUSIC", Command, BotMusic, Seed;
     /// Seed command: skip tracks.
-    SkipMusic = "SKIP_MUSIC", Command, BotMusic;
+    SkipMusic = "SKIP_MUSIC", Command, BotMusic, Seed;
     /// Seed command: pause or resume playback.
-    PauseMusic = "PAUSE_MUSIC", Command, BotMusic;
+    PauseMusic = "PAUSE_MUSIC", Command, BotMusic, Seed;
     /// Seed command: set the player volume.
-    SetVolume = "SET_VOLUME", Command, BotMusic;
+    SetVolume = "SET_VOLUME", Command, BotMusic, Seed;
     /// Seed command: set the repeat mode.
-    SetRepeat = "SET_REPEAT", Command, BotMusic;
+    SetRepeat = "SET_REPEAT", Command, BotMusic, Seed;
     /// Seed command: update a guild's configuration.
-    UpdateConfig = "UPDATE_CONFIG", Command, BotConfig;
+    UpdateConfig = "UPDATE_CONFIG", Command, BotConfig, Seed;
     /// Seed command: reload application commands.
-    ReloadCommands = "RELOAD_COMMANDS", Command, BotConfig;
+    ReloadCommands = "RELOAD_COMMANDS", Command, BotConfig, Seed;
     /// guildhost extension command: answer an application command (emitted by the plugin that
     /// declared it).
-    InteractionReply = "INTERACTION_REPLY", Command, BotCommands;
+    InteractionReply = "INTERACTION_REPLY", Command, BotCommands, Extension;
     /// Seed event: a member joined.
-    MemberJoined = "MEMBER_JOINED", Event, DiscordEvents;
+    MemberJoined = "MEMBER_JOINED", Event, DiscordEvents, Seed;
     /// Seed event: a member left, was kicked or banned.
-    MemberLeft = "MEMBER_LEFT", Event, DiscordEvents;
+    MemberLeft = "MEMBER_LEFT", Event, DiscordEvents, Seed;
     /// Seed event: a member's nickname, roles or timeout changed.
-    MemberUpdated = "MEMBER_UPDATED", Event, DiscordEvents;
+    MemberUpdated = "MEMBER_UPDATED", Event, DiscordEvents, Seed;
     /// guildhost extension event: a message was posted (what automod inspects).
-    MessageCreated = "MESSAGE_CREATED", Event, DiscordEvents;
+    MessageCreated = "MESSAGE_CREATED", Event, DiscordEvents, Extension;
     /// guildhost extension event: a member used an application command a plugin declared.
-    InteractionCreated = "INTERACTION_CREATED", Event, DiscordEvents;
+    InteractionCreated = "INTERACTION_CREATED", Event, DiscordEvents, Extension;
     /// Seed event: a message was deleted.
-    MessageDeleted = "MESSAGE_DELETED", Event, DiscordEvents;
+    MessageDeleted = "MESSAGE_DELETED", Event, DiscordEvents, Seed;
     /// Seed event: a message was edited.
-    MessageEdited = "MESSAGE_EDITED", Event, DiscordEvents;
+    MessageEdited = "MESSAGE_EDITED", Event, DiscordEvents, Seed;
     /// Seed event: messages were bulk-deleted.
-    MessageBulkDeleted = "MESSAGE_BULK_DELETED", Event, DiscordEvents;
+    MessageBulkDeleted = "MESSAGE_BULK_DELETED", Event, DiscordEvents, Seed;
     /// Seed event: a channel was created.
-    ChannelCreated = "CHANNEL_CREATED", Event, DiscordEvents;
+    ChannelCreated = "CHANNEL_CREATED", Event, DiscordEvents, Seed;
     /// Seed event: a role was created.
-    RoleCreated = "ROLE_CREATED", Event, DiscordEvents;
+    RoleCreated = "ROLE_CREATED", Event, DiscordEvents, Seed;
     /// Seed event: a moderation case was opened.
-    CaseCreated = "CASE_CREATED", Event, ModerationEvents;
+    CaseCreated = "CASE_CREATED", Event, ModerationEvents, Seed;
     /// Seed event: a moderation case changed.
-    CaseUpdated = "CASE_UPDATED", Event, ModerationEvents;
+    CaseUpdated = "CASE_UPDATED", Event, ModerationEvents, Seed;
     /// Seed event: a moderation action ran against Discord.
-    ModerationActionCompleted = "MODERATION_ACTION_COMPLETED", Event, ModerationEvents;
+    ModerationActionCompleted = "MODERATION_ACTION_COMPLETED", Event, ModerationEvents, Seed;
     /// Seed event: an automod rule fired.
-    AutomodTriggered = "AUTOMOD_TRIGGERED", Event, ModerationEvents;
+    AutomodTriggered = "AUTOMOD_TRIGGERED", Event, ModerationEvents, Seed;
     /// Seed event: a track started playing.
-    MusicStarted = "MUSIC_STARTED", Event, MusicEvents;
+    MusicStarted = "MUSIC_STARTED", Event, MusicEvents, Seed;
     /// Seed event: a track stopped playing.
-    MusicEnded = "MUSIC_ENDED", Event, MusicEvents;
+    MusicEnded = "MUSIC_ENDED", Event, MusicEvents, Seed;
     /// Seed event: playback paused or resumed.
-    MusicPaused = "MUSIC_PAUSED", Event, MusicEvents;
+    MusicPaused = "MUSIC_PAUSED", Event, MusicEvents, Seed;
     /// Seed event: a track joined the queue.
-    TrackAdded = "TRACK_ADDED", Event, MusicEvents;
+    TrackAdded = "TRACK_ADDED", Event, MusicEvents, Seed;
     /// Seed event: the music queue was cleared.
-    QueueCleared = "QUEUE_CLEARED", Event, MusicEvents;
+    QueueCleared = "QUEUE_CLEARED", Event, MusicEvents, Seed;
     /// Seed event: notify one user.
-    UserNotification = "USER_NOTIFICATION", Event, Notifications;
+    UserNotification = "USER_NOTIFICATION", Event, Notifications, Seed;
     /// Seed event: notify every user of a guild (or of all guilds).
-    BroadcastNotification = "BROADCAST_NOTIFICATION", Event, Notifications;
+    BroadcastNotification = "BROADCAST_NOTIFICATION", Event, Notifications, Seed;
     /// Seed event: a scheduled task is due.
-    ScheduledTask = "SCHEDULED_TASK", Event, ScheduledTasks;
+    ScheduledTask = "SCHEDULED_TASK", Event, ScheduledTasks, Seed;
     /// Seed event: expired moderation cases are due for cleanup.
-    CleanupExpiredCases = "CLEANUP_EXPIRED_CASES", Event, CleanupTasks;
+    CleanupExpiredCases = "CLEANUP_EXPIRED_CASES", Event, CleanupTasks, Seed;
 }
