@@ -563,8 +563,22 @@ impl Config {
             }
         })?;
         check_queue("queues.defaults", &self.queues.defaults)?;
+        let known = crate::dispatch::routes::known_queues();
         for name in self.queues.per_queue.keys() {
-            check_queue(&format!("queues.\"{name}\""), &self.queue(name))?;
+            let key = format!("queues.\"{name}\"");
+            if !known.contains(&name.as_str()) {
+                let hint = guildhost_rules::nearest(name, known.iter().copied())
+                    .map(|meant| format!("did you mean \"{meant}\"? "))
+                    .unwrap_or_default();
+                return Err(ConfigError::Invalid {
+                    key,
+                    problem: format!(
+                        "is not a queue guildhost knows; {hint}the queues are: {}",
+                        known.join(", ")
+                    ),
+                });
+            }
+            check_queue(&key, &self.queue(name))?;
         }
         check_schedules(&self.schedules, &self.cleanup)
     }
@@ -1008,6 +1022,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_queue_name_is_refused_with_the_one_meant() {
+        let err = Config::from_toml_str("[queues.\"bot:musik\"]\nconcurrency = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "queues.\"bot:musik\": is not a queue guildhost knows; did you mean \"bot:music\"?"
+            ),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[queues.payments]\nattempts = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the queues are: bot:commands"), "{err}");
     }
 
     #[test]

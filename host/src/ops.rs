@@ -7,22 +7,11 @@ use anyhow::{Context as _, bail};
 
 use crate::config::Config;
 use crate::dispatch::outputs::job_options;
-use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, type_policy};
-use crate::protocol::{Message, QueueName};
+use crate::dispatch::routes::type_policy;
+use crate::protocol::Message;
 use crate::queue::{DeadLetters, Queue, RedisConn};
 
-/// Every queue an operator may want to look at: the seed's, guildhost's own, the dead letters.
-pub fn known_queues() -> Vec<&'static str> {
-    QueueName::ALL
-        .iter()
-        .map(|q| q.as_str())
-        .chain([
-            GATEWAY_QUEUE,
-            EXECUTE_QUEUE,
-            crate::queue::DEFAULT_DEAD_LETTER_QUEUE,
-        ])
-        .collect()
-}
+pub use crate::dispatch::routes::known_queues;
 
 /// Connects to the configured Redis, saying which one on failure.
 pub async fn connect(config: &Config) -> anyhow::Result<RedisConn> {
@@ -142,6 +131,16 @@ pub async fn dlq_purge(config: &Config) -> anyhow::Result<String> {
 /// `guildhost enqueue <queue> <json|@file>`: validates the message as the host will, then adds
 /// it as the Node API does (`queue.add(type, message, defaultJobOptions)`).
 pub async fn enqueue(config: &Config, queue: &str, message: &str) -> anyhow::Result<String> {
+    let known = known_queues();
+    if !known.contains(&queue) {
+        let hint = guildhost_rules::nearest(queue, known.iter().copied())
+            .map(|meant| format!("did you mean {meant:?}? "))
+            .unwrap_or_default();
+        bail!(
+            "{queue:?} is not a queue guildhost or the API works; {hint}the queues are: {}",
+            known.join(", ")
+        );
+    }
     let text = match message.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
         None => message.to_owned(),

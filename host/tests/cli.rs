@@ -104,3 +104,33 @@ fn plugin_check_and_run_work_through_the_binary() {
     assert!(configured.status.success(), "{}", text(&configured));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn mistyped_queue_names_are_refused_with_the_one_meant() {
+    let dir = scratch("typos");
+    let config = dir.join("typo.toml");
+    if let Err(e) = std::fs::write(&config, "[queues.\"bot:musik\"]\nconcurrency = 2\n") {
+        panic!("{}: {e}", config.display());
+    }
+    let check = guildhost(&["config-check"], &[("GUILDHOST_CONFIG", &config)]);
+    assert!(!check.status.success(), "{}", text(&check));
+    assert!(
+        text(&check).contains(
+            "queues.\"bot:musik\": is not a queue guildhost knows; did you mean \"bot:music\"?"
+        ),
+        "{}",
+        text(&check)
+    );
+    // Refused before anything connects: no Redis is needed to be told.
+    let message = dir.join("message.json");
+    let enqueue = guildhost(
+        &["enqueue", "bot:comands", &format!("@{}", message.display())],
+        &[],
+    );
+    assert!(!enqueue.status.success(), "{}", text(&enqueue));
+    assert!(
+        text(&enqueue).contains("\"bot:comands\" is not a queue guildhost or the API works; did you mean \"bot:commands\"?"),
+        "{}",
+        text(&enqueue)
+    );
+}

@@ -1,6 +1,7 @@
-//! Discord's rules on names and lengths, in one place for everything that checks them: the
-//! protocol (an `INTERACTION_CREATED`'s command name) and plugin manifests (the `[[commands]]` a
-//! plugin declares). A name one accepts, the other accepts.
+//! Rules on names, in one place for everything that checks them: Discord's rules on names and
+//! lengths, which the protocol (an `INTERACTION_CREATED`'s command name) and plugin manifests
+//! (the `[[commands]]` a plugin declares) both apply, so a name one accepts, the other accepts;
+//! and [`nearest`], the valid name a mistyped one most likely meant, for error messages.
 //!
 //! No dependencies: the protocol and the plugin runtime both use it and know nothing of each
 //! other.
@@ -63,6 +64,46 @@ pub fn command_description(description: &str) -> Result<(), String> {
     }
 }
 
+/// The candidate `name` most likely meant: equal ignoring ASCII case and `-` for `_`, or within
+/// two edits of it (the closest wins; `None` when nothing is that close, or `name` is itself a
+/// candidate). For "did you mean …?" in errors about a mistyped queue or message type.
+///
+/// ```
+/// let queues = ["bot:music", "bot:moderation", "bot:commands"];
+/// assert_eq!(guildhost_rules::nearest("bot:musik", queues), Some("bot:music"));
+/// assert_eq!(guildhost_rules::nearest("payments", queues), None);
+/// ```
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let normal = |text: &str| text.to_lowercase().replace('-', "_");
+    let wanted = normal(name);
+    let mut best: Option<(usize, &'a str)> = None;
+    for candidate in candidates {
+        if candidate == name {
+            return None;
+        }
+        let distance = edit_distance(&wanted, &normal(candidate));
+        if distance <= 2 && best.is_none_or(|(closest, _)| distance < closest) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +124,16 @@ mod tests {
         for bad in ["Warn", "ban user", "a/b", "emoji😀", "ÄB"] {
             assert!(command_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_nearest_name_forgives_case_dashes_and_two_edits() {
+        let types = ["MESSAGE_CREATED", "MEMBER_JOINED", "BAN_USER"];
+        assert_eq!(nearest("MESSAGE_CREATD", types), Some("MESSAGE_CREATED"));
+        assert_eq!(nearest("member-joined", types), Some("MEMBER_JOINED"));
+        assert_eq!(nearest("BAN_USERS", types), Some("BAN_USER"));
+        assert_eq!(nearest("BAN_USER", types), None, "a candidate itself");
+        assert_eq!(nearest("ANALYTICS_PAGE_VIEW", types), None, "nothing close");
     }
 
     #[test]

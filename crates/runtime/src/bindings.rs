@@ -18,5 +18,5 @@ pub mod v0_1 {
 pub use v0_1::guildhost::plugin::types::*;
 
 mod type_names;
-pub use type_names::{MESSAGE_TYPE_NAMES, message_type_name};
+pub use type_names::{CARRIED_AS_CUSTOM_TYPE_NAMES, MESSAGE_TYPE_NAMES, message_type_name};
 pub use v0_1::{Plugin, PluginPre};

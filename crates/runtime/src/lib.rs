@@ -149,6 +149,9 @@ impl Runtime {
                 max,
             });
         }
+        for notice in &manifest.notices {
+            tracing::warn!(plugin = %manifest.name, "manifest: {notice}");
+        }
         let context = LoadContext {
             engine: &self.engine,
             linkers: &self.linkers,

@@ -147,6 +147,53 @@ impl RuntimeLimits {
     }
 }
 
+impl RuntimeLimits {
+    /// What a manifest asked for above this host's ceilings, one line per limit: the manifest
+    /// key, the request, and what the plugin runs with instead.
+    pub fn lowered(&self, requested: &RequestedLimits) -> Vec<String> {
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let asked_and_allowed = [
+            (
+                "wall-time-ms",
+                requested.wall_time.map(millis),
+                millis(self.max_wall_time),
+                " ms",
+            ),
+            (
+                "memory-bytes",
+                requested.memory_bytes,
+                self.max_memory_bytes,
+                " bytes",
+            ),
+            (
+                "max-outputs",
+                requested.max_outputs.map(u64::from),
+                u64::from(self.max_outputs_per_call),
+                "",
+            ),
+            (
+                "max-output-bytes",
+                requested.max_output_bytes,
+                self.max_output_bytes,
+                " bytes",
+            ),
+            ("kv-keys", requested.kv_keys, self.max_kv_keys, ""),
+            ("kv-bytes", requested.kv_bytes, self.max_kv_bytes, " bytes"),
+            ("fuel", requested.fuel, self.max_fuel, ""),
+        ];
+        asked_and_allowed
+            .into_iter()
+            .filter_map(|(key, asked, allowed, unit)| {
+                let asked = asked.filter(|&asked| asked > allowed)?;
+                Some(format!(
+                    "limits.{key}: asked {asked}{unit}, this host allows at most {allowed}{unit}; \
+                     the plugin runs with {allowed}{unit}"
+                ))
+            })
+            .collect()
+    }
+}
+
 /// Formats a duration the way limit errors show it: `50ms`, `2s`, `1500us`.
 pub(crate) fn human_duration(duration: Duration) -> String {
     let micros = duration.as_micros();
@@ -162,6 +209,24 @@ pub(crate) fn human_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_above_a_ceiling_are_named_with_what_the_plugin_gets() {
+        let host = RuntimeLimits::default();
+        let asked = RequestedLimits {
+            wall_time: Some(Duration::from_secs(20)),
+            max_outputs: Some(3),
+            ..RequestedLimits::default()
+        };
+        assert_eq!(
+            host.lowered(&asked),
+            [
+                "limits.wall-time-ms: asked 20000 ms, this host allows at most 2000 ms; the plugin \
+              runs with 2000 ms"
+            ]
+        );
+        assert!(host.lowered(&RequestedLimits::default()).is_empty());
+    }
 
     #[test]
     fn clamps_requests_above_the_ceiling_and_fills_defaults() {

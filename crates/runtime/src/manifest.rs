@@ -4,7 +4,7 @@
 //! ```toml
 //! name = "automod"                      # [a-z0-9_-], 1..=64 characters
 //! version = "1.2.0"
-//! subscribes = ["MESSAGE_CREATE", "my-webhook-event"]   # message type names, custom ones too
+//! subscribes = ["MESSAGE_CREATED", "my-webhook-event"]   # message type names, custom ones too
 //! emits = ["DELETE_MESSAGE", "TIMEOUT_USER", "WARN_USER"]  # output message types granted; "*" = any (global only)
 //! scope = "global"                      # or: scope = { guild = "123456789012345678" }
 //!
@@ -44,6 +44,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::bindings::{CARRIED_AS_CUSTOM_TYPE_NAMES, MESSAGE_TYPE_NAMES};
 use super::error::ManifestError;
 use super::files::{Refusal, read_regular};
 use super::limits::{PluginLimits, RequestedLimits, RuntimeLimits};
@@ -79,6 +80,9 @@ pub struct Manifest {
     pub default_config: serde_json::Value,
     /// The commands the plugin declares (`[[commands]]`), in manifest order.
     pub commands: Vec<DeclaredCommand>,
+    /// What the host changed in what the manifest asked (a limit above a ceiling, lowered), one
+    /// line each naming the key: `plugin check` prints them, loading logs them as warnings.
+    pub notices: Vec<String>,
 }
 
 /// One `[[commands]]` entry: a command the plugin answers, kept for the host as declared.
@@ -286,6 +290,17 @@ pub(crate) fn is_snowflake(id: &str) -> bool {
     (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The defined message type `name` is a misspelling of (see [`guildhost_rules::nearest`]).
+fn misspelt_type(name: &str) -> Option<&'static str> {
+    if name == ANY_OUTPUT {
+        return None;
+    }
+    let defined = MESSAGE_TYPE_NAMES
+        .iter()
+        .chain(CARRIED_AS_CUSTOM_TYPE_NAMES);
+    guildhost_rules::nearest(name, defined.copied())
+}
+
 fn type_names(field: &str, names: Vec<String>) -> Result<BTreeSet<String>, ManifestError> {
     let mut set = BTreeSet::new();
     for (index, name) in names.into_iter().enumerate() {
@@ -305,6 +320,15 @@ fn type_names(field: &str, names: Vec<String>) -> Result<BTreeSet<String>, Manif
             return Err(invalid(
                 &format!("{field}[{index}]"),
                 format!("\"*\" is only valid alone, got {name:?}"),
+            ));
+        }
+        if let Some(meant) = misspelt_type(&name) {
+            return Err(invalid(
+                &format!("{field}[{index}]"),
+                format!(
+                    "{name:?} is not a message type; did you mean {meant:?}? (a type the API \
+                     defines may have any name, but not one this close to a defined type's)"
+                ),
             ));
         }
         set.insert(name);
@@ -405,6 +429,7 @@ impl RawManifest {
             emits,
             scope,
             limits: ceilings.clamp(&requested),
+            notices: ceilings.lowered(&requested),
             instance,
             default_config,
             commands,
@@ -461,7 +486,7 @@ mod tests {
     const FULL: &str = r#"
         name = "automod"
         version = "1.2.0"
-        subscribes = ["MESSAGE_CREATE", "my-webhook-event"]
+        subscribes = ["MESSAGE_CREATED", "my-webhook-event"]
         emits = ["DELETE_MESSAGE", "TIMEOUT_USER"]
         scope = { guild = "123456789012345678" }
 
@@ -513,6 +538,59 @@ mod tests {
             }
         );
         assert_eq!(manifest.default_config, serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_misspelt_message_type_is_named_with_the_one_meant() {
+        let head = "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n";
+        for (list, field, meant) in [
+            (
+                "subscribes = [\"MESSAGE_CREATD\"]",
+                "subscribes[0]",
+                "MESSAGE_CREATED",
+            ),
+            (
+                "subscribes = [\"BAN_USER\", \"member_joined\"]",
+                "subscribes[1]",
+                "MEMBER_JOINED",
+            ),
+            (
+                "emits = [\"INTERACTION-REPLY\"]",
+                "emits[0]",
+                "INTERACTION_REPLY",
+            ),
+        ] {
+            let text = format!("{head}{list}");
+            match Manifest::parse(&text, &RuntimeLimits::default()) {
+                Err(ManifestError::Invalid {
+                    field: got, rule, ..
+                }) => {
+                    assert_eq!(got, field, "{text}");
+                    assert!(rule.contains(&format!("did you mean {meant:?}")), "{rule}");
+                }
+                other => panic!("expected {field} to be refused, got {other:?}"),
+            }
+        }
+        // Defined names, and the API's own types far from any defined one, are accepted.
+        let text = format!(
+            "{head}subscribes = [\"MESSAGE_CREATED\", \"INTERACTION_CREATED\", \"ANALYTICS_PAGE_VIEW\"]"
+        );
+        let manifest = Manifest::parse(&text, &RuntimeLimits::default()).expect("valid");
+        assert_eq!(manifest.subscribes.len(), 3);
+    }
+
+    #[test]
+    fn a_limit_above_the_ceiling_is_lowered_with_a_notice() {
+        let text =
+            "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n[limits]\nwall-time-ms = 20000";
+        let manifest = Manifest::parse(text, &RuntimeLimits::default()).expect("valid");
+        assert_eq!(manifest.limits.wall_time, Duration::from_secs(2));
+        assert_eq!(manifest.notices.len(), 1);
+        assert!(
+            manifest.notices[0].starts_with("limits.wall-time-ms: asked 20000 ms"),
+            "{:?}",
+            manifest.notices
+        );
     }
 
     #[test]

@@ -77,6 +77,9 @@ fn describe(plugin: &LoadedPlugin) -> String {
         InstancePolicy::Fresh => "fresh instance per message".to_owned(),
     };
     let _ = writeln!(out, "instance   {instance}");
+    for notice in &manifest.notices {
+        let _ = writeln!(out, "notice     {notice}");
+    }
     let _ = writeln!(out, "config     {}", manifest.default_config);
     let _ = writeln!(out, "imports");
     for import in &plugin.surface().imports {

@@ -451,6 +451,15 @@ fn runtime_type_names(wit: &Wit) -> String {
     }
     out.push_str(
         "];\n\n\
+         /// The defined message types with no case of their own in this WIT version: plugins see\n\
+         /// and emit them as `custom` messages of this name.\n\
+         pub const CARRIED_AS_CUSTOM_TYPE_NAMES: &[&str] = &[\n",
+    );
+    for entry in wit.entries.iter().filter(|e| e.case.is_none()) {
+        writeln!(out, "\"{}\",", entry.wire).unwrap();
+    }
+    out.push_str(
+        "];\n\n\
          /// The message type name a WIT message stands for, as written on the queue (`BAN_USER`), or\n\
          /// the custom message's own name.\n\
          pub fn message_type_name(message: &Message) -> Cow<'_, str> {\n\

@@ -24,6 +24,18 @@ pub const INBOUND_QUEUES: [QueueName; 9] = [
     QueueName::CleanupTasks,
 ];
 
+/// Every queue an operator may want to look at: the seed's, guildhost's own, the dead letters.
+pub fn known_queues() -> Vec<&'static str> {
+    QueueName::ALL
+        .iter()
+        .map(|q| q.as_str())
+        .chain([
+            GATEWAY_QUEUE,
+            EXECUTE_QUEUE,
+            crate::queue::DEFAULT_DEAD_LETTER_QUEUE,
+        ])
+        .collect()
+}
 /// How strictly a queue's messages are decoded: `webhooks` and `analytics` carry message types
 /// the API defines, which reach plugins through the WIT catch-all.
 pub fn type_policy(queue: &str) -> TypePolicy {

@@ -50,6 +50,10 @@ pub const MESSAGE_TYPE_NAMES: &[&str] = &[
     "CLEANUP_EXPIRED_CASES",
 ];
 
+/// The defined message types with no case of their own in this WIT version: plugins see
+/// and emit them as `custom` messages of this name.
+pub const CARRIED_AS_CUSTOM_TYPE_NAMES: &[&str] = &["INTERACTION_REPLY", "INTERACTION_CREATED"];
+
 /// The message type name a WIT message stands for, as written on the queue (`BAN_USER`), or
 /// the custom message's own name.
 pub fn message_type_name(message: &Message) -> Cow<'_, str> {
