@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use crate::discord::fetch::FetchConfig;
 use crate::protocol::TaskType;
@@ -48,7 +48,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Everything guildhost reads from `guildhost.toml`, after defaults and environment overrides.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the queues live.
@@ -68,7 +68,7 @@ pub struct Config {
 }
 
 /// `[redis]`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// `redis://` or `rediss://` URL; `REDIS_URL` overrides it.
@@ -78,7 +78,7 @@ pub struct RedisConfig {
 }
 
 /// `[discord]`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     /// The bot token; `DISCORD_TOKEN` overrides it. None means dry run.
@@ -110,7 +110,7 @@ impl Default for DiscordConfig {
 }
 
 /// `[discord.shards]`: `first..=last` of `total` shards.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ShardsConfig {
     /// The first shard id run here.
@@ -122,7 +122,7 @@ pub struct ShardsConfig {
 }
 
 /// `[plugins]`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
     /// Directory watched for `<name>.wasm` + `<name>.toml` pairs.
@@ -142,7 +142,7 @@ pub struct PluginsConfig {
 /// bring (the operator's global plugins are trusted with bursts such as a raid's bans). An
 /// output past a budget is dropped with the reason, counted, and counts against the plugin's
 /// breaker for that guild.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetConfig {
     /// Deepest chain of plugin replies: a plugin handling a message already this many replies
@@ -159,6 +159,14 @@ pub struct BudgetConfig {
 }
 
 impl Config {
+    /// The effective configuration as TOML, secrets redacted: what `config-check` prints, and a
+    /// file the host reads back to the same settings (the secrets aside).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string_pretty(&self.redacted()).map_err(|error| {
+            ConfigError::Syntax(format!("cannot write the configuration: {error}"))
+        })
+    }
+
     /// The same configuration with its secrets hidden (the Discord token, the Redis password),
     /// for printing.
     pub fn redacted(&self) -> Config {
@@ -184,7 +192,7 @@ impl Default for BudgetConfig {
 }
 
 /// `[queues]`: `defaults` plus one table per queue name.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct QueuesConfig {
     /// Settings for every queue that has no table of its own.
@@ -195,7 +203,7 @@ pub struct QueuesConfig {
 }
 
 /// Bull job and worker options for one queue. The defaults are the seed's.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
     /// Jobs in flight at once on this host. The default (200) lets the worker complete and take
@@ -219,7 +227,7 @@ pub struct QueueSettings {
 }
 
 /// One queue's table: every key optional, falling back to `[queues.defaults]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueOverrides {
     /// See [`QueueSettings::concurrency`].
@@ -241,7 +249,7 @@ pub struct QueueOverrides {
 }
 
 /// Bull's backoff: `{ type = "exponential", delay = 2000 }`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffSetting {
     /// `fixed` or `exponential`.
@@ -252,7 +260,7 @@ pub struct BackoffSetting {
 }
 
 /// The backoff strategies Bull knows without custom code.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffKind {
     /// The same delay before every retry.
@@ -262,7 +270,7 @@ pub enum BackoffKind {
 }
 
 /// `[http]`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Address of `/metrics`, `/healthz` and `/readyz`.
@@ -271,7 +279,7 @@ pub struct HttpConfig {
 
 /// One `[[schedules]]` entry: when (`cron`, `every` or `at`) and what (`task`, a
 /// `SCHEDULED_TASK` for the plugins, or `send`, a message to post).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
     /// Names the schedule in Redis and in logs: unique, letters, digits, `-`, `_` and `.`.
@@ -300,7 +308,7 @@ pub struct ScheduleConfig {
 pub const DEFAULT_CLEANUP_EVERY_MS: u64 = 3_600_000;
 
 /// `[cleanup]`: `CLEANUP_EXPIRED_CASES` on `cleanup:tasks`, every hour unless told otherwise.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CleanupConfig {
     /// Register it; `false` removes it.
@@ -1022,6 +1030,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn the_effective_configuration_prints_as_toml_that_reads_back() {
+        let mut config = Config::from_toml_str(
+            "[redis]\nurl = \"redis://:hunter2@cache:6379\"\n[queues.\"bot:music\"]\nconcurrency = 1\n\
+             [[schedules]]\nname = \"backup\"\nevery = \"1h\"\ntask = \"BACKUP\"\n",
+        )
+        .expect("valid");
+        config.discord.token = Some("secret-token".into());
+        let text = config.to_toml().expect("serializable");
+        assert!(
+            !text.contains("hunter2") && !text.contains("secret-token"),
+            "{text}"
+        );
+        let back = Config::from_toml_str(&text).expect("reads back");
+        assert_eq!(back, config.redacted());
     }
 
     #[test]

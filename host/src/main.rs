@@ -164,8 +164,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::ConfigCheck => {
             let config = load_config(config_path)?;
-            println!("configuration OK");
-            println!("{:#?}", config.redacted());
+            let effective = config.to_toml()?;
+            println!("# configuration OK; the effective settings, secrets redacted:\n");
+            print!("{effective}");
             Ok(true)
         }
         Command::Plugin(PluginCommand::List) => {

@@ -134,3 +134,36 @@ fn mistyped_queue_names_are_refused_with_the_one_meant() {
         text(&enqueue)
     );
 }
+
+#[test]
+fn config_check_prints_the_effective_settings_as_toml_with_secrets_hidden() {
+    let dir = scratch("config-check");
+    let config = dir.join("secret.toml");
+    let written = std::fs::write(
+        &config,
+        "[redis]\nurl = \"redis://ops:hunter2@cache.internal:6379\"\n[discord]\ntoken = \"MTIz.secret.token\"\n",
+    );
+    if let Err(e) = written {
+        panic!("{}: {e}", config.display());
+    }
+    let check = guildhost(&["config-check"], &[("GUILDHOST_CONFIG", &config)]);
+    assert!(check.status.success(), "{}", text(&check));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        !stdout.contains("hunter2") && !stdout.contains("secret.token"),
+        "{stdout}"
+    );
+    let printed: toml::Table = match stdout.parse() {
+        Ok(table) => table,
+        Err(e) => panic!("config-check printed no TOML ({e}):\n{stdout}"),
+    };
+    assert_eq!(
+        printed["redis"]["url"].as_str(),
+        Some("redis://ops:***@cache.internal:6379")
+    );
+    assert_eq!(printed["discord"]["token"].as_str(), Some("***"));
+    assert_eq!(
+        printed["queues"]["defaults"]["attempts"].as_integer(),
+        Some(3)
+    );
+}

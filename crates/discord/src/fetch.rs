@@ -628,7 +628,7 @@ pub struct Fetched {
 /// `PLAY_MUSIC` source). By default only `http(s)` URLs whose host resolves to public addresses
 /// only: never loopback, private, link-local (cloud metadata), CGNAT, unique-local, multicast or
 /// reserved ranges. See [`FetchPolicy`].
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FetchConfig {
     /// Skip the address rule for every URL (loopback, private networks and the link-local
