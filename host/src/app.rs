@@ -468,18 +468,10 @@ impl Signals {
 /// `guildhost run`: reads the configuration (`path`, or the defaults when it is absent and
 /// was not asked for explicitly), then runs until SIGINT/SIGTERM.
 pub fn run_command(path: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let default_path = std::path::Path::new("guildhost.toml");
-    let config = match path {
-        Some(path) => Config::load(path)?,
-        None if default_path.exists() => Config::load(default_path)?,
-        None => {
-            let mut config = Config::default();
-            config.apply_env(|name| std::env::var(name).ok());
-            config.validate()?;
-            tracing::info!("no guildhost.toml: using the defaults");
-            config
-        }
-    };
+    let config = Config::find(path)?;
+    if path.is_none() && !std::path::Path::new(crate::config::DEFAULT_FILE).exists() {
+        tracing::info!("no guildhost.toml: using the defaults");
+    }
     // Kept alive until the host stops; dropping it stops the child.
     let _local_redis = if crate::local_redis::is_default_url(&config.redis.url) {
         crate::local_redis::ensure_running()?

@@ -1,9 +1,15 @@
 //! The operator's configuration (`guildhost.toml`): loading, environment overrides, validation.
 //!
 //! The keys `[redis] url, prefix`, `[discord] token, proxy` and `[plugins] dir` are fixed because
-//! operators and external test suites use them. `REDIS_URL` and `DISCORD_TOKEN` in the environment
-//! override the file. Every error names the key and the problem, e.g.
-//! `queues.defaults.attempts: must be at least 1, got 0`.
+//! operators and external test suites use them. Every key can also be set from the environment:
+//! `GUILDHOST__` then the key's path, its parts joined by `__`, in upper case
+//! (`GUILDHOST__REDIS__PREFIX=bot`, `GUILDHOST__QUEUES__DEFAULTS__ATTEMPTS=5`, a queue's table
+//! with its `:` written `_`: `GUILDHOST__QUEUES__BOT_MUSIC__CONCURRENCY=1`); the value is read as
+//! a TOML value (`5`, `true`, `["a"]`, `{ type = "fixed", delay = 100 }`) or else as a string.
+//! They override the file, and `REDIS_URL` and `DISCORD_TOKEN` override both. Relative paths in
+//! a file (`[plugins] dir`, `[discord] media_dir`) are read from the file's directory. Every
+//! error names the key and the problem, e.g. `queues.defaults.attempts: must be at least 1, got
+//! 0`.
 //!
 //! ```
 //! let config = guildhost::config::Config::from_toml_str(
@@ -45,6 +51,63 @@ pub fn redact_url(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// The file read when no other is named, in the working directory.
+pub const DEFAULT_FILE: &str = "guildhost.toml";
+
+/// The prefix of the environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "GUILDHOST__";
+
+/// Sets the key `path` (`REDIS__PREFIX`) of the variable `name` in `table` to `value`.
+fn set_key(
+    table: &mut toml::Table,
+    name: &str,
+    path: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        key: name.to_owned(),
+        problem,
+    };
+    let parts: Vec<&str> = path.split("__").collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return Err(invalid(
+            "must name a key: GUILDHOST__SECTION__KEY, parts joined by `__`".to_owned(),
+        ));
+    }
+    let mut keys = Vec::with_capacity(parts.len());
+    for (index, part) in parts.iter().enumerate() {
+        let key = part.to_lowercase();
+        // A queue's table: its name with `:` written `_`.
+        let key = if index == 1 && keys.first().map(String::as_str) == Some("queues") {
+            crate::dispatch::routes::known_queues()
+                .into_iter()
+                .find(|queue| queue.replace(':', "_") == key)
+                .map_or(key, str::to_owned)
+        } else {
+            key
+        };
+        keys.push(key);
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let (last, sections) = keys.split_last().expect("at least one part");
+    let mut at = table;
+    for section in sections {
+        let entry = at
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        at = match entry {
+            toml::Value::Table(inner) => inner,
+            _ => return Err(invalid(format!("`{section}` is a value, not a table"))),
+        };
+    }
+    at.insert(last.clone(), parsed);
+    Ok(())
 }
 
 /// Everything guildhost reads from `guildhost.toml`, after defaults and environment overrides.
@@ -476,10 +539,73 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::parse(&text)?;
+        let mut config = Self::layered(&text, std::env::vars())?;
+        if let Some(dir) = path.parent() {
+            config.resolve_paths(dir);
+        }
         config.apply_env(|name| std::env::var(name).ok());
         config.validate()?;
         Ok(config)
+    }
+
+    /// The configuration the commands run with: the file `path` names, else `guildhost.toml`
+    /// in the working directory if there is one, else the defaults; the environment over it.
+    pub fn find(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let default = Path::new(DEFAULT_FILE);
+        match path {
+            Some(path) => Self::load(path),
+            None if default.exists() => Self::load(default),
+            None => {
+                let mut config = Self::layered("", std::env::vars())?;
+                config.apply_env(|name| std::env::var(name).ok());
+                config.validate()?;
+                Ok(config)
+            }
+        }
+    }
+
+    /// Parses `text` with the `GUILDHOST__…` variables among `vars` set over it (see the
+    /// module's docs), without validating.
+    pub fn layered(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let overrides: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        if overrides.is_empty() {
+            // Straight from the text, so errors keep their line and column.
+            return Self::parse(text);
+        }
+        let syntax = |e: toml::de::Error| ConfigError::Syntax(e.to_string().trim_end().to_owned());
+        let mut table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        for (name, value) in &overrides {
+            set_key(&mut table, name, &name[ENV_PREFIX.len()..], value)?;
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                let names: Vec<&str> = overrides.iter().map(|(name, _)| name.as_str()).collect();
+                ConfigError::Syntax(format!(
+                    "{} (the file with {} over it)",
+                    e.to_string().trim_end(),
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// Reads the relative paths of a file from `dir`, the file's directory.
+    fn resolve_paths(&mut self, dir: &Path) {
+        let from_dir = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        };
+        from_dir(&mut self.plugins.dir);
+        if let Some(media) = &mut self.discord.media_dir {
+            from_dir(media);
+        }
     }
 
     /// Parses and validates a TOML document without looking at the environment.
@@ -1047,6 +1173,57 @@ mod tests {
         );
         let back = Config::from_toml_str(&text).expect("reads back");
         assert_eq!(back, config.redacted());
+    }
+
+    #[test]
+    fn every_key_can_be_set_from_the_environment() {
+        let vars = [
+            ("GUILDHOST__REDIS__PREFIX", "bot"),
+            ("GUILDHOST__QUEUES__DEFAULTS__ATTEMPTS", "5"),
+            ("GUILDHOST__QUEUES__BOT_MUSIC__CONCURRENCY", "1"),
+            (
+                "GUILDHOST__QUEUES__DEFAULTS__BACKOFF",
+                "{ type = \"fixed\", delay = 100 }",
+            ),
+            ("GUILDHOST__PLUGINS__DIR", "/srv/plugins"),
+            ("GUILDHOST__CLEANUP__ENABLED", "false"),
+            ("GUILDHOST_CONFIG", "/etc/guildhost.toml"),
+            ("PATH", "/usr/bin"),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned()));
+        let config = Config::layered("[redis]\nprefix = \"file\"\n", vars).expect("valid");
+        assert_eq!(
+            config.redis.prefix, "bot",
+            "the environment wins over the file"
+        );
+        assert_eq!(config.queue("bot:commands").attempts, 5);
+        assert_eq!(config.queue("bot:music").concurrency, 1);
+        assert_eq!(config.queue("bot:music").backoff.delay, 100);
+        assert_eq!(config.plugins.dir, PathBuf::from("/srv/plugins"));
+        assert!(!config.cleanup.enabled);
+
+        let typo = [("GUILDHOST__REDIS__PREFX".to_owned(), "x".to_owned())];
+        let error = Config::layered("", typo).unwrap_err().to_string();
+        assert!(
+            error.contains("prefx") && error.contains("GUILDHOST__REDIS__PREFX"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_in_a_file_are_read_from_its_directory() {
+        let dir = std::env::temp_dir().join(format!("guildhost-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let file = dir.join("guildhost.toml");
+        std::fs::write(
+            &file,
+            "[plugins]\ndir = \"plugins.d\"\n[discord]\nmedia_dir = \"/srv/media\"\n",
+        )
+        .expect("written");
+        let config = Config::load(&file).expect("valid");
+        assert_eq!(config.plugins.dir, dir.join("plugins.d"));
+        assert_eq!(config.discord.media_dir, Some(PathBuf::from("/srv/media")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -109,17 +109,7 @@ fn init_logging(json: bool, default_level: &str) {
 
 /// The configuration for commands that talk to Redis: the file, or defaults plus environment.
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    let default = Path::new("guildhost.toml");
-    match path {
-        Some(path) => Ok(Config::load(path)?),
-        None if default.exists() => Ok(Config::load(default)?),
-        None => {
-            let mut config = Config::default();
-            config.apply_env(|name| std::env::var(name).ok());
-            config.validate()?;
-            Ok(config)
-        }
-    }
+    Ok(Config::find(path)?)
 }
 
 /// Runs an async operator command to completion and prints its report.
