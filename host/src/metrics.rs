@@ -225,7 +225,7 @@ impl Metrics {
         let discord_requests = Family::<RouteCodeLabels, Counter>::default();
         registry.register(
             "guildhost_discord_requests",
-            "Actions executed against Discord, by route (the command's message type) and code (ok, already_done, or the error's code)",
+            "Actions executed against Discord, by route (the command's message type) and code (ok, already_done, dry_run when no token is configured, or the error's code)",
             discord_requests.clone(),
         );
         let discord_errors = Family::<RouteCodeLabels, Counter>::default();

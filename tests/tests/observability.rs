@@ -205,13 +205,13 @@ async fn metrics_count_jobs_plugin_calls_and_discord_actions_with_their_labels()
             r#"guildhost_plugin_call_duration_seconds_count{plugin="infinite-loop"}"#,
             1.0,
         ),
-        // Discord actions by route and code.
+        // Discord actions by route and code: a dry run's are `dry_run`, never `ok`.
         (
-            r#"guildhost_discord_requests_total{route="SEND_MESSAGE",code="ok"}"#,
+            r#"guildhost_discord_requests_total{route="SEND_MESSAGE",code="dry_run"}"#,
             1.0,
         ),
         (
-            r#"guildhost_discord_requests_total{route="BAN_USER",code="ok"}"#,
+            r#"guildhost_discord_requests_total{route="BAN_USER",code="dry_run"}"#,
             1.0,
         ),
         (

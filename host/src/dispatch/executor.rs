@@ -282,7 +282,11 @@ impl<D: Discord> Executor<D> {
             let result = self.perform(action).await;
             // Every call counts, a 401 too, though the gate keeps it from the job's result.
             if let Some(metrics) = &self.metrics {
-                let (code, failed) = discord_code(&result);
+                // A dry run reached no Discord: its actions count apart, never as `ok`.
+                let (code, failed) = match (&self.dry_run_log, &result) {
+                    (Some(_), Ok(_)) => (Cow::Borrowed("dry_run"), false),
+                    _ => discord_code(&result),
+                };
                 metrics.record_discord(action.message.payload.type_name(), &code, failed);
             }
             match result {
