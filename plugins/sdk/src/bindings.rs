@@ -1,7 +1,7 @@
 //! The raw wit-bindgen bindings of the `guildhost:plugin` world; the rest of the SDK wraps them.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "wit",
     world: "plugin",
     pub_export_macro: true,
     export_macro_name: "__export_plugin_bindings",
