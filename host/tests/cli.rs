@@ -1,6 +1,7 @@
-//! The `guildhost` binary itself, as a plugin author runs it: `plugin check` and `plugin run`
-//! (with a guild configuration, and with `GUILDHOST_CONFIG` exported) exit 0 and print their
-//! report; nothing panics.
+//! The `guildhost` binary itself, as its users run it: a plugin author's `plugin check` and
+//! `plugin run` (with a guild configuration, and with `GUILDHOST_CONFIG` exported), every
+//! operator command the README's table documents, `config-check`'s effective TOML with its
+//! secrets hidden, and mistyped queue names refused with the one meant. Nothing panics.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -166,4 +167,142 @@ fn config_check_prints_the_effective_settings_as_toml_with_secrets_hidden() {
         printed["queues"]["defaults"]["attempts"].as_integer(),
         Some(3)
     );
+}
+
+/// Every operator command the README's table documents (`| `guildhost …` | … |`), one form per
+/// alternative: `dlq list|show <id>` gives `dlq list` and `dlq show <id>`.
+fn documented_forms() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let mut forms = Vec::new();
+    for row in readme.lines().filter(|l| l.starts_with("| `guildhost ")) {
+        let cell = row
+            .trim_start_matches("| `guildhost ")
+            .split('`')
+            .next()
+            .unwrap_or_default()
+            .replace("\\|", "|");
+        let (group, rest) = cell.split_once(' ').unwrap_or((cell.as_str(), ""));
+        // `|` separates alternatives, except inside a placeholder (`<json|@file>`).
+        let mut depth = 0;
+        let mut alternative = String::new();
+        let mut alternatives = Vec::new();
+        for c in rest.chars() {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                '|' if depth == 0 => {
+                    alternatives.push(std::mem::take(&mut alternative));
+                    continue;
+                }
+                _ => {}
+            }
+            alternative.push(c);
+        }
+        alternatives.push(alternative);
+        for alternative in alternatives {
+            forms.push(format!("{group} {alternative}").trim().to_owned());
+        }
+    }
+    forms
+}
+
+/// The README's operator commands, each run through the built binary against the test Redis (a
+/// key prefix of its own, set the documented way: `GUILDHOST__REDIS__PREFIX`), with a real dead
+/// letter to show and replay. Each exits 0 without a panic; a documented command this test cannot
+/// run fails it.
+#[tokio::test]
+async fn every_operator_command_in_the_readme_runs() {
+    use guildhost::queue::{DeadLetters, JobFailure, RedisConn, Worker, WorkerOptions, handler_fn};
+
+    let dir = scratch("readme");
+    let prefix = format!("readme-{}", std::process::id());
+    let wasm = dir.join("automod-like.wasm").display().to_string();
+    let message = dir.join("message.json").display().to_string();
+    let send = serde_json::json!({
+        "id": "cmd-readme-1", "type": "SEND_MESSAGE", "timestamp": "2026-12-01T09:00:00.000Z",
+        "source": "api", "guildId": "123456789012345678",
+        "data": { "channelId": "1187459222185005126", "content": "hello" }
+    })
+    .to_string();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_guildhost"));
+        command
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("GUILDHOST_CONFIG")
+            .env("GUILDHOST__REDIS__PREFIX", &prefix);
+        let output = match command.output() {
+            Ok(output) => output,
+            Err(e) => panic!("running guildhost {args:?}: {e}"),
+        };
+        assert!(
+            output.status.success() && !text(&output).contains("panicked"),
+            "guildhost {}: {}",
+            args.join(" "),
+            text(&output)
+        );
+        output
+    };
+
+    // A dead letter to show and replay: a command that fails for good.
+    run(&["enqueue", "bot:commands", &send]);
+    let conn = match RedisConn::connect("redis://127.0.0.1:6379").await {
+        Ok(conn) => conn,
+        Err(e) => panic!("this test needs Redis on 127.0.0.1:6379 (apt install redis-server): {e}"),
+    };
+    let worker = Worker::new(
+        conn.clone(),
+        &prefix,
+        "bot:commands",
+        WorkerOptions::default(),
+    );
+    let letters = DeadLetters::new(conn.clone(), &prefix, None);
+    let failing = handler_fn(|_job| async { Err(JobFailure::permanent("refused for the test")) });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let working = tokio::spawn(async move {
+        worker
+            .run(failing, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let mut id = None;
+    for _ in 0..250 {
+        if let Some(letter) = letters.list().await.ok().and_then(|l| l.into_iter().next()) {
+            id = Some(letter.id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = working.await;
+    let Some(id) = id else {
+        panic!("the failed command never reached the dead letters");
+    };
+
+    let forms = documented_forms();
+    assert!(forms.len() >= 10, "the README's command table: {forms:?}");
+    for form in &forms {
+        let args: Vec<&str> = match form.as_str() {
+            "queues" => vec!["queues"],
+            "dlq list" => vec!["dlq", "list"],
+            "dlq show <id>" => vec!["dlq", "show", &id],
+            "dlq replay <id>" => vec!["dlq", "replay", &id],
+            "dlq replay --all" => vec!["dlq", "replay", "--all"],
+            "dlq purge" => vec!["dlq", "purge"],
+            "enqueue <queue> <json|@file>" => vec!["enqueue", "bot:commands", &send],
+            "config-check" => vec!["config-check"],
+            "plugin list" => vec!["plugin", "list"],
+            "plugin check" => vec!["plugin", "check", &wasm],
+            "plugin run" => vec!["plugin", "run", &wasm, "--message", &message],
+            other => panic!("the README documents `guildhost {other}`; teach this test to run it"),
+        };
+        run(&args);
+    }
+    // The `enqueue` file form, too.
+    let file = dir.join("send.json");
+    if let Err(e) = std::fs::write(&file, &send) {
+        panic!("{}: {e}", file.display());
+    }
+    run(&["enqueue", "bot:commands", &format!("@{}", file.display())]);
 }
