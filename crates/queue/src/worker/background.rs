@@ -198,9 +198,12 @@ pub(super) async fn maintain(
                         }
                     }
                     None => {
-                        // The worker loop is gone; keep the periodic duties until stopped.
-                        sleep.as_mut().await;
-                        break;
+                        // The worker loop is gone (it is stopping): keep the periodic duties,
+                        // but never hold its shutdown up for the rest of a period.
+                        tokio::select! {
+                            () = &mut sleep => break,
+                            _ = stop.changed() => return,
+                        }
                     }
                 }
             }
