@@ -10,7 +10,6 @@
 //! * [`Worker`]: runs a [`JobHandler`] with concurrency, locks, retries, outputs, shutdown.
 //! * [`DeadLetters`]: the jobs that failed for good; replay them with one call.
 
-#![warn(missing_docs)]
 
 mod conn;
 mod dead_letters;
