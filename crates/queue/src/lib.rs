@@ -10,7 +10,6 @@
 //! * [`Worker`]: runs a [`JobHandler`] with concurrency, locks, retries, outputs, shutdown.
 //! * [`DeadLetters`]: the jobs that failed for good; replay them with one call.
 
-
 mod conn;
 mod dead_letters;
 mod error;
