@@ -6,7 +6,7 @@ mod common;
 mod host_support;
 
 use guildhost::dispatch::routes::GATEWAY_QUEUE;
-use guildhost::queue::DeadLetters;
+use guildhost::queue::{Backoff, DeadLetters, JobOptions};
 use serde_json::{Value, json};
 
 use common::eventually;
@@ -213,5 +213,52 @@ async fn custom_types_reach_their_plugins_on_webhooks_and_are_refused_elsewhere(
         "{}",
         letter.error
     );
+    host.stop().await;
+}
+
+/// A plugin error marked `retryable: false` (the music plugin refusing a custom message's data)
+/// fails the job at once into the dead letters, whatever attempts the API allowed; the worker
+/// carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_error_marked_not_retryable_fails_the_job_at_once() {
+    let host = Host::start(&["music"]).await;
+    let guild = "100000000000000004";
+    let bad = envelope("CLEAR_MUSIC", guild, json!({ "requestedBy": 5 }));
+    let seed_options = JobOptions {
+        attempts: Some(3),
+        backoff: Some(Backoff::Millis(60_000)),
+        ..JobOptions::default()
+    };
+    host.queue("webhooks")
+        .add("CLEAR_MUSIC", &bad.to_string(), seed_options)
+        .await
+        .expect("add");
+    let letters = DeadLetters::new(host.conn.clone(), &host.prefix, None);
+    let letter = eventually(20, "the dead letter", || async {
+        letters.list().await.ok()?.into_iter().next()
+    })
+    .await;
+    assert_eq!(letter.queue, "webhooks");
+    assert!(
+        letter
+            .error
+            .contains("plugin music: returned an error: CLEAR_MUSIC: data:"),
+        "{}",
+        letter.error
+    );
+    assert!(!letter.error.contains("(retryable)"), "{}", letter.error);
+    assert_eq!(
+        letter.attempts_made, 1,
+        "a final plugin error is not retried"
+    );
+    // The next job still runs.
+    let clear = envelope(
+        "CLEAR_MUSIC",
+        guild,
+        json!({ "requestedBy": "300000000000000001" }),
+    );
+    host.send("webhooks", &clear).await;
+    host.expect_on("music:events", "QUEUE_CLEARED", |_| true)
+        .await;
     host.stop().await;
 }

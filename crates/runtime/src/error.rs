@@ -222,12 +222,14 @@ pub enum PluginError {
         reason: String,
     },
     /// The plugin returned its own error value.
-    #[error("plugin {plugin}: returned an error: {message}")]
+    #[error("plugin {plugin}: returned an error: {message}{}", if *retryable { " (retryable)" } else { "" })]
     Returned {
         /// The plugin's name.
         plugin: String,
-        /// The plugin's error, rendered.
+        /// The plugin's error message, escaped.
         message: String,
+        /// Whether the plugin says trying again may succeed (its `plugin-error.retryable`).
+        retryable: bool,
     },
     /// The circuit breaker suspended the plugin after repeated failures.
     #[error("plugin {plugin}: suspended for {}ms more after {failures} failures", remaining.as_millis())]
@@ -282,5 +284,18 @@ impl PluginError {
     /// Whether this failure counts against the circuit breaker (the plugin misbehaved).
     pub fn counts_as_failure(&self) -> bool {
         matches!(self, Self::Limit { .. } | Self::Trap { .. })
+    }
+
+    /// Whether the plugin itself said trying again cannot help: an error it returned with
+    /// `retryable: false`. Everything else (traps, limits, a suspension, the host's own
+    /// trouble) may pass on another attempt.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::Returned {
+                retryable: false,
+                ..
+            }
+        )
     }
 }

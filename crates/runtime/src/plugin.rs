@@ -509,19 +509,12 @@ impl LoadedPlugin {
                 None => (
                     Err(PluginError::Returned {
                         plugin: name.clone(),
-                        message: format!(
-                            "{}{}",
-                            escape_line(
-                                &plugin_error.message,
-                                self.config.limits.max_log_line_bytes
-                            )
-                            .0,
-                            if plugin_error.retryable {
-                                " (retryable)"
-                            } else {
-                                ""
-                            }
-                        ),
+                        message: escape_line(
+                            &plugin_error.message,
+                            self.config.limits.max_log_line_bytes,
+                        )
+                        .0,
+                        retryable: plugin_error.retryable,
                     }),
                     true,
                 ),

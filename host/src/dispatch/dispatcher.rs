@@ -512,18 +512,27 @@ impl JobHandler for Dispatcher {
                 Ok(Err(failure)) => {
                     tracing::warn!(plugin = %plugin, job_id = %job.id, error = %failure, "plugin call failed");
                     reports.push(json!({ "plugin": plugin, "error": failure.to_string() }));
-                    failures.push(failure.to_string());
+                    failures.push((failure.to_string(), failure.error.is_final()));
                 }
                 Err(_) => {
                     let reason =
                         format!("plugin {plugin}: the call was abandoned (runtime shutting down)");
                     reports.push(json!({ "plugin": plugin, "error": reason }));
-                    failures.push(reason);
+                    failures.push((reason, false));
                 }
             }
         }
         if failures.len() == subscribers.len() {
-            return Err(JobFailure::retryable(failures.join("; ")));
+            // Every plugin failed: another attempt may help unless each of them said it cannot
+            // (`retryable: false`), in which case the job fails at once into the dead letters.
+            let all_final = failures.iter().all(|(_, is_final)| *is_final);
+            let reasons: Vec<String> = failures.into_iter().map(|(reason, _)| reason).collect();
+            let reason = reasons.join("; ");
+            return Err(if all_final {
+                JobFailure::permanent(reason)
+            } else {
+                JobFailure::retryable(reason)
+            });
         }
         outputs.extend(forwarded);
         Ok(Completion::value(json!({ "plugins": reports })).with_outputs(outputs))
