@@ -100,13 +100,29 @@ impl<H> Run<'_, H> {
         self.shared.unhold(&job.id);
         self.stats.failed_attempts += 1;
         match status {
+            // As the seed's pattern logs them: an attempt that will be retried is a warning, a
+            // job that failed for good an error, each with what an operator needs to find it.
             Some(JobStatus::Done) if mode == FailMode::Fail => {
                 self.stats.dead_lettered += 1;
-                tracing::info!(id = %job.id, %reason, "job failed for good");
+                tracing::error!(
+                    queue = shared.keys.name(),
+                    id = %job.id,
+                    r#type = %job.name,
+                    attempts = attempts_made,
+                    %reason,
+                    "job failed for good"
+                );
             }
-            Some(JobStatus::Done) => {
-                tracing::debug!(id = %job.id, %reason, mode = mode.as_arg(), "attempt failed; will retry")
-            }
+            Some(JobStatus::Done) => tracing::warn!(
+                queue = shared.keys.name(),
+                id = %job.id,
+                r#type = %job.name,
+                attempts = attempts_made,
+                of = job.opts.total_attempts(),
+                %reason,
+                mode = mode.as_arg(),
+                "attempt failed; will retry"
+            ),
             None => {}
             Some(status) => {
                 self.stats.stale += 1;
