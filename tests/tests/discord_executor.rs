@@ -210,6 +210,57 @@ async fn a_refused_ban_completes_and_reports_the_refusal() {
     rig.stop().await;
 }
 
+/// A ban Discord keeps failing (500 at every attempt) is tried the job's three times, then ends as
+/// a refusal does: the job completes with the failure and the API gets the one
+/// MODERATION_ACTION_COMPLETED it is owed, `success: false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_failing_at_every_attempt_reports_the_failure_once() {
+    let rig = Rig::start().await;
+    rig.fake
+        .script(Scripted::error(Method::PUT, "/bans/", 500, 0).times(usize::MAX));
+    let id = rig
+        .add(
+            "BAN_USER",
+            json!({
+                "userId": "829410203982675998", "reason": "raid", "deleteMessageDays": 0,
+                "moderatorId": "302050872383242240", "notifyUser": false, "createCase": false,
+            }),
+        )
+        .await;
+    let result = rig.completed(&id).await;
+    assert!(
+        result["failed"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("failed at each of 3 attempts")),
+        "{result}"
+    );
+    assert_eq!(
+        rig.fake.requests_to("PUT", "/bans/").len(),
+        3,
+        "one request per attempt"
+    );
+    let reports = eventually(10, "MODERATION_ACTION_COMPLETED", || async {
+        let ids: Vec<String> = redis::cmd("LRANGE")
+            .arg(rig.gateway.keys().wait())
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut rig.gateway.conn().clone())
+            .await
+            .ok()?;
+        let mut reports = Vec::new();
+        for id in ids {
+            let job = rig.gateway.get_job(&id).await.ok().flatten()?;
+            reports.push(serde_json::from_str::<Value>(&job.data).ok()?);
+        }
+        (!reports.is_empty()).then_some(reports)
+    })
+    .await;
+    assert_eq!(reports.len(), 1, "exactly one report: {reports:?}");
+    assert_eq!(reports[0]["type"], "MODERATION_ACTION_COMPLETED");
+    assert_eq!(reports[0]["data"]["success"], false);
+    rig.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_holds_the_job_until_discord_accepts_it_again() {
     let rig = Rig::start().await;

@@ -421,7 +421,19 @@ impl<D: Discord> JobHandler for Executor<D> {
             Err(DiscordError::Unauthorized) => Err(JobFailure::retryable(
                 "unauthorized: the bot token was rejected",
             )),
-            Err(DiscordError::Retriable(reason)) => Err(JobFailure::retryable(reason)),
+            Err(DiscordError::Retriable(reason)) => {
+                // At its last attempt a moderation action still failing ends as a refusal does:
+                // the API hears of it in the one MODERATION_ACTION_COMPLETED it is owed.
+                let attempt = job.attempts_made.saturating_add(1);
+                if attempt >= job.opts.total_attempts() {
+                    let reason = format!("failed at each of {attempt} attempts: {reason}");
+                    if let Some(report) = self.report(job, &message, Some(reason.clone()))? {
+                        return Ok(Completion::value(json!({ "failed": reason }))
+                            .with_outputs(vec![report]));
+                    }
+                }
+                Err(JobFailure::retryable(reason))
+            }
             Err(e @ DiscordError::NotExecutable(_)) => Err(JobFailure::permanent(e.to_string())),
         }
     }
