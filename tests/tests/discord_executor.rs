@@ -101,6 +101,38 @@ impl Rig {
         }
     }
 
+    /// A ban of one member, as the moderation tests send it.
+    async fn add_ban(&self) -> String {
+        self.add(
+            "BAN_USER",
+            json!({
+                "userId": "829410203982675998", "reason": "raid", "deleteMessageDays": 0,
+                "moderatorId": "302050872383242240", "notifyUser": false, "createCase": false,
+            }),
+        )
+        .await
+    }
+
+    /// The messages waiting on the gateway queue (the executor's reports), once there is one.
+    async fn reports(&self) -> Vec<Value> {
+        eventually(10, "MODERATION_ACTION_COMPLETED", || async {
+            let ids: Vec<String> = redis::cmd("LRANGE")
+                .arg(self.gateway.keys().wait())
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut self.gateway.conn().clone())
+                .await
+                .ok()?;
+            let mut reports = Vec::new();
+            for id in ids {
+                let job = self.gateway.get_job(&id).await.ok().flatten()?;
+                reports.push(serde_json::from_str::<Value>(&job.data).ok()?);
+            }
+            (!reports.is_empty()).then_some(reports)
+        })
+        .await
+    }
+
     async fn state(&self, id: &str) -> Option<JobState> {
         self.queue.get_state(id).await.ok()
     }
@@ -165,15 +197,7 @@ async fn a_refused_ban_completes_and_reports_the_refusal() {
     let rig = Rig::start().await;
     rig.fake
         .script(Scripted::error(Method::PUT, "/bans/", 403, 50013));
-    let id = rig
-        .add(
-            "BAN_USER",
-            json!({
-                "userId": "829410203982675998", "reason": "raid", "deleteMessageDays": 0,
-                "moderatorId": "302050872383242240", "notifyUser": false, "createCase": false,
-            }),
-        )
-        .await;
+    let id = rig.add_ban().await;
     let result = rig.completed(&id).await;
     assert!(
         result["refused"]
@@ -186,20 +210,9 @@ async fn a_refused_ban_completes_and_reports_the_refusal() {
         1,
         "never retried"
     );
-    let reported = eventually(10, "MODERATION_ACTION_COMPLETED", || async {
-        let counts = rig.gateway.job_counts().await.ok()?;
-        (counts.waiting > 0).then_some(())?;
-        let ids: Vec<String> = redis::cmd("LRANGE")
-            .arg(rig.gateway.keys().wait())
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut rig.gateway.conn().clone())
-            .await
-            .ok()?;
-        let job = rig.gateway.get_job(ids.first()?).await.ok().flatten()?;
-        serde_json::from_str::<Value>(&job.data).ok()
-    })
-    .await;
+    let reports = rig.reports().await;
+    assert_eq!(reports.len(), 1, "exactly one report: {reports:?}");
+    let reported = &reports[0];
     assert_eq!(reported["type"], "MODERATION_ACTION_COMPLETED");
     assert_eq!(reported["data"]["success"], false);
     assert!(
@@ -218,15 +231,7 @@ async fn a_ban_failing_at_every_attempt_reports_the_failure_once() {
     let rig = Rig::start().await;
     rig.fake
         .script(Scripted::error(Method::PUT, "/bans/", 500, 0).times(usize::MAX));
-    let id = rig
-        .add(
-            "BAN_USER",
-            json!({
-                "userId": "829410203982675998", "reason": "raid", "deleteMessageDays": 0,
-                "moderatorId": "302050872383242240", "notifyUser": false, "createCase": false,
-            }),
-        )
-        .await;
+    let id = rig.add_ban().await;
     let result = rig.completed(&id).await;
     assert!(
         result["failed"]
@@ -239,22 +244,7 @@ async fn a_ban_failing_at_every_attempt_reports_the_failure_once() {
         3,
         "one request per attempt"
     );
-    let reports = eventually(10, "MODERATION_ACTION_COMPLETED", || async {
-        let ids: Vec<String> = redis::cmd("LRANGE")
-            .arg(rig.gateway.keys().wait())
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut rig.gateway.conn().clone())
-            .await
-            .ok()?;
-        let mut reports = Vec::new();
-        for id in ids {
-            let job = rig.gateway.get_job(&id).await.ok().flatten()?;
-            reports.push(serde_json::from_str::<Value>(&job.data).ok()?);
-        }
-        (!reports.is_empty()).then_some(reports)
-    })
-    .await;
+    let reports = rig.reports().await;
     assert_eq!(reports.len(), 1, "exactly one report: {reports:?}");
     assert_eq!(reports[0]["type"], "MODERATION_ACTION_COMPLETED");
     assert_eq!(reports[0]["data"]["success"], false);
