@@ -24,7 +24,7 @@ use crate::discord::{
 use crate::dispatch::budget::OutputBudget;
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
 use crate::dispatch::targets::TargetDirectory;
-use crate::dispatch::{Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
+use crate::dispatch::{CommandJobs, Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
 use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
 use crate::metrics::Metrics;
 use crate::protocol::{Envelope, Message, Payload, Source};
@@ -134,6 +134,11 @@ pub async fn run_serving(
             (Boundary::Live(Box::new(live)), None, Some(lookup))
         }
     };
+    let executor = Arc::new(
+        Executor::new(discord, config.clone(), dry_run_log)
+            .with_metrics(metrics.clone())
+            .with_plugins(runtime.clone()),
+    );
     let dispatcher = Arc::new(
         Dispatcher::new(
             runtime.clone(),
@@ -146,6 +151,12 @@ pub async fn run_serving(
         .with_budget(OutputBudget::new(
             config.plugins.budget.clone(),
             Some((conn.clone(), &prefix)),
+        ))
+        .with_commands(CommandJobs::new(
+            conn.clone(),
+            &prefix,
+            config.clone(),
+            executor.clone(),
         )),
     );
     let mut workers = tokio::task::JoinSet::new();
@@ -164,15 +175,12 @@ pub async fn run_serving(
             health.worker_running(),
         );
     }
-    let executor = Executor::new(discord, config.clone(), dry_run_log)
-        .with_metrics(metrics.clone())
-        .with_plugins(runtime.clone());
     spawn_worker(
         &mut workers,
         &conn,
         &config,
         EXECUTE_QUEUE,
-        metrics.meter(Arc::new(executor)),
+        metrics.meter(executor),
         stop_rx.clone(),
         health.worker_running(),
     );

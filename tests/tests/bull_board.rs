@@ -133,7 +133,9 @@ async fn bull_board_shows_guildhosts_queues_counts_workers_and_failed_jobs() {
     assert_eq!(settled["bot:moderation"].completed, 2);
     assert_eq!(settled["bot:moderation"].failed, 1);
     assert_eq!(settled["dead-letters"].waiting, 1);
-    assert!(settled[EXECUTE_QUEUE].completed >= 4, "{settled:?}");
+    // The API's bans were carried out in their own jobs: nothing of theirs ran on the
+    // execution queue, which holds only the unban for later.
+    assert_eq!(settled[EXECUTE_QUEUE].completed, 0, "{settled:?}");
     assert!(
         settled[EVENTS].waiting >= 4,
         "cases and reports: {settled:?}"

@@ -223,22 +223,17 @@ async fn a_refused_ban_completes_and_reports_the_refusal() {
     rig.stop().await;
 }
 
-/// A ban Discord keeps failing (500 at every attempt) is tried the job's three times, then ends as
-/// a refusal does: the job completes with the failure and the API gets the one
-/// MODERATION_ACTION_COMPLETED it is owed, `success: false`.
+/// A ban Discord keeps failing (500 at every attempt) is tried the job's three times, then fails
+/// for good into the dead letters, and the API gets the one MODERATION_ACTION_COMPLETED it is
+/// owed, `success: false`, enqueued with the final failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_failing_at_every_attempt_reports_the_failure_once() {
     let rig = Rig::start().await;
     rig.fake
         .script(Scripted::error(Method::PUT, "/bans/", 500, 0).times(usize::MAX));
     let id = rig.add_ban().await;
-    let result = rig.completed(&id).await;
-    assert!(
-        result["failed"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("failed at each of 3 attempts")),
-        "{result}"
-    );
+    let (_, tries) = rig.failed(&id).await;
+    assert_eq!(tries, 3);
     assert_eq!(
         rig.fake.requests_to("PUT", "/bans/").len(),
         3,
@@ -248,6 +243,13 @@ async fn a_ban_failing_at_every_attempt_reports_the_failure_once() {
     assert_eq!(reports.len(), 1, "exactly one report: {reports:?}");
     assert_eq!(reports[0]["type"], "MODERATION_ACTION_COMPLETED");
     assert_eq!(reports[0]["data"]["success"], false);
+    assert!(
+        reports[0]["data"]["error"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("failed at each of 3 attempts")),
+        "{}",
+        reports[0]
+    );
     rig.stop().await;
 }
 

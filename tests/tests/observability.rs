@@ -121,7 +121,8 @@ async fn metrics_count_jobs_plugin_calls_and_discord_actions_with_their_labels()
         &host_support::message_created(GUILD, "hello"),
     )
     .await;
-    // A valid ban no plugin handles (executed as is) and an invalid one (dead-lettered).
+    // A valid ban no plugin handles (executed as is, in its job) and an invalid one
+    // (dead-lettered).
     host.send("bot:moderation", &ban(1)).await;
     host.send("bot:moderation", &ban(9)).await;
     // A delayed job on a queue the host only produces to, for the depth gauges.
@@ -144,8 +145,9 @@ async fn metrics_count_jobs_plugin_calls_and_discord_actions_with_their_labels()
                 r#"guildhost_jobs_processed_total{queue="guildhost:execute",type="SEND_MESSAGE"}"#,
                 1.0,
             ),
+            // The API's ban is carried out in its own job, not on the execution queue.
             (
-                r#"guildhost_jobs_processed_total{queue="guildhost:execute",type="BAN_USER"}"#,
+                r#"guildhost_discord_requests_total{route="BAN_USER",code="dry_run"}"#,
                 1.0,
             ),
             (

@@ -422,8 +422,8 @@ pub(crate) struct Fail<'a> {
     pub(crate) lifo: bool,
     /// `removeOnFail` (for a final failure).
     pub(crate) retention: Retention,
-    /// The dead letter to add with a final failure.
-    pub(crate) dead_letter: Option<&'a AddRecord>,
+    /// Jobs added with a final failure (its dead letter first), all or none.
+    pub(crate) final_adds: &'a [AddRecord],
 }
 
 impl Fail<'_> {
@@ -449,8 +449,8 @@ impl Fail<'_> {
             .arg(flag(self.lifo))
             .arg(self.retention.count)
             .arg(self.retention.age_secs)
-            .arg(flag(self.dead_letter.is_some()));
-        if let Some(record) = self.dead_letter {
+            .arg(self.final_adds.len());
+        for record in self.final_adds {
             record.push_args(&mut invocation);
         }
         invoke(invocation, conn).await.map(JobStatus::from_reply)

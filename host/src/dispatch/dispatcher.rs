@@ -28,11 +28,14 @@ use crate::runtime::{GuildContext, LoadedPlugin, Runtime, Scope};
 
 use super::budget::{Grant, OutputBudget, Refusal};
 use super::causation::Causation;
+use super::command_job::{CommandJobs, Plan};
 use super::convert;
 use super::guild_config::GuildConfigStore;
 use super::guild_order::GuildOrder;
 use super::outputs::{Route, derived_id, job_options, reply_envelope, reply_job};
-use super::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, executes_unhandled, publish_queue, type_policy};
+use super::routes::{
+    EXECUTE_QUEUE, GATEWAY_QUEUE, executes_unhandled, is_command_queue, publish_queue, type_policy,
+};
 use super::targets::{TargetDirectory, TargetError};
 
 /// Dispatches jobs of the inbound queues (and the gateway queue) to plugins.
@@ -45,6 +48,7 @@ pub struct Dispatcher {
     metrics: Option<Arc<Metrics>>,
     targets: Arc<TargetDirectory>,
     budget: OutputBudget,
+    commands: Option<CommandJobs>,
 }
 
 /// A plugin reply on its way to becoming a job.
@@ -77,6 +81,7 @@ impl Dispatcher {
             metrics: None,
             targets: Arc::default(),
             budget,
+            commands: None,
         }
     }
 
@@ -91,6 +96,13 @@ impl Dispatcher {
     /// delayed cap not enforced for want of a Redis connection).
     pub fn with_budget(mut self, budget: OutputBudget) -> Self {
         self.budget = budget;
+        self
+    }
+
+    /// The same dispatcher, carrying out the API's command jobs itself (see `command_job`):
+    /// without it, their replies go to the execution queue and the job completes at once.
+    pub fn with_commands(mut self, commands: CommandJobs) -> Self {
+        self.commands = Some(commands);
         self
     }
 
@@ -429,6 +441,18 @@ impl JobHandler for Dispatcher {
             self.targets.learn(&message);
         }
         let turn = self.order.turn(message.envelope.guild_id).await;
+        // The API's command: carried out here, its steps in the guild's order (the turn is
+        // held until they are done), resumed from its record on a retry.
+        let commands = self
+            .commands
+            .as_ref()
+            .filter(|_| is_command_queue(&job.queue));
+        if let Some(resumed) = match commands {
+            Some(commands) => commands.resume(job).await,
+            None => None,
+        } {
+            return resumed;
+        }
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
         let subscribers = self.subscribers(&message);
@@ -436,7 +460,14 @@ impl JobHandler for Dispatcher {
             let mut completion = self.unhandled(job, &message);
             completion.outputs.extend(self.not_available(job, &message));
             completion.outputs.extend(forwarded);
-            return Ok(completion);
+            return match commands {
+                Some(commands) => {
+                    let plugins = completion.return_value["plugins"].take();
+                    let plan = Plan::from_replies(completion.outputs, plugins);
+                    commands.start(job, plan).await
+                }
+                None => Ok(completion),
+            };
         }
         let (envelope, wit_message) = convert::to_wit(&message)
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
@@ -463,8 +494,8 @@ impl JobHandler for Dispatcher {
             pending.push((plugin.clone(), call));
         }
         // Submitted in order: the lanes keep that order from here, so the guild's next job may
-        // start while these calls run.
-        drop(turn);
+        // start while these calls run; a command job keeps the turn for its steps.
+        let _turn = commands.is_some().then_some(turn);
 
         let causation = Causation::of(&message.envelope);
         let mut outputs = Vec::new();
@@ -535,6 +566,12 @@ impl JobHandler for Dispatcher {
             });
         }
         outputs.extend(forwarded);
-        Ok(Completion::value(json!({ "plugins": reports })).with_outputs(outputs))
+        match commands {
+            Some(commands) => {
+                let plan = Plan::from_replies(outputs, json!(reports));
+                commands.start(job, plan).await
+            }
+            None => Ok(Completion::value(json!({ "plugins": reports })).with_outputs(outputs)),
+        }
     }
 }

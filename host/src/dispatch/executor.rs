@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use md5::{Digest, Md5};
 use serde_json::json;
 
@@ -24,6 +25,7 @@ use crate::protocol::{self as p, Message, Payload, TypePolicy};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob, RedisConn};
 use crate::runtime::{Runtime, Scope};
 
+use super::command_job::RunCommand;
 use super::guild_order::GuildOrder;
 use super::outputs::{derived_id, job_options, reply_envelope};
 use super::routes::GATEWAY_QUEUE;
@@ -311,50 +313,79 @@ impl<D: Discord> Executor<D> {
         self
     }
 
-    /// `MODERATION_ACTION_COMPLETED` for a moderation command, as a job for the gateway queue.
-    fn report(
-        &self,
-        job: &Job,
-        message: &Message,
-        error: Option<String>,
-    ) -> Result<Option<NewJob>, JobFailure> {
-        let Some(action) = moderation_action(&message.payload) else {
-            return Ok(None);
+    /// One attempt at `message` (a command), held while the token is rejected, recorded in
+    /// the dry-run log when running dry.
+    pub async fn execute_now(&self, message: &Message) -> Result<Outcome, DiscordError> {
+        // A DM must reach the member before the ban a plugin queued after it.
+        let _turn = self.order.turn(message.envelope.guild_id).await;
+        let nonce = nonce_for(message);
+        let action = Action {
+            message,
+            nonce: &nonce,
         };
-        let (user_id, moderator_id, case_id) = match &message.payload {
-            Payload::BanUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
-            Payload::KickUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
-            Payload::TimeoutUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
-            Payload::UnbanUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
-            _ => return Ok(None),
-        };
-        let event = Message {
-            envelope: reply_envelope(&message.envelope, derived_id(&job.queue, &job.id, 0), None),
-            payload: Payload::ModerationActionCompleted(p::ModerationActionCompleted {
-                action,
-                user_id,
-                success: error.is_none(),
-                error,
-                case_id,
-                executed_by: moderator_id,
-                timestamp: p::Timestamp::now(),
-                extra: Default::default(),
-            }),
-        };
-        // Through the gateway queue, like every event from Discord's side: plugins hear of it
-        // (the moderation plugin expires a temporary ban's case) and the dispatcher forwards it
-        // to `moderation:events` for the API.
-        event
-            .validate()
-            .map_err(|e| JobFailure::permanent(e.to_string()))?;
-        let data = event
-            .to_json_string()
-            .map_err(|e| JobFailure::permanent(e.to_string()))?;
-        Ok(Some(
-            NewJob::new(GATEWAY_QUEUE, event.payload.type_name(), data)
-                .with_opts(job_options(&self.config, GATEWAY_QUEUE)),
-        ))
+        let result = self.execute_gated(action).await;
+        if result.is_ok()
+            && let Some(log) = &self.dry_run_log
+            && let Ok(record) = DryRun::record(action)
+            && let Err(e) = log.record(&record).await
+        {
+            tracing::warn!(error = %e, "could not record the dry-run action");
+        }
+        result
     }
+}
+
+impl<D: Discord> RunCommand for Executor<D> {
+    fn run_command<'a>(
+        &'a self,
+        message: &'a Message,
+    ) -> BoxFuture<'a, Result<Outcome, DiscordError>> {
+        Box::pin(self.execute_now(message))
+    }
+}
+
+/// `MODERATION_ACTION_COMPLETED` for a moderation command, as a job for the gateway queue
+/// (`None` for any other command); `id` is the report's envelope id, `error` why the action did
+/// not happen.
+pub fn moderation_report(
+    config: &Config,
+    message: &Message,
+    id: String,
+    error: Option<String>,
+) -> Result<Option<NewJob>, String> {
+    let Some(action) = moderation_action(&message.payload) else {
+        return Ok(None);
+    };
+    let (user_id, moderator_id, case_id) = match &message.payload {
+        Payload::BanUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+        Payload::KickUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+        Payload::TimeoutUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+        Payload::UnbanUser(c) => (c.user_id, c.moderator_id, c.case_id.clone()),
+        _ => return Ok(None),
+    };
+    let event = Message {
+        envelope: reply_envelope(&message.envelope, id, None),
+        payload: Payload::ModerationActionCompleted(p::ModerationActionCompleted {
+            action,
+            user_id,
+            success: error.is_none(),
+            error,
+            case_id,
+            executed_by: moderator_id,
+            timestamp: p::Timestamp::now(),
+            extra: Default::default(),
+        }),
+    };
+    // Through the gateway queue, like every event from Discord's side: plugins hear of it
+    // (the moderation plugin expires a temporary ban's case) and the dispatcher forwards it
+    // to `moderation:events` for the API.
+    let data = event
+        .to_validated_json_string()
+        .map_err(|e| e.to_string())?;
+    Ok(Some(
+        NewJob::new(GATEWAY_QUEUE, event.payload.type_name(), data)
+            .with_opts(job_options(config, GATEWAY_QUEUE)),
+    ))
 }
 
 /// The idempotency nonce of a command: stable across retries, at most 25 characters (Discord's
@@ -385,23 +416,13 @@ impl<D: Discord> JobHandler for Executor<D> {
         let message = Message::decode_with(job.data.as_bytes(), TypePolicy::Strict)
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
         super::annotate_job_span(&message);
-        // A DM must reach the member before the ban a plugin queued after it.
-        let _turn = self.order.turn(message.envelope.guild_id).await;
-        let nonce = nonce_for(&message);
-        let action = Action {
-            message: &message,
-            nonce: &nonce,
+        let report = |error: Option<String>| {
+            let id = derived_id(&job.queue, &job.id, 0);
+            moderation_report(&self.config, &message, id, error).map_err(JobFailure::permanent)
         };
-        let result = self.execute_gated(action).await;
-        match result {
+        match self.execute_now(&message).await {
             Ok(outcome) => {
-                if let Some(log) = &self.dry_run_log
-                    && let Ok(record) = DryRun::record(action)
-                    && let Err(e) = log.record(&record).await
-                {
-                    tracing::warn!(error = %e, "could not record the dry-run action");
-                }
-                let outputs = self.report(job, &message, None)?.into_iter().collect();
+                let outputs = report(None)?.into_iter().collect();
                 Ok(Completion::value(json!({ "outcome": outcome })).with_outputs(outputs))
             }
             Err(DiscordError::Permanent {
@@ -409,7 +430,7 @@ impl<D: Discord> JobHandler for Executor<D> {
                 message: text,
             }) => {
                 let reason = format!("refused by Discord ({code}): {text}");
-                match self.report(job, &message, Some(reason.clone()))? {
+                match report(Some(reason.clone()))? {
                     // The refusal is the result: the API learns it from the event.
                     Some(report) => {
                         Ok(Completion::value(json!({ "refused": reason }))
@@ -425,14 +446,9 @@ impl<D: Discord> JobHandler for Executor<D> {
                 // At its last attempt a moderation action still failing ends as a refusal does:
                 // the API hears of it in the one MODERATION_ACTION_COMPLETED it is owed.
                 let attempt = job.attempts_made.saturating_add(1);
-                if attempt >= job.opts.total_attempts() {
-                    let reason = format!("failed at each of {attempt} attempts: {reason}");
-                    if let Some(report) = self.report(job, &message, Some(reason.clone()))? {
-                        return Ok(Completion::value(json!({ "failed": reason }))
-                            .with_outputs(vec![report]));
-                    }
-                }
-                Err(JobFailure::retryable(reason))
+                let last = format!("failed at each of {attempt} attempts: {reason}");
+                Err(JobFailure::retryable(reason)
+                    .with_outputs_if_final(report(Some(last))?.into_iter().collect()))
             }
             Err(e @ DiscordError::NotExecutable(_)) => Err(JobFailure::permanent(e.to_string())),
         }

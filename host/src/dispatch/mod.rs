@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod causation;
+pub mod command_job;
 pub mod convert;
 pub mod dispatcher;
 pub mod executor;
@@ -17,6 +18,7 @@ pub mod redis_kv;
 pub mod routes;
 pub mod targets;
 
+pub use command_job::CommandJobs;
 pub use dispatcher::Dispatcher;
 pub use executor::{DryRunLog, Executor};
 pub use guild_config::GuildConfigStore;

@@ -24,6 +24,19 @@ pub const INBOUND_QUEUES: [QueueName; 9] = [
     QueueName::CleanupTasks,
 ];
 
+/// Whether jobs of `queue` are the API's commands, each completing when it has been carried
+/// out on Discord (see `command_job`): the `bot:*` queues.
+pub fn is_command_queue(queue: &str) -> bool {
+    [
+        QueueName::BotCommands,
+        QueueName::BotModeration,
+        QueueName::BotMusic,
+        QueueName::BotConfig,
+    ]
+    .iter()
+    .any(|q| q.as_str() == queue)
+}
+
 /// Every queue an operator may want to look at: the seed's, guildhost's own, the dead letters.
 pub fn known_queues() -> Vec<&'static str> {
     QueueName::ALL

@@ -107,6 +107,13 @@ impl Scripted {
         self.after_applying = true;
         self
     }
+
+    /// Never answers (after applying the request, with [`Scripted::after_applying`]): the
+    /// caller is left waiting, as when a host is killed while Discord acts.
+    pub fn stalling(mut self) -> Self {
+        self.stall = true;
+        self
+    }
 }
 
 #[derive(Default)]
@@ -239,7 +246,8 @@ impl FakeDiscord {
             .collect()
     }
 
-    /// Messages actually created (a repeated nonce creates none).
+    /// Messages actually created (a repeated nonce creates none): each body as posted, with
+    /// the `id` the message got.
     pub fn posts(&self) -> Vec<Value> {
         self.shared.lock().posts.clone()
     }
@@ -404,7 +412,12 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
                     .by_nonce
                     .insert((channel.to_string(), nonce), message.clone());
             }
-            inner.posts.push(request.body.clone());
+            // The body as posted, with the id the message got.
+            let mut posted = request.body.clone();
+            if let Some(fields) = posted.as_object_mut() {
+                fields.insert("id".to_owned(), message["id"].clone());
+            }
+            inner.posts.push(posted);
             ok(message)
         }
         ("GET", ["channels", channel]) => {

@@ -1,9 +1,9 @@
 -- One failed attempt: record it (stacktrace, failedReason, attemptsMade), then retry at once,
--- retry after a backoff, or fail for good (retention, `failed` event, and the dead letter in the
--- same step). KEYS[1]: `active` (routing).
+-- retry after a backoff, or fail for good (retention, `failed` event, and the jobs owed with it:
+-- the dead letter and what the handler asked for, in the same step). KEYS[1]: `active` (routing).
 -- ARGV: base, id, token, now, mode ("retry" | "delay" | "fail"), reason, stackEntry,
 --   stackTraceLimit (0 = all), attemptsMade, delayedScore, lifo ("1"), keepCount, keepAgeSecs,
---   deadLetter ("1"), then one ADD_FIELDS record for the dead letter when deadLetter is "1".
+--   addCount, then addCount ADD_FIELDS records, added only when mode is "fail".
 -- Returns 0, or Bull's error codes -1 / -2 / -6 / -3 (nothing written then).
 local base, id, token, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local reason, stack_entry = ARGV[6], ARGV[7]
@@ -12,13 +12,20 @@ local job_key = base .. id
 if redis.call("EXISTS", job_key) == 0 then
   return -1
 end
--- Checked before any write (scripts are not rolled back): when the dead letter cannot be added,
--- the job is failed without it and kept in `failed` whatever its retention says.
-local dead_letter = mode == "fail" and ARGV[14] == "1"
+-- Checked before any write (scripts are not rolled back): when one of them cannot be added, the
+-- job is failed without any and kept in `failed` whatever its retention says.
+local add_count = 0
+if mode == "fail" then
+  add_count = tonumber(ARGV[14]) or 0
+end
 local keep_count, keep_age = tonumber(ARGV[12]), tonumber(ARGV[13])
-if dead_letter and add_problem_at(ARGV, 15) then
-  dead_letter = false
-  keep_count, keep_age = -1, 0
+local memo = new_add_memo()
+for n = 0, add_count - 1 do
+  if add_problem_at(ARGV, 15 + n * ADD_FIELDS, memo) then
+    add_count = 0
+    keep_count, keep_age = -1, 0
+    break
+  end
 end
 local status = release_lock(base, id, token)
 if status ~= 0 then
@@ -56,8 +63,8 @@ else
   release_debounce(base, job_key)
   finish_with_retention(base, "failed", id, now, nil, nil, keep_count, keep_age)
   redis.call("PUBLISH", base .. "failed", finished_message(id, reason))
-  if dead_letter then
-    add_job_at(ARGV, 15, token)
+  for n = 0, add_count - 1 do
+    add_job_at(ARGV, 15 + n * ADD_FIELDS, token, nil, memo)
   end
 end
 return 0

@@ -50,15 +50,27 @@ impl<H> Run<'_, H> {
             }
         }
         let shared = &self.shared;
-        let dead_letter = match (&shared.options.dead_letter_queue, mode) {
-            (Some(queue), FailMode::Fail) => {
-                let letter = dead_letter_job(queue, job, &reason, now, attempts_made);
-                prepare_add(shared.keys.prefix(), &letter, now)
-                    .ok()
-                    .flatten()
+        // A final failure adds its dead letter first, then what the handler owes others.
+        let mut final_adds = Vec::new();
+        if mode == FailMode::Fail {
+            let letter = shared
+                .options
+                .dead_letter_queue
+                .as_ref()
+                .map(|queue| dead_letter_job(queue, job, &reason, now, attempts_made));
+            for new_job in letter.iter().chain(&failure.outputs_if_final) {
+                match prepare_add(shared.keys.prefix(), new_job, now) {
+                    Ok(Some(record)) => final_adds.push(record),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(
+                        id = %job.id,
+                        queue = %new_job.queue,
+                        %error,
+                        "a job owed with this failure cannot be added; it is dropped"
+                    ),
+                }
             }
-            _ => None,
-        };
+        }
         let stack_entry = format!(
             "Error: {reason}\n    at guildhost worker ({})",
             shared.keys.name()
@@ -80,7 +92,7 @@ impl<H> Run<'_, H> {
             attempts_made,
             lifo: job.opts.lifo.unwrap_or(false),
             retention: Retention::from_option(job.opts.remove_on_fail.as_ref()),
-            dead_letter: dead_letter.as_ref(),
+            final_adds: &final_adds,
         };
         let mut failures = 0;
         let status = loop {

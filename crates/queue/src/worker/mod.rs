@@ -112,12 +112,15 @@ impl Completion {
 }
 
 /// A failed attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobFailure {
     /// Stored as `failedReason`.
     pub message: String,
     /// Skip the remaining attempts (bad input): straight to failed and the dead letters.
     pub permanent: bool,
+    /// Jobs added atomically with the failure when it is final (no attempt left, or
+    /// permanent), in the same script as the dead letter; dropped when the job will be retried.
+    pub outputs_if_final: Vec<NewJob>,
 }
 
 impl JobFailure {
@@ -126,6 +129,7 @@ impl JobFailure {
         JobFailure {
             message: message.into(),
             permanent: false,
+            outputs_if_final: Vec::new(),
         }
     }
 
@@ -134,7 +138,15 @@ impl JobFailure {
         JobFailure {
             message: message.into(),
             permanent: true,
+            outputs_if_final: Vec::new(),
         }
+    }
+
+    /// The same failure, adding `outputs` if it turns out final (what the job's outcome owes
+    /// others whatever it is: the events of work already done, a report of the failure).
+    pub fn with_outputs_if_final(mut self, outputs: Vec<NewJob>) -> JobFailure {
+        self.outputs_if_final = outputs;
+        self
     }
 }
 
