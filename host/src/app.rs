@@ -160,10 +160,13 @@ pub async fn run_serving(
         )),
     );
     let mut workers = tokio::task::JoinSet::new();
-    let dispatched = INBOUND_QUEUES
+    // Bull gives each job to one consumer: the queues the API owns are left to it.
+    let (consumed, left): (Vec<&str>, Vec<&str>) = INBOUND_QUEUES
         .iter()
         .map(|q| q.as_str())
-        .chain([GATEWAY_QUEUE]);
+        .partition(|q| config.consumes(q));
+    tracing::info!(?consumed, left_to_the_api = ?left, "queue ownership");
+    let dispatched = consumed.into_iter().chain([GATEWAY_QUEUE]);
     for queue in dispatched {
         spawn_worker(
             &mut workers,

@@ -128,6 +128,40 @@ pub struct Config {
     pub schedules: Vec<ScheduleConfig>,
     /// The default `CLEANUP_EXPIRED_CASES` schedule (`[cleanup]`).
     pub cleanup: CleanupConfig,
+    /// How notifications are shared with the API (`[notifications]`).
+    pub notifications: NotificationsConfig,
+}
+
+/// `[notifications]`: the part of the `notifications` queue that is the API's.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// When this host consumes `notifications`, the dashboard's part of each notification — a
+    /// `BROADCAST_NOTIFICATION` whose `channels` name `DASHBOARD` (or name none), every
+    /// `USER_NOTIFICATION` — is forwarded here unchanged, for the API's worker.
+    pub dashboard_queue: String,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            dashboard_queue: "notifications:dashboard".to_owned(),
+        }
+    }
+}
+
+/// What a host does with a job of a queue it consumes when no handler takes its message type
+/// (no plugin subscribes, and it is not a command the host executes as it is).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Unhandled {
+    /// `unhandled = "dead-letter"`: the job fails at once, with a reason naming the queue and
+    /// the type, into the dead letters.
+    #[default]
+    DeadLetter,
+    /// `unhandled = { forward = "<queue>" }`: the job's message goes, unchanged, to that queue
+    /// (under the same prefix) for whoever consumes it.
+    Forward(String),
 }
 
 /// `[redis]`.
@@ -287,6 +321,8 @@ pub struct QueueSettings {
     pub max_stalled_count: u32,
     /// How long a job's lock lasts without renewal, in ms.
     pub lock_duration_ms: u64,
+    /// What happens to a message no handler takes.
+    pub unhandled: Unhandled,
 }
 
 /// One queue's table: every key optional, falling back to `[queues.defaults]`.
@@ -309,6 +345,10 @@ pub struct QueueOverrides {
     pub max_stalled_count: Option<u32>,
     /// See [`QueueSettings::lock_duration_ms`].
     pub lock_duration_ms: Option<u64>,
+    /// See [`QueueSettings::unhandled`].
+    pub unhandled: Option<Unhandled>,
+    /// Whether this host takes the queue's jobs (see [`Config::consumes`] for the defaults).
+    pub consume: Option<bool>,
 }
 
 /// Bull's backoff: `{ type = "exponential", delay = 2000 }`.
@@ -520,6 +560,7 @@ impl Default for QueueSettings {
             stalled_interval_ms: 30_000,
             max_stalled_count: 1,
             lock_duration_ms: 30_000,
+            unhandled: Unhandled::DeadLetter,
         }
     }
 }
@@ -713,8 +754,70 @@ impl Config {
                 });
             }
             check_queue(&key, &self.queue(name))?;
+            self.check_consume(&key, name)?;
+        }
+        for queue in crate::dispatch::routes::INBOUND_QUEUES {
+            let queue = queue.as_str();
+            if self.consumes(queue) {
+                self.check_forward(queue)?;
+            }
         }
         check_schedules(&self.schedules, &self.cleanup)
+    }
+
+    /// `consume` only where guildhost has a handler.
+    fn check_consume(&self, key: &str, queue: &str) -> Result<(), ConfigError> {
+        let inbound = crate::dispatch::routes::INBOUND_QUEUES
+            .iter()
+            .any(|q| q.as_str() == queue);
+        let overrides = self.queues.per_queue.get(queue);
+        if overrides.and_then(|o| o.consume).is_some() && !inbound {
+            return Err(ConfigError::Invalid {
+                key: format!("{key}.consume"),
+                problem: format!(
+                    "guildhost has no handler for {queue}: only the queues it can serve take                      `consume` ({})",
+                    crate::dispatch::routes::INBOUND_QUEUES
+                        .iter()
+                        .map(|q| q.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// `unhandled` never forwards into a queue this host consumes (the job would come straight
+    /// back).
+    fn check_forward(&self, queue: &str) -> Result<(), ConfigError> {
+        if let Unhandled::Forward(target) = &self.queue(queue).unhandled {
+            let problem = if target.trim().is_empty() {
+                Some("names no queue".to_owned())
+            } else if target == queue || self.consumes(target) || target.starts_with("guildhost:") {
+                Some(format!(
+                    "forwards to {target}, which this host consumes itself: the job would come                      back unhandled"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                let table = if self
+                    .queues
+                    .per_queue
+                    .get(queue)
+                    .is_some_and(|o| o.unhandled.is_some())
+                {
+                    format!("queues.\"{queue}\"")
+                } else {
+                    "queues.defaults".to_owned()
+                };
+                return Err(ConfigError::Invalid {
+                    key: format!("{table}.unhandled.forward"),
+                    problem,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The effective settings of `queue`: its own table over `[queues.defaults]`.
@@ -734,7 +837,19 @@ impl Config {
                 .unwrap_or(defaults.stalled_interval_ms),
             max_stalled_count: o.max_stalled_count.unwrap_or(defaults.max_stalled_count),
             lock_duration_ms: o.lock_duration_ms.unwrap_or(defaults.lock_duration_ms),
+            unhandled: o.unhandled.clone().unwrap_or(defaults.unhandled.clone()),
         }
+    }
+
+    /// Whether this host consumes `queue`: its `consume` setting, else the default owner's
+    /// choice (`routes::consumed_by_default`: the `bot:*` and scheduled queues are guildhost's,
+    /// the cross-service ones the API's).
+    pub fn consumes(&self, queue: &str) -> bool {
+        self.queues
+            .per_queue
+            .get(queue)
+            .and_then(|o| o.consume)
+            .unwrap_or_else(|| crate::dispatch::routes::consumed_by_default(queue))
     }
 
     /// True when no Discord token is configured: actions are logged and recorded, not sent.
@@ -1241,6 +1356,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("the queues are: bot:commands"), "{err}");
+    }
+
+    #[test]
+    fn queue_ownership_defaults_leave_the_cross_service_queues_to_the_api() {
+        let config = Config::default();
+        for queue in [
+            "bot:commands",
+            "bot:moderation",
+            "scheduled:tasks",
+            "cleanup:tasks",
+        ] {
+            assert!(config.consumes(queue), "{queue}");
+        }
+        for queue in ["notifications", "webhooks", "analytics", "discord:events"] {
+            assert!(!config.consumes(queue), "{queue}");
+        }
+        assert_eq!(
+            config.queue("notifications").unhandled,
+            Unhandled::DeadLetter
+        );
+        let config = Config::from_toml_str(
+            "[queues.analytics]\nconsume = true\nunhandled = { forward = \"api:analytics\" }\n",
+        )
+        .unwrap();
+        assert!(config.consumes("analytics"));
+        assert_eq!(
+            config.queue("analytics").unhandled,
+            Unhandled::Forward("api:analytics".into())
+        );
+        assert!(
+            config
+                .to_toml()
+                .unwrap()
+                .contains("forward = \"api:analytics\"")
+        );
+    }
+
+    #[test]
+    fn ownership_that_cannot_work_is_refused_naming_the_key() {
+        let err = Config::from_toml_str("[queues.\"discord:events\"]\nconsume = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("queues.\"discord:events\".consume: guildhost has no handler"),
+            "{err}"
+        );
+        let err = Config::from_toml_str(
+            "[queues.\"bot:commands\"]\nunhandled = { forward = \"bot:moderation\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "queues.\"bot:commands\".unhandled.forward: forwards to bot:moderation"
+            ),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[queues.defaults]\nunhandled = { forward = \"\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("queues.defaults.unhandled.forward: names no queue"),
+            "{err}"
+        );
     }
 
     #[test]

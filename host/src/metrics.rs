@@ -55,6 +55,13 @@ struct JobLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct UnhandledLabels {
+    queue: Arc<str>,
+    r#type: &'static str,
+    action: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct QueueLabel {
     queue: Arc<str>,
 }
@@ -116,6 +123,7 @@ pub struct Metrics {
     jobs_failed: Family<JobLabels, Counter>,
     jobs_retried: Family<JobLabels, Counter>,
     jobs_dead_lettered: Family<JobLabels, Counter>,
+    jobs_unhandled: Family<UnhandledLabels, Counter>,
     job_duration: HistogramFamily<QueueLabel>,
     queue_jobs: Family<QueueStateLabels, Gauge>,
     plugin_calls: Family<PluginResultLabels, Counter>,
@@ -210,6 +218,12 @@ impl Metrics {
             "Plugin calls stopped by a limit, by plugin and limit (wall-time, fuel, memory, outputs, ...)",
             plugin_limit_violations.clone(),
         );
+        let jobs_unhandled = Family::<UnhandledLabels, Counter>::default();
+        registry.register(
+            "guildhost_jobs_unhandled",
+            "Jobs of a consumed queue whose message type no handler takes, by queue, type and what the queue's `unhandled` rule did (dead_letter, forward)",
+            jobs_unhandled.clone(),
+        );
         let plugin_outputs_refused = Family::<PluginReasonLabels, Counter>::default();
         registry.register(
             "guildhost_plugin_outputs_refused",
@@ -248,6 +262,7 @@ impl Metrics {
             jobs_failed,
             jobs_retried,
             jobs_dead_lettered,
+            jobs_unhandled,
             job_duration,
             queue_jobs,
             plugin_calls,
@@ -350,6 +365,18 @@ impl Metrics {
             }
             _ => {}
         }
+    }
+
+    /// Records a job of `job`'s queue no handler took, and what the `unhandled` rule did with it
+    /// (`dead_letter` or `forward`).
+    pub fn record_unhandled(&self, job: &Job, action: &'static str) {
+        self.jobs_unhandled
+            .get_or_create(&UnhandledLabels {
+                queue: job.queue.clone(),
+                r#type: job_type(job),
+                action,
+            })
+            .inc();
     }
 
     /// Records `count` outputs of `plugin` the host dropped for `reason` (a bounded label).

@@ -174,7 +174,7 @@ async fn every_invalid_fixture_is_dead_lettered_with_its_field_named() {
 /// with its field named on the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_types_reach_their_plugins_on_webhooks_and_are_refused_elsewhere() {
-    let host = Host::start(&["music"]).await;
+    let host = Host::start_and(&["music"], |c| host_support::consume(c, "webhooks")).await;
     let guild = "100000000000000003";
     for query in ["one", "two"] {
         let play = envelope(
@@ -221,7 +221,7 @@ async fn custom_types_reach_their_plugins_on_webhooks_and_are_refused_elsewhere(
 /// carries on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_error_marked_not_retryable_fails_the_job_at_once() {
-    let host = Host::start(&["music"]).await;
+    let host = Host::start_and(&["music"], |c| host_support::consume(c, "webhooks")).await;
     let guild = "100000000000000004";
     let bad = envelope("CLEAR_MUSIC", guild, json!({ "requestedBy": 5 }));
     let seed_options = JobOptions {

@@ -11,7 +11,10 @@ use host_support::{GUILD, Host, MEMBER, envelope};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_notification_becomes_a_styled_dm() {
-    let host = Host::start(&["notifications"]).await;
+    let host = Host::start_and(&["notifications"], |c| {
+        host_support::consume(c, "notifications")
+    })
+    .await;
     let notification = envelope(
         "USER_NOTIFICATION",
         GUILD,
@@ -38,7 +41,10 @@ async fn a_user_notification_becomes_a_styled_dm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_goes_to_the_guilds_announcement_channel_with_its_roles() {
-    let host = Host::start(&["notifications"]).await;
+    let host = Host::start_and(&["notifications"], |c| {
+        host_support::consume(c, "notifications")
+    })
+    .await;
     host.configure(
         GUILD,
         json!({ "notifications": { "announcementChannel": "600000000000000001" } }),

@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::config::Config;
+use crate::config::{Config, Unhandled};
 use crate::metrics::Metrics;
-use crate::protocol::{self as p, Message, MessageType, Payload};
+use crate::protocol::{self as p, Message, MessageType, Payload, QueueName};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob};
 use crate::runtime::bindings as w;
 use crate::runtime::lanes::Lanes;
@@ -200,20 +200,86 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// A message no plugin took: commands are executed as they are, events end here.
-    fn unhandled(&self, job: &Job, message: &Message) -> Completion {
+    /// A message no plugin took: commands are executed as they are; what the host handles
+    /// itself (configuration, gateway events, which go to the API anyway) ends here; anything
+    /// else follows the queue's `unhandled` rule — never completed as if handled. `owed` (a
+    /// notification's dashboard copy) goes out whatever the rule does.
+    fn unhandled(
+        &self,
+        job: &Job,
+        message: &Message,
+        owed: Vec<NewJob>,
+    ) -> Result<Completion, JobFailure> {
         let executes = message
             .payload
             .message_type()
             .is_some_and(executes_unhandled);
-        let mut outputs = Vec::new();
         if executes {
-            outputs.push(
-                NewJob::new(EXECUTE_QUEUE, message.payload.type_name(), job.data.clone())
-                    .with_opts(job_options(&self.config, EXECUTE_QUEUE)),
+            let execute = NewJob::new(EXECUTE_QUEUE, message.payload.type_name(), job.data.clone())
+                .with_opts(job_options(&self.config, EXECUTE_QUEUE));
+            return Ok(
+                Completion::value(json!({ "plugins": [], "executedAsIs": true }))
+                    .with_outputs(std::iter::once(execute).chain(owed).collect()),
             );
         }
-        Completion::value(json!({ "plugins": [], "executedAsIs": executes })).with_outputs(outputs)
+        let handled_here = &*job.queue == GATEWAY_QUEUE
+            || matches!(message.payload, Payload::UpdateConfig(_))
+            || (!owed.is_empty() && !wants_discord(message));
+        if handled_here {
+            return Ok(
+                Completion::value(json!({ "plugins": [], "executedAsIs": false }))
+                    .with_outputs(owed),
+            );
+        }
+        let queue = &*job.queue;
+        let type_name = message.payload.type_name();
+        match self.config.queue(queue).unhandled {
+            Unhandled::DeadLetter => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.record_unhandled(job, "dead_letter");
+                }
+                Err(JobFailure::permanent(format!(
+                    "unhandled: no plugin takes {type_name} on {queue} and guildhost does not                      execute it as it is (the queue's rule is unhandled = \"dead-letter\"; load a \
+                     plugin that subscribes to it, or set [queues.\"{queue}\"] unhandled = \
+                     {{ forward = \"<queue>\" }}, or consume = false)"
+                ))
+                .with_outputs_if_final(owed))
+            }
+            Unhandled::Forward(target) => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.record_unhandled(job, "forward");
+                }
+                let forward = NewJob::new(target.as_str(), job.name.as_str(), job.data.clone())
+                    .with_opts(job_options(&self.config, &target));
+                Ok(
+                    Completion::value(json!({ "plugins": [], "forwardedTo": target }))
+                        .with_outputs(std::iter::once(forward).chain(owed).collect()),
+                )
+            }
+        }
+    }
+
+    /// The dashboard's part of a notification, forwarded unchanged to the API's queue: every
+    /// `USER_NOTIFICATION`, and a `BROADCAST_NOTIFICATION` whose `channels` name `DASHBOARD`
+    /// (or name none: everywhere).
+    fn dashboard_copy(&self, job: &Job, message: &Message) -> Option<NewJob> {
+        if &*job.queue != QueueName::Notifications.as_str() {
+            return None;
+        }
+        let for_dashboard = match &message.payload {
+            Payload::UserNotification(_) => true,
+            Payload::BroadcastNotification(broadcast) => broadcast
+                .notification
+                .channels
+                .as_ref()
+                .is_none_or(|channels| channels.contains(&p::BroadcastChannel::Dashboard)),
+            _ => false,
+        };
+        let queue = &self.config.notifications.dashboard_queue;
+        for_dashboard.then(|| {
+            NewJob::new(queue.as_str(), job.name.as_str(), job.data.clone())
+                .with_opts(job_options(&self.config, queue))
+        })
     }
 
     /// Gateway events also go to the API, whatever the plugins do with them.
@@ -396,6 +462,19 @@ impl Dispatcher {
     }
 }
 
+/// Whether a message asks for something on Discord's side (a notification that names only the
+/// dashboard does not).
+fn wants_discord(message: &Message) -> bool {
+    match &message.payload {
+        Payload::BroadcastNotification(broadcast) => broadcast
+            .notification
+            .channels
+            .as_ref()
+            .is_none_or(|channels| channels.contains(&p::BroadcastChannel::Discord)),
+        _ => true,
+    }
+}
+
 /// The outputs of one plugin call the host dropped, and whether any drop is held against the
 /// plugin (a target outside its guild or a budget exceeded, not an output it got wrong).
 struct Drops<'a> {
@@ -455,11 +534,15 @@ impl JobHandler for Dispatcher {
         }
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
+        let dashboard = self.dashboard_copy(job, &message);
         let subscribers = self.subscribers(&message);
         if subscribers.is_empty() {
-            let mut completion = self.unhandled(job, &message);
-            completion.outputs.extend(self.not_available(job, &message));
-            completion.outputs.extend(forwarded);
+            let owed: Vec<NewJob> = forwarded
+                .into_iter()
+                .chain(dashboard)
+                .chain(self.not_available(job, &message))
+                .collect();
+            let mut completion = self.unhandled(job, &message, owed)?;
             return match commands {
                 Some(commands) => {
                     let plugins = completion.return_value["plugins"].take();
@@ -566,6 +649,7 @@ impl JobHandler for Dispatcher {
             });
         }
         outputs.extend(forwarded);
+        outputs.extend(dashboard);
         match commands {
             Some(commands) => {
                 let plan = Plan::from_replies(outputs, json!(reports));

@@ -37,6 +37,21 @@ pub fn is_command_queue(queue: &str) -> bool {
     .any(|q| q.as_str() == queue)
 }
 
+/// Whether a host consumes `queue` unless its configuration says otherwise: the `bot:*` and
+/// scheduled queues carry work only the bot can do; `notifications`, `webhooks` and
+/// `analytics` are cross-service queues a stock Node API works itself, so guildhost stays off
+/// them (Bull gives each job to one consumer) until the operator sets `consume = true`.
+pub fn consumed_by_default(queue: &str) -> bool {
+    ![
+        QueueName::Notifications,
+        QueueName::Webhooks,
+        QueueName::Analytics,
+    ]
+    .iter()
+    .any(|q| q.as_str() == queue)
+        && INBOUND_QUEUES.iter().any(|q| q.as_str() == queue)
+}
+
 /// Every queue an operator may want to look at: the seed's, guildhost's own, the dead letters.
 pub fn known_queues() -> Vec<&'static str> {
     QueueName::ALL

@@ -252,16 +252,22 @@ impl Host {
     }
 }
 
-/// The value of one series (`name{labels}`) on the host's `/metrics` now (0 when absent).
-pub async fn metric(host: &Host, series: &str) -> f64 {
+/// The host's `/metrics` text now.
+pub async fn metrics_text(host: &Host) -> String {
     let Some(address) = host.http else {
         panic!("the host serves no endpoints (did it fail to start? see its error at stop)")
     };
-    let text = match reqwest::get(format!("http://{address}/metrics")).await {
+    match reqwest::get(format!("http://{address}/metrics")).await {
         Ok(response) => response.text().await.unwrap_or_default(),
         Err(e) => panic!("GET /metrics: {e}"),
-    };
-    text.lines()
+    }
+}
+
+/// The value of one series (`name{labels}`) on the host's `/metrics` now (0 when absent).
+pub async fn metric(host: &Host, series: &str) -> f64 {
+    metrics_text(host)
+        .await
+        .lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
@@ -303,6 +309,16 @@ pub async fn node_read_events(prefix: &str, queue: &str, count: usize) -> Vec<Va
         .into_iter()
         .map(|call| call["data"].clone())
         .collect()
+}
+
+/// Makes the host consume `queue`, a cross-service queue it leaves to the API by default.
+pub fn consume(config: &mut Config, queue: &str) {
+    config
+        .queues
+        .per_queue
+        .entry(queue.to_owned())
+        .or_default()
+        .consume = Some(true);
 }
 
 /// Points `config` at the fake Discord at `base_url` (a token, REST through it, one shard), so
