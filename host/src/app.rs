@@ -24,7 +24,9 @@ use crate::discord::{
 use crate::dispatch::budget::OutputBudget;
 use crate::dispatch::routes::{EXECUTE_QUEUE, GATEWAY_QUEUE, INBOUND_QUEUES};
 use crate::dispatch::targets::TargetDirectory;
-use crate::dispatch::{CommandJobs, Dispatcher, DryRunLog, Executor, GuildConfigStore, RedisKv};
+use crate::dispatch::{
+    CommandJobs, Dispatcher, DryRunLog, Executor, GuildConfigStore, KvGuilds, RedisKv,
+};
 use crate::http::{Endpoints, Health, HttpServer, WorkerRunning};
 use crate::metrics::Metrics;
 use crate::protocol::{Envelope, Message, Payload, Source};
@@ -152,6 +154,7 @@ pub async fn run_serving(
             config.plugins.budget.clone(),
             Some((conn.clone(), &prefix)),
         ))
+        .with_kv_guilds(KvGuilds::new(conn.clone(), &prefix))
         .with_commands(CommandJobs::new(
             conn.clone(),
             &prefix,

@@ -424,7 +424,8 @@ pub struct CleanupConfig {
     /// `cron` is set.
     #[serde(deserialize_with = "interval")]
     pub every: Option<u64>,
-    /// One message per guild; empty means one message for all guilds (no `guildId`).
+    /// One message per guild; empty means one message for every guild (no `guildId`: the
+    /// dispatcher sends it to each guild a plugin keeps data for).
     pub guilds: Vec<String>,
     /// The `caseTypes` to clean; empty means every type.
     pub case_types: Vec<String>,

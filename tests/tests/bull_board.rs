@@ -231,8 +231,17 @@ async fn bull_board_shows_guildhosts_queues_counts_workers_and_failed_jobs() {
     }
 
     // guildhost's workers count as workers (they name their connections as Bull's do): only the
-    // queues nothing consumes carry the "No workers" badge.
-    let unconsumed = [EVENTS, "discord:events", "music:events", "dead-letters"];
+    // queues nothing consumes carry the "No workers" badge — the event queues and the
+    // cross-service ones a host leaves to the API by default.
+    let unconsumed = [
+        EVENTS,
+        "discord:events",
+        "music:events",
+        "dead-letters",
+        "notifications",
+        "webhooks",
+        "analytics",
+    ];
     let pages = seen["queues"].as_object().expect("queue pages");
     assert_eq!(pages.len(), known.len(), "every queue's page was read");
     for (name, page) in pages {

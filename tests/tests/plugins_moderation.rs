@@ -209,3 +209,106 @@ async fn the_third_warning_times_the_member_out_for_an_hour() {
     assert_eq!(dms, 4);
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_with_no_guild_expires_due_cases_in_every_guild() {
+    let host = Host::start(&["moderation"]).await;
+    let guilds = [
+        "100000000000000011",
+        "100000000000000012",
+        "100000000000000013",
+    ];
+    for guild in guilds {
+        let timeout = envelope(
+            "TIMEOUT_USER",
+            guild,
+            json!({
+                "userId": MEMBER, "reason": "spam", "duration": 60, "moderatorId": MODERATOR,
+                "notifyUser": false, "createCase": true,
+            }),
+        );
+        let id = host.send("bot:moderation", &timeout).await;
+        host.completed("bot:moderation", &id).await;
+    }
+    // As a schedule or the API sends it: no guild anywhere, every case due before tomorrow.
+    let mut cleanup = envelope(
+        "CLEANUP_EXPIRED_CASES",
+        GUILD,
+        json!({ "caseTypes": [], "expiredBefore": "2099-01-01T00:00:00.000Z" }),
+    );
+    if let Some(fields) = cleanup.as_object_mut() {
+        fields.remove("guildId");
+    }
+    let id = host.send("cleanup:tasks", &cleanup).await;
+    host.completed("cleanup:tasks", &id).await;
+    for guild in guilds {
+        let updated = host
+            .expect_on("moderation:events", "CASE_UPDATED", |m| {
+                m["guildId"] == guild
+            })
+            .await;
+        assert_eq!(
+            updated["data"]["changes"]["status"],
+            json!({ "old": "ACTIVE", "new": "EXPIRED" }),
+            "{updated}"
+        );
+    }
+
+    // With `data.guildId`, only that guild's: a new case in each, one cleanup for the first.
+    for guild in guilds {
+        let timeout = envelope(
+            "TIMEOUT_USER",
+            guild,
+            json!({
+                "userId": MODERATOR, "reason": "again", "duration": 60, "moderatorId": MODERATOR,
+                "notifyUser": false, "createCase": true,
+            }),
+        );
+        let id = host.send("bot:moderation", &timeout).await;
+        host.completed("bot:moderation", &id).await;
+    }
+    cleanup["data"]["guildId"] = json!(guilds[0]);
+    let id = host.send("cleanup:tasks", &cleanup).await;
+    host.completed("cleanup:tasks", &id).await;
+    let expired: Vec<Value> = host
+        .waiting("moderation:events")
+        .await
+        .into_iter()
+        .filter(|m| m["type"] == "CASE_UPDATED")
+        .collect();
+    let per_guild = |guild: &str| expired.iter().filter(|m| m["guildId"] == guild).count();
+    assert_eq!(per_guild(guilds[0]), 2, "{expired:?}");
+    assert_eq!(per_guild(guilds[1]), 1, "{expired:?}");
+    assert_eq!(per_guild(guilds[2]), 1, "{expired:?}");
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ban_amends_the_open_case_and_says_what_changed() {
+    let host = Host::start(&["moderation"]).await;
+    let first = host.send("bot:moderation", &ban(Some(24.0))).await;
+    host.completed("bot:moderation", &first).await;
+    let mut again = ban(Some(48.0));
+    again["data"]["reason"] = json!("spam, again");
+    host.send("bot:moderation", &again).await;
+    let updated = host
+        .expect_on("moderation:events", "CASE_UPDATED", |_| true)
+        .await;
+    assert_eq!(
+        updated["data"]["changes"],
+        json!({
+            "reason": { "old": "spam", "new": "spam, again" },
+            "duration": { "old": 24, "new": 48 },
+        }),
+        "{updated}"
+    );
+    assert_eq!(updated["data"]["updatedBy"], MODERATOR);
+    let created = host
+        .waiting("moderation:events")
+        .await
+        .into_iter()
+        .filter(|m| m["type"] == "CASE_CREATED")
+        .count();
+    assert_eq!(created, 1, "one case, amended");
+    host.stop().await;
+}

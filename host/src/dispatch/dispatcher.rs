@@ -33,6 +33,7 @@ use super::convert;
 use super::guild_config::GuildConfigStore;
 use super::guild_order::GuildOrder;
 use super::outputs::{Route, derived_id, job_options, reply_envelope, reply_job};
+use super::redis_kv::KvGuilds;
 use super::routes::{
     EXECUTE_QUEUE, GATEWAY_QUEUE, executes_unhandled, is_command_queue, publish_queue, type_policy,
 };
@@ -49,6 +50,7 @@ pub struct Dispatcher {
     targets: Arc<TargetDirectory>,
     budget: OutputBudget,
     commands: Option<CommandJobs>,
+    kv_guilds: Option<KvGuilds>,
 }
 
 /// A plugin reply on its way to becoming a job.
@@ -82,6 +84,7 @@ impl Dispatcher {
             targets: Arc::default(),
             budget,
             commands: None,
+            kv_guilds: None,
         }
     }
 
@@ -103,6 +106,14 @@ impl Dispatcher {
     /// without it, their replies go to the execution queue and the job completes at once.
     pub fn with_commands(mut self, commands: CommandJobs) -> Self {
         self.commands = Some(commands);
+        self
+    }
+
+    /// The same dispatcher, sending work addressed to every guild (a cleanup with no guild) to
+    /// each guild a plugin holds data for, as `kv_guilds` lists them (without it, such work
+    /// reaches each plugin once, with no guild).
+    pub fn with_kv_guilds(mut self, kv_guilds: KvGuilds) -> Self {
+        self.kv_guilds = Some(kv_guilds);
         self
     }
 
@@ -177,6 +188,41 @@ impl Dispatcher {
                 None
             }
         }
+    }
+
+    /// The message as `plugin` gets it: as it is, or, for a cleanup addressed to every guild
+    /// (`CLEANUP_EXPIRED_CASES` with no guild), one copy per guild the plugin holds data for,
+    /// each addressed to its guild, since a plugin's store is per guild.
+    async fn copies_for(
+        &self,
+        plugin: &LoadedPlugin,
+        message: &Arc<Message>,
+    ) -> Result<Vec<Arc<Message>>, JobFailure> {
+        let every_guild = matches!(message.payload, Payload::CleanupExpiredCases(_))
+            && message.envelope.guild_id.is_none();
+        let Some(kv_guilds) = self.kv_guilds.as_ref().filter(|_| every_guild) else {
+            return Ok(vec![message.clone()]);
+        };
+        let guilds = kv_guilds.of(plugin.name()).await.map_err(|e| {
+            JobFailure::retryable(format!(
+                "listing the guilds {} has data for: {e}",
+                plugin.name()
+            ))
+        })?;
+        let mut copies = Vec::with_capacity(guilds.len());
+        for guild in guilds {
+            // Only snowflakes name guilds; anything else in the set is not a guild's store.
+            let Ok(guild) = guild.parse::<p::Snowflake>() else {
+                continue;
+            };
+            let mut copy = Message::clone(message);
+            copy.envelope.guild_id = Some(guild);
+            if let Payload::CleanupExpiredCases(cleanup) = &mut copy.payload {
+                cleanup.guild_id = Some(guild);
+            }
+            copies.push(Arc::new(copy));
+        }
+        Ok(copies)
     }
 
     async fn apply_config_update(&self, message: &Message) -> Result<(), JobFailure> {
@@ -462,6 +508,24 @@ impl Dispatcher {
     }
 }
 
+/// A cleanup names its guild in `data.guildId` (the seed's field) or in the envelope; the
+/// plugins read the envelope's, so a guild named only in the data is set there too.
+fn address_cleanup(message: &mut Message) -> Result<(), JobFailure> {
+    let Payload::CleanupExpiredCases(cleanup) = &message.payload else {
+        return Ok(());
+    };
+    match (message.envelope.guild_id, cleanup.guild_id) {
+        (None, Some(guild)) => message.envelope.guild_id = Some(guild),
+        (Some(envelope), Some(data)) if envelope != data => {
+            return Err(JobFailure::permanent(format!(
+                "data.guildId: must be the envelope's guildId ({envelope}) when both are set, got {data}"
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Whether a message asks for something on Discord's side (a notification that names only the
 /// dashboard does not).
 fn wants_discord(message: &Message) -> bool {
@@ -513,8 +577,9 @@ impl Drops<'_> {
 
 impl JobHandler for Dispatcher {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
-        let message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
+        let mut message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+        address_cleanup(&mut message)?;
         super::annotate_job_span(&message);
         if &*job.queue == GATEWAY_QUEUE {
             self.targets.learn(&message);
@@ -552,15 +617,23 @@ impl JobHandler for Dispatcher {
                 None => Ok(completion),
             };
         }
-        let (envelope, wit_message) = convert::to_wit(&message)
-            .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
-        let guild = message.envelope.guild_id.map(|g| g.to_string());
-        let mut pending = Vec::with_capacity(subscribers.len());
+        // Each plugin gets the message, or, for work addressed to every guild, one copy per
+        // guild it holds data for.
+        let mut calls: Vec<(Arc<LoadedPlugin>, Arc<Message>)> = Vec::new();
+        let message = Arc::new(message);
         for plugin in &subscribers {
-            let config = match &guild {
+            for copy in self.copies_for(plugin, &message).await? {
+                calls.push((plugin.clone(), copy));
+            }
+        }
+        let mut pending = Vec::with_capacity(calls.len());
+        for (plugin, incoming) in calls {
+            let (envelope, wit_message) = convert::to_wit(&incoming)
+                .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
+            let config = match incoming.envelope.guild_id {
                 Some(guild) => self
                     .configs
-                    .cached_section(guild, plugin.name())
+                    .cached_section(&guild.to_string(), plugin.name())
                     .await
                     .map_err(|e| {
                         JobFailure::retryable(format!("reading guild configuration: {e}"))
@@ -570,11 +643,11 @@ impl JobHandler for Dispatcher {
             let call = self.runtime.submit(
                 &self.lanes,
                 plugin.name().to_owned(),
-                envelope.clone(),
-                wit_message.clone(),
+                envelope,
+                wit_message,
                 GuildContext { config },
             );
-            pending.push((plugin.clone(), call));
+            pending.push((plugin, incoming, call));
         }
         // Submitted in order: the lanes keep that order from here, so the guild's next job may
         // start while these calls run; a command job keeps the turn for its steps.
@@ -585,7 +658,8 @@ impl JobHandler for Dispatcher {
         let mut reports = Vec::with_capacity(pending.len());
         let mut failures = Vec::new();
         let mut index = 0;
-        for (loaded, call) in pending {
+        let calls = pending.len();
+        for (loaded, incoming, call) in pending {
             let plugin = loaded.name();
             let outcome = call.await;
             if let (Some(metrics), Ok(result)) = (&self.metrics, &outcome) {
@@ -610,7 +684,7 @@ impl JobHandler for Dispatcher {
                     let (jobs, refused) = self
                         .admit(
                             job,
-                            &message,
+                            &incoming,
                             &causation,
                             &loaded,
                             result.outputs,
@@ -636,7 +710,7 @@ impl JobHandler for Dispatcher {
                 }
             }
         }
-        if failures.len() == subscribers.len() {
+        if calls > 0 && failures.len() == calls {
             // Every plugin failed: another attempt may help unless each of them said it cannot
             // (`retryable: false`), in which case the job fails at once into the dead letters.
             let all_final = failures.iter().all(|(_, is_final)| *is_final);

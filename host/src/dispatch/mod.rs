@@ -22,7 +22,7 @@ pub use command_job::CommandJobs;
 pub use dispatcher::Dispatcher;
 pub use executor::{DryRunLog, Executor};
 pub use guild_config::GuildConfigStore;
-pub use redis_kv::RedisKv;
+pub use redis_kv::{KvGuilds, RedisKv};
 
 /// Records the guild and request id of `message` on the current job span (opened per job by
 /// the host), so every line logged about the job names them.

@@ -2,7 +2,9 @@
 //!
 //! Each (plugin, guild) namespace is one hash, `<prefix>:guildhost:kv:<plugin>/<guild>`, with
 //! a byte counter beside it (`…:bytes`). Every write is one Lua script that checks the quota and
-//! writes together, so concurrent calls from several hosts cannot overshoot it. The runtime
+//! writes together, so concurrent calls from several hosts cannot overshoot it; it also notes the
+//! guild in the plugin's set of guilds with data (`<prefix>:guildhost:kv-guilds:<plugin>`),
+//! which [`KvGuilds`] reads for work addressed to every guild (a cleanup with no guild). The runtime
 //! calls the store from a blocking thread inside a guest call; the store waits there on the
 //! async connection.
 
@@ -15,8 +17,9 @@ use crate::queue::RedisConn;
 use crate::runtime::KvStore;
 use crate::runtime::kv::{KvError, KvNamespace, KvQuota};
 
-/// Writes `ARGV[2]` under field `ARGV[1]` within `ARGV[3]` keys and `ARGV[4]` bytes.
-/// Returns 1, or -1 (too many keys) / -2 (too many bytes).
+/// Writes `ARGV[2]` under field `ARGV[1]` within `ARGV[3]` keys and `ARGV[4]` bytes, noting
+/// guild `ARGV[5]` (if any) in the set `KEYS[3]`. Returns 1, or -1 (too many keys) / -2 (too
+/// many bytes).
 const SET: &str = r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 local bytes = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -30,6 +33,7 @@ end
 if delta > 0 and bytes + delta > tonumber(ARGV[4]) then return -2 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('INCRBY', KEYS[2], delta)
+if ARGV[5] ~= '' then redis.call('SADD', KEYS[3], ARGV[5]) end
 return 1
 ";
 
@@ -43,7 +47,7 @@ return 1
 ";
 
 /// Adds `ARGV[2]` to the integer in field `ARGV[1]` within the quota (`ARGV[3]` keys, `ARGV[4]`
-/// bytes). Returns `{1, value}`, or `{-1}` / `{-2}` (quota), `{-3}` (not an integer or overflow).
+/// bytes), noting guild `ARGV[5]` as `SET` does. Returns `{1, value}`, or `{-1}` / `{-2}` (quota), `{-3}` (not an integer or overflow).
 const INCREMENT: &str = r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old and not string.match(old, '^%-?%d+$') then return {-3} end
@@ -59,6 +63,7 @@ if delta > 0 and bytes + delta > tonumber(ARGV[4]) then
   return {-2}
 end
 redis.call('INCRBY', KEYS[2], delta)
+if ARGV[5] ~= '' then redis.call('SADD', KEYS[3], ARGV[5]) end
 return {1, text}
 ";
 
@@ -99,6 +104,10 @@ impl RedisKv {
         (data, bytes)
     }
 
+    fn guilds_key(&self, namespace: &KvNamespace) -> String {
+        KvGuilds::key(&self.prefix, &namespace.plugin)
+    }
+
     fn block_on<T>(&self, work: impl Future<Output = redis::RedisResult<T>>) -> Result<T, KvError> {
         self.runtime
             .block_on(work)
@@ -127,15 +136,19 @@ impl KvStore for RedisKv {
         quota: KvQuota,
     ) -> Result<(), KvError> {
         let (data, bytes) = self.keys(namespace);
+        let guilds = self.guilds_key(namespace);
+        let guild = namespace.guild.clone().unwrap_or_default();
         let mut conn = self.conn.clone();
         let status: i64 = self.block_on(async move {
             self.set
                 .key(data)
                 .key(bytes)
+                .key(guilds)
                 .arg(key)
                 .arg(value)
                 .arg(quota.max_keys)
                 .arg(quota.max_bytes)
+                .arg(guild)
                 .invoke_async(&mut conn)
                 .await
         })?;
@@ -164,15 +177,19 @@ impl KvStore for RedisKv {
         quota: KvQuota,
     ) -> Result<i64, KvError> {
         let (data, bytes) = self.keys(namespace);
+        let guilds = self.guilds_key(namespace);
+        let guild = namespace.guild.clone().unwrap_or_default();
         let mut conn = self.conn.clone();
         let reply: Vec<redis::Value> = self.block_on(async move {
             self.increment
                 .key(data)
                 .key(bytes)
+                .key(guilds)
                 .arg(key)
                 .arg(delta)
                 .arg(quota.max_keys)
                 .arg(quota.max_bytes)
+                .arg(guild)
                 .invoke_async(&mut conn)
                 .await
         })?;
@@ -191,6 +208,44 @@ impl KvStore for RedisKv {
                 .ok_or_else(|| KvError::NotAnInteger(key.to_owned())),
             other => Err(KvError::Unavailable(format!("unexpected reply {other:?}"))),
         }
+    }
+}
+
+/// The guilds each plugin has stored data for: where work addressed to every guild goes.
+#[derive(Clone)]
+pub struct KvGuilds {
+    conn: RedisConn,
+    prefix: Arc<str>,
+}
+
+impl std::fmt::Debug for KvGuilds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvGuilds")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KvGuilds {
+    /// The sets under `prefix`.
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
+        Self {
+            conn,
+            prefix: prefix.into(),
+        }
+    }
+
+    fn key(prefix: &str, plugin: &str) -> String {
+        format!("{prefix}:guildhost:kv-guilds:{plugin}")
+    }
+
+    /// The guilds `plugin` has stored data for, in no particular order.
+    pub async fn of(&self, plugin: &str) -> redis::RedisResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SMEMBERS")
+            .arg(Self::key(&self.prefix, plugin))
+            .query_async(&mut conn)
+            .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! BAN_USER, KICK_USER, TIMEOUT_USER and UNBAN_USER requests: open the case (CASE_CREATED), DM
 //! the user first, then execute the action carrying the case id; a temporary ban also schedules
-//! its unban, and an unban closes the ban's case (CASE_UPDATED).
+//! its unban, and an unban closes the ban's case (CASE_UPDATED). A ban of a member whose ban
+//! case is still open amends that case (CASE_UPDATED with the reason and duration changes).
 
 use std::time::Duration;
 
@@ -65,8 +66,33 @@ impl<'h> Request<'_, 'h> {
     ) -> Result<(Vec<Output>, Option<String>), Error> {
         let mut outputs = Vec::new();
         let (user_id, reason) = (case.user_id.clone(), case.reason.clone());
+        let moderator = case.moderator_id.clone();
         let mut opened = None;
-        if open_case {
+        // A ban while the member's ban case is still open amends that case (its reason,
+        // duration and expiry) instead of opening a second one.
+        // A retry of the request that opened a case gets that case again, as `open_case` does.
+        let retried = || -> Result<bool, Error> {
+            Ok(self
+                .cases()
+                .recall(&format!("{}{key_suffix}", self.key))?
+                .is_some())
+        };
+        let active = match (open_case, case.kind) {
+            (true, Kind::Ban) if !retried()? => self.cases().active_ban_of(&case.user_id)?,
+            _ => None,
+        };
+        if let Some(mut active) = active {
+            let changes = self.cases().amend(&mut active, &case)?;
+            if changes.reason.is_some() || changes.duration.is_some() {
+                info!(self.ctx, "case #{} amended by a new ban", active.number);
+                outputs.push(Output::publish(CaseUpdated {
+                    case_id: active.id.clone(),
+                    changes,
+                    updated_by: moderator,
+                }));
+            }
+            opened = Some(active);
+        } else if open_case {
             let (case, event) = self.open_case(case, key_suffix)?;
             outputs.push(event);
             opened = Some(case);

@@ -15,7 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use guildhost_plugin::types::{
-    CaseCreated, CaseStatus, CaseType, ModerationCase, Snowflake, Timestamp,
+    CaseChanges, CaseCreated, CaseStatus, CaseType, DurationChange, ModerationCase, Snowflake,
+    TextChange, Timestamp,
 };
 use guildhost_plugin::{Error, Kv};
 
@@ -229,6 +230,45 @@ impl<'h> CaseStore<'h> {
         }
         self.remember(request, &case)?;
         Ok((case, false))
+    }
+
+    /// Gives the open `case` the reason, duration and expiry of `new` (a second sanction of the
+    /// same kind while the first holds: the case is the same one, amended). Returns what
+    /// changed; nothing when it already says so (a retry).
+    pub fn amend(&self, case: &mut Case, new: &NewCase) -> Result<CaseChanges, Error> {
+        let mut changes = CaseChanges {
+            status: None,
+            reason: None,
+            duration: None,
+        };
+        if case.reason != new.reason {
+            changes.reason = Some(TextChange {
+                old: std::mem::replace(&mut case.reason, new.reason.clone()),
+                new: new.reason.clone(),
+            });
+        }
+        if case.duration != new.duration {
+            changes.duration = Some(DurationChange {
+                old: std::mem::replace(&mut case.duration, new.duration),
+                new: new.duration,
+            });
+        }
+        if case.expires_at != new.expires_at {
+            if case.expires_at.is_some() {
+                self.forget_expiry(&case.id)?;
+            }
+            case.expires_at = new.expires_at;
+            if let Some(expires_at) = case.expires_at {
+                let mut index = self.expiring()?;
+                index.push(Expiring {
+                    case_id: case.id.clone(),
+                    expires_at,
+                });
+                self.kv.set_json(EXPIRING_KEY, &index)?;
+            }
+        }
+        self.save(case)?;
+        Ok(changes)
     }
 
     /// The case request `request` opened or closed, if it ran before (a retry).

@@ -11,7 +11,7 @@
 //!   open — the temporary ban this plugin scheduled — expires that case (CASE_UPDATED).
 //! * WARN_USER: a WARN case, a DM, and the escalation ladder of the configuration (by default 3
 //!   warnings within 7 days → a one-hour timeout, 5 → a ban).
-//! * CLEANUP_EXPIRED_CASES (and SCHEDULED_TASK of type CLEANUP, as of now): expires the guild's
+//! * CLEANUP_EXPIRED_CASES (and SCHEDULED_TASK of type CLEANUP): expires the guild's
 //!   bans and timeouts whose time has passed.
 //!
 //! MODERATION_ACTION_COMPLETED is not this plugin's: the executor publishes it after it ran each
@@ -38,7 +38,8 @@ impl Plugin for Moderation {
         let Some(guild_id) = msg.guild_id() else {
             return match &msg.message {
                 Message::CleanupExpiredCases(_) => {
-                    // Cases are kept per guild; a guild-less cleanup has no store to look in.
+                    // Cases are kept per guild; a guild-less cleanup has no store to look in (the
+                    // host sends one per guild the plugin keeps data for; `plugin run` does not).
                     warn!(
                         ctx,
                         "{} without a guildId in the envelope: cases are kept per guild, send one per guild",

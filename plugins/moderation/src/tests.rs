@@ -70,6 +70,50 @@ fn case_updated_status(output: &Output) -> (String, String, String) {
 }
 
 #[test]
+fn a_second_ban_while_the_first_holds_amends_its_case_with_old_and_new_values() {
+    let host = TestHost::new().with_now(1_000);
+    run(&host, "m1", ban_request(Some(1.0)));
+    let mut again = ban_request(Some(2.0));
+    again.reason = "spam, again".into();
+    let outputs = run(&host, "m2", again.clone());
+    assert_eq!(
+        kinds(&outputs),
+        [
+            "publish CASE_UPDATED",
+            "execute SEND_DM",
+            "execute BAN_USER",
+            "later UNBAN_USER"
+        ]
+    );
+    let Message::CaseUpdated(updated) = outputs[0].message() else {
+        unreachable!()
+    };
+    assert_eq!(updated.case_id, "100-1");
+    let reason = updated.changes.reason.as_ref().expect("a reason change");
+    assert_eq!(
+        (reason.old.as_str(), reason.new.as_str()),
+        ("spam", "spam, again")
+    );
+    let duration = updated
+        .changes
+        .duration
+        .as_ref()
+        .expect("a duration change");
+    assert_eq!((duration.old, duration.new), (Some(1.0), Some(2.0)));
+    assert!(updated.changes.status.is_none());
+    let Message::BanUser(ban) = outputs[2].message() else {
+        unreachable!()
+    };
+    assert_eq!(ban.case_id.as_deref(), Some("100-1"));
+    // Asked again with the same values: nothing changes, nothing is announced.
+    let outputs = run(&host, "m3", again);
+    assert_eq!(
+        kinds(&outputs),
+        ["execute SEND_DM", "execute BAN_USER", "later UNBAN_USER"]
+    );
+}
+
+#[test]
 fn a_ban_with_case_and_notice_announces_dms_first_then_bans_with_the_case_id() {
     let host = TestHost::new().with_now(1_000);
     let outputs = run(&host, "m1", ban_request(None));
