@@ -240,3 +240,33 @@ async fn with_forward_a_type_nobody_handles_arrives_on_the_named_queue() {
     assert_eq!(metric(&host, series).await, 1.0);
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_task_reaches_the_plugins_of_its_kind_and_else_the_unhandled_rule() {
+    let host = Host::start(&["moderation"]).await;
+    let task = |kind: &str| {
+        envelope(
+            "SCHEDULED_TASK",
+            GUILD,
+            json!({ "taskType": kind, "taskData": {}, "schedule": { "interval": 60000 } }),
+        )
+    };
+    // The moderation plugin takes CLEANUP tasks.
+    let cleanup = host.send("scheduled:tasks", &task("CLEANUP")).await;
+    host.completed("scheduled:tasks", &cleanup).await;
+    // Nobody takes BACKUP: dead-lettered, with the kind named.
+    host.send("scheduled:tasks", &task("BACKUP")).await;
+    let letters = DeadLetters::new(host.conn.clone(), &host.prefix, None);
+    let letter = eventually(Duration::from_secs(20), "the dead letter", || async {
+        letters.list().await.ok()?.into_iter().next()
+    })
+    .await;
+    assert_eq!(letter.queue, "scheduled:tasks");
+    assert!(
+        letter.error.contains("SCHEDULED_TASK:BACKUP"),
+        "{}",
+        letter.error
+    );
+    assert_eq!(letters.ids().await.map(|ids| ids.len()).ok(), Some(1));
+    host.stop().await;
+}

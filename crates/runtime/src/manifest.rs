@@ -4,7 +4,8 @@
 //! ```toml
 //! name = "automod"                      # [a-z0-9_-], 1..=64 characters
 //! version = "1.2.0"
-//! subscribes = ["MESSAGE_CREATED", "my-webhook-event"]   # message type names, custom ones too
+//! subscribes = ["MESSAGE_CREATED", "my-webhook-event"]   # message type names, custom ones too;
+//!                                       # "SCHEDULED_TASK:BACKUP": scheduled tasks of one kind
 //! emits = ["DELETE_MESSAGE", "TIMEOUT_USER", "WARN_USER"]  # output message types granted; "*" = any (global only)
 //! scope = "global"                      # or: scope = { guild = "123456789012345678" }
 //!
@@ -301,6 +302,9 @@ fn misspelt_type(name: &str) -> Option<&'static str> {
     guildhost_rules::nearest(name, defined.copied())
 }
 
+/// The kinds of `SCHEDULED_TASK` (the seed's `taskType`), which a subscription may name alone.
+const TASK_KINDS: [&str; 4] = ["CLEANUP", "BACKUP", "ANALYTICS", "REMINDERS"];
+
 fn type_names(field: &str, names: Vec<String>) -> Result<BTreeSet<String>, ManifestError> {
     let mut set = BTreeSet::new();
     for (index, name) in names.into_iter().enumerate() {
@@ -320,6 +324,20 @@ fn type_names(field: &str, names: Vec<String>) -> Result<BTreeSet<String>, Manif
             return Err(invalid(
                 &format!("{field}[{index}]"),
                 format!("\"*\" is only valid alone, got {name:?}"),
+            ));
+        }
+        if let Some(kind) = name.strip_prefix("SCHEDULED_TASK:")
+            && !TASK_KINDS.contains(&kind)
+        {
+            let hint = guildhost_rules::nearest(kind, TASK_KINDS.iter().copied())
+                .map(|meant| format!("did you mean \"SCHEDULED_TASK:{meant}\"? "))
+                .unwrap_or_default();
+            return Err(invalid(
+                &format!("{field}[{index}]"),
+                format!(
+                    "{name:?} names no kind of scheduled task; {hint}the kinds are {}",
+                    TASK_KINDS.join(", ")
+                ),
             ));
         }
         if let Some(meant) = misspelt_type(&name) {
@@ -577,6 +595,25 @@ mod tests {
         );
         let manifest = Manifest::parse(&text, &RuntimeLimits::default()).expect("valid");
         assert_eq!(manifest.subscribes.len(), 3);
+    }
+
+    #[test]
+    fn a_subscription_may_name_one_kind_of_scheduled_task() {
+        let head = "name = \"a\"\nversion = \"1\"\nscope = \"global\"\n";
+        let text = format!("{head}subscribes = [\"SCHEDULED_TASK:BACKUP\"]");
+        let manifest = Manifest::parse(&text, &RuntimeLimits::default()).expect("valid");
+        assert!(manifest.subscribes_to("SCHEDULED_TASK:BACKUP"));
+        let text = format!("{head}subscribes = [\"SCHEDULED_TASK:BAKUP\"]");
+        match Manifest::parse(&text, &RuntimeLimits::default()) {
+            Err(ManifestError::Invalid { field, rule, .. }) => {
+                assert_eq!(field, "subscribes[0]");
+                assert!(
+                    rule.contains("did you mean \"SCHEDULED_TASK:BACKUP\"?"),
+                    "{rule}"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]

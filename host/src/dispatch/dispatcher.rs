@@ -153,11 +153,22 @@ impl Dispatcher {
                 .cloned();
             return chosen.into_iter().collect();
         }
-        self.runtime
-            .subscribers(message.payload.type_name())
-            .into_iter()
-            .filter(sees)
-            .collect()
+        let mut subscribers = self.runtime.subscribers(message.payload.type_name());
+        // A scheduled task also reaches the plugins subscribed to its kind alone
+        // (`SCHEDULED_TASK:BACKUP`), so a task nobody takes is unhandled, not silently done.
+        if let Payload::ScheduledTask(task) = &message.payload
+            && let Some(kind) = serde_json::to_value(task.task_type)
+                .ok()
+                .as_ref()
+                .and_then(Value::as_str)
+        {
+            for plugin in self.runtime.subscribers(&format!("SCHEDULED_TASK:{kind}")) {
+                if !subscribers.iter().any(|p| p.name() == plugin.name()) {
+                    subscribers.push(plugin);
+                }
+            }
+        }
+        subscribers.into_iter().filter(sees).collect()
     }
 
     /// The answer to an interaction no loaded plugin declares (a registration left over from a
@@ -278,7 +289,17 @@ impl Dispatcher {
             );
         }
         let queue = &*job.queue;
-        let type_name = message.payload.type_name();
+        let type_name = match &message.payload {
+            Payload::ScheduledTask(task) => format!(
+                "SCHEDULED_TASK:{}",
+                serde_json::to_value(task.task_type)
+                    .ok()
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+            ),
+            other => other.type_name().to_owned(),
+        };
         match self.config.queue(queue).unhandled {
             Unhandled::DeadLetter => {
                 if let Some(metrics) = &self.metrics {
