@@ -277,3 +277,88 @@ async fn member_updates_channels_roles_and_bulk_deletes_become_seed_events() {
     );
     host.stop().await;
 }
+
+/// The fields Discord does not send with the event, filled where it can tell: the invite a
+/// member joined with (from the invite counts), who deleted a member's message and who created
+/// a channel or role (from the audit log); absent when it cannot tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_codes_and_who_deleted_or_created_are_filled_where_discord_can_tell() {
+    const MODERATOR: u64 = 200_000_000_000_000_009;
+    let fake = match FakeDiscord::start(&[GUILD]).await {
+        Ok(fake) => fake,
+        Err(e) => panic!("{e:#}"),
+    };
+    fake.set_invites(GUILD, &[("abc", 3), ("xyz", 0)]);
+    let host = host_on(&fake, &[]).await;
+    // The guild's invites were read when it became available.
+    if let Err(e) = fake
+        .wait_for(Duration::from_secs(20), "the invites read", |requests| {
+            requests
+                .iter()
+                .any(|r| r.path == format!("/guilds/{GUILD}/invites"))
+                .then_some(())
+        })
+        .await
+    {
+        panic!("{e:#}");
+    }
+    fake.set_invites(GUILD, &[("abc", 3), ("xyz", 1)]);
+    fake.dispatch(
+        "GUILD_MEMBER_ADD",
+        fixtures::member_event(GUILD, MEMBER, "member", &[], None),
+    );
+    let joined = node_events(&host, 1).await;
+    assert_eq!(joined[0]["data"]["inviteCode"], "xyz", "{joined:?}");
+    // Two invites used at once: nobody can tell which.
+    fake.set_invites(GUILD, &[("abc", 4), ("xyz", 2)]);
+    fake.dispatch(
+        "GUILD_MEMBER_ADD",
+        fixtures::member_event(GUILD, MEMBER + 1, "other", &[], None),
+    );
+    let joined = node_events(&host, 1).await;
+    assert_eq!(joined[0]["type"], "MEMBER_JOINED");
+    assert!(joined[0]["data"].get("inviteCode").is_none(), "{joined:?}");
+
+    // A moderator deletes the member's message: the audit log names them.
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        fixtures::message(
+            400_000_000_000_000_031,
+            CHANNEL,
+            Some(GUILD),
+            MEMBER,
+            "hello",
+        ),
+    );
+    node_events(&host, 1).await;
+    fake.add_audit_entry_by(
+        72,
+        MEMBER,
+        MODERATOR,
+        json!({ "channel_id": CHANNEL.to_string(), "count": "1" }),
+    );
+    fake.dispatch(
+        "MESSAGE_DELETE",
+        json!({ "id": "400000000000000031", "channel_id": CHANNEL.to_string(), "guild_id": GUILD.to_string() }),
+    );
+    let deleted = node_events(&host, 1).await;
+    assert_eq!(deleted[0]["type"], "MESSAGE_DELETED");
+    assert_eq!(deleted[0]["data"]["deletedBy"], MODERATOR.to_string());
+
+    // Channels and roles: their creators, from the audit log.
+    fake.add_audit_entry_by(10, 800_000_000_000_000_002, MODERATOR, Value::Null);
+    fake.dispatch(
+        "CHANNEL_CREATE",
+        fixtures::text_channel(800_000_000_000_000_002, GUILD, "rules"),
+    );
+    let channel = node_events(&host, 1).await;
+    assert_eq!(channel[0]["data"]["createdBy"], MODERATOR.to_string());
+    fake.add_audit_entry_by(30, 900_000_000_000_000_002, MODERATOR, Value::Null);
+    fake.dispatch(
+        "GUILD_ROLE_CREATE",
+        json!({ "guild_id": GUILD.to_string(), "role": fixtures::role(900_000_000_000_000_002, GUILD, "mods") }),
+    );
+    let role = node_events(&host, 1).await;
+    assert_eq!(role[0]["data"]["createdBy"], MODERATOR.to_string());
+    host.stop().await;
+}

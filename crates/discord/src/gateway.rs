@@ -7,7 +7,10 @@
 //!
 //! Discord's delete and edit events carry no author or old content, so a bounded cache of recent
 //! messages supplies them; its removal event does not say whether a member left, was kicked or
-//! banned, so [`RecentActions`] (what guildhost executed) and then the audit log tell.
+//! banned, so [`RecentActions`] (what guildhost executed) and then the audit log tell. The audit
+//! log also names who deleted a member's message and who created a channel or role
+//! (`audit`), and the invite a member joined with is worked out from the guild's invite counts
+//! (`invites`).
 //! serenity runs each event handler on its own task: events of one guild may be handled out of
 //! order, which the cache tolerates (an unknown message is reported without author or content).
 
@@ -17,15 +20,20 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use serenity::all::{
-    ChannelId, Context, EventHandler, GatewayIntents, GuildChannel, GuildId,
-    GuildMemberUpdateEvent, Interaction, Member, MessageId, MessageUpdateEvent, Role, User,
+    ChannelId, Context, EventHandler, GatewayIntents, Guild, GuildChannel, GuildId,
+    GuildMemberUpdateEvent, Interaction, InviteCreateEvent, InviteDeleteEvent, Member, MessageId,
+    MessageUpdateEvent, Role, User,
 };
 use serenity::gateway::VoiceGatewayManager;
 use serenity::http::Http;
-use serenity::model::guild::audit_log::{Action as AuditAction, MemberAction};
+use serenity::model::guild::audit_log::{
+    Action as AuditAction, ChannelAction, MemberAction, RoleAction,
+};
 use tokio::sync::mpsc;
 
+use super::audit::AuditTrail;
 use super::interactions::Interactions;
+use super::invites::InviteTracker;
 use super::recent::RecentActions;
 use guildhost_protocol::{self as p, Envelope, LeaveReason, Message, Payload, Snowflake, Source};
 
@@ -33,13 +41,15 @@ use guildhost_protocol::{self as p, Envelope, LeaveReason, Message, Payload, Sno
 const DEFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The intents ingest needs: guild state, members (privileged), bans and audit entries, messages
-/// with their content (privileged), and voice states for songbird.
+/// with their content (privileged), invites (for the invite a member joined with), and voice
+/// states for songbird.
 pub fn intents() -> GatewayIntents {
     GatewayIntents::GUILDS
         | GatewayIntents::GUILD_MEMBERS
         | GatewayIntents::GUILD_MODERATION
         | GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::GUILD_INVITES
         | GatewayIntents::GUILD_VOICE_STATES
 }
 
@@ -84,6 +94,8 @@ pub async fn run(
         recent: settings.recent,
         messages: Mutex::new(MessageCache::new(settings.message_cache)),
         interactions: settings.interactions,
+        invites: InviteTracker::default(),
+        audit: AuditTrail::default(),
     };
     let mut builder = serenity::all::ClientBuilder::new_with_http(settings.http, intents())
         .event_handler(handler);
@@ -154,6 +166,8 @@ struct Ingest {
     recent: Arc<RecentActions>,
     messages: Mutex<MessageCache>,
     interactions: Arc<Interactions>,
+    invites: InviteTracker,
+    audit: AuditTrail,
 }
 
 impl Ingest {
@@ -269,7 +283,26 @@ impl EventHandler for Ingest {
         }
     }
 
-    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
+    async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        self.invites.refresh(&ctx.http, guild.id).await;
+    }
+
+    async fn invite_create(&self, _ctx: Context, data: InviteCreateEvent) {
+        if let Some(guild) = data.guild_id {
+            self.invites
+                .created(guild, &data.code, data.uses, data.max_uses)
+                .await;
+        }
+    }
+
+    async fn invite_delete(&self, _ctx: Context, data: InviteDeleteEvent) {
+        if let Some(guild) = data.guild_id {
+            self.invites.deleted(guild, &data.code).await;
+        }
+    }
+
+    async fn guild_member_addition(&self, ctx: Context, member: Member) {
+        let invite_code = self.invites.used_by_join(&ctx.http, member.guild_id).await;
         let user = &member.user;
         let payload = Payload::MemberJoined(p::MemberJoined {
             user: p::JoinedUser {
@@ -290,8 +323,8 @@ impl EventHandler for Ingest {
                 pending: member.pending,
                 extra: Default::default(),
             },
-            // Discord does not say which invite a member used.
-            invite_code: None,
+            // Discord does not say which invite a member used: the counts tell, when one moved.
+            invite_code,
             extra: Default::default(),
         });
         self.emit(member.guild_id, payload).await;
@@ -446,7 +479,7 @@ impl EventHandler for Ingest {
 
     async fn message_delete(
         &self,
-        _ctx: Context,
+        ctx: Context,
         channel: ChannelId,
         id: MessageId,
         guild: Option<GuildId>,
@@ -455,12 +488,20 @@ impl EventHandler for Ingest {
             return;
         };
         let cached = self.cache().get(id.get());
+        let deleted_by = match &cached {
+            Some(cached) => self
+                .audit
+                .message_deleter(&ctx.http, guild, channel.get(), cached.author.get())
+                .await
+                .map(snowflake),
+            None => None,
+        };
         let payload = Payload::MessageDeleted(p::MessageDeleted {
             message_id: snowflake(id.get()),
             channel_id: snowflake(channel.get()),
             author_id: cached.as_ref().map(|c| c.author),
             content: cached.map(|c| c.content),
-            deleted_by: None,
+            deleted_by,
             timestamp: p::Timestamp::now(),
             extra: Default::default(),
         });
@@ -528,7 +569,17 @@ impl EventHandler for Ingest {
         self.emit(guild, payload).await;
     }
 
-    async fn channel_create(&self, _ctx: Context, channel: GuildChannel) {
+    async fn channel_create(&self, ctx: Context, channel: GuildChannel) {
+        let created_by = self
+            .audit
+            .creator(
+                &ctx.http,
+                channel.guild_id,
+                AuditAction::Channel(ChannelAction::Create),
+                channel.id.get(),
+            )
+            .await
+            .map(snowflake);
         let payload = Payload::ChannelCreated(p::ChannelCreated {
             channel: p::CreatedChannel {
                 id: snowflake(channel.id.get()),
@@ -538,13 +589,23 @@ impl EventHandler for Ingest {
                 parent_id: channel.parent_id.map(|id| snowflake(id.get())),
                 extra: Default::default(),
             },
-            created_by: None,
+            created_by,
             extra: Default::default(),
         });
         self.emit(channel.guild_id, payload).await;
     }
 
-    async fn guild_role_create(&self, _ctx: Context, role: Role) {
+    async fn guild_role_create(&self, ctx: Context, role: Role) {
+        let created_by = self
+            .audit
+            .creator(
+                &ctx.http,
+                role.guild_id,
+                AuditAction::Role(RoleAction::Create),
+                role.id.get(),
+            )
+            .await
+            .map(snowflake);
         let payload = Payload::RoleCreated(p::RoleCreated {
             role: p::CreatedRole {
                 id: snowflake(role.id.get()),
@@ -556,7 +617,7 @@ impl EventHandler for Ingest {
                 hoist: role.hoist,
                 extra: Default::default(),
             },
-            created_by: None,
+            created_by,
             extra: Default::default(),
         });
         self.emit(role.guild_id, payload).await;

@@ -15,11 +15,13 @@
 //! - [`gateway`]: serenity's gateway client turning dispatches into the seed's events.
 //! - [`voice`]: the music player (songbird) and the track ends it reports.
 
+mod audit;
 mod classify;
 mod commands;
 pub mod fetch;
 pub mod gateway;
 mod interactions;
+mod invites;
 pub mod recent;
 pub mod rest;
 pub mod voice;

@@ -225,6 +225,19 @@ pub fn audit_entry(action_type: u8, target: u64, moderator: u64) -> Value {
     })
 }
 
+/// An invite to `channel` used `uses` times, as `GET /guilds/{g}/invites` lists it.
+pub fn invite(code: &str, channel: u64, uses: u64) -> Value {
+    json!({
+        "code": code,
+        "channel": { "id": channel.to_string(), "name": "general", "type": 0 },
+        "created_at": "2026-11-30T12:00:00.000000+00:00",
+        "max_age": 0,
+        "max_uses": 0,
+        "temporary": false,
+        "uses": uses,
+    })
+}
+
 /// The bot's application as `GET /oauth2/applications/@me` returns it.
 pub fn application(id: u64, owner: u64) -> Value {
     json!({

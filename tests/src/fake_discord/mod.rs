@@ -133,6 +133,8 @@ struct Inner {
     channels: HashMap<u64, u64>,
     /// (guild, user) of members, for `GET /guilds/{g}/members/{u}`.
     members: std::collections::HashSet<(u64, u64)>,
+    /// Each guild's invites as (code, uses), for `GET /guilds/{g}/invites`.
+    invites: HashMap<u64, Vec<(String, u64)>>,
 }
 
 struct Shared {
@@ -216,6 +218,28 @@ impl FakeDiscord {
         let mut inner = self.shared.lock();
         let entry = fixtures::audit_entry(action_type, target, BOT_USER_ID + 7);
         inner.audit_log.insert(0, entry);
+    }
+
+    /// Adds an audit-log entry of `action_type` by `moderator` on `target`, dated now, with
+    /// `options` (Discord's optional entry info, e.g. a message delete's `channel_id` and
+    /// `count`).
+    pub fn add_audit_entry_by(&self, action_type: u8, target: u64, moderator: u64, options: Value) {
+        let mut entry = fixtures::audit_entry(action_type, target, moderator);
+        if let Some(fields) = entry.as_object_mut() {
+            fields.insert("options".to_owned(), options);
+        }
+        self.shared.lock().audit_log.insert(0, entry);
+    }
+
+    /// Sets `guild`'s invites (code, uses): what `GET /guilds/{g}/invites` answers from now on.
+    pub fn set_invites(&self, guild: u64, invites: &[(&str, u64)]) {
+        self.shared.lock().invites.insert(
+            guild,
+            invites
+                .iter()
+                .map(|(code, uses)| ((*code).to_owned(), *uses))
+                .collect(),
+        );
     }
 
     /// Makes `channel` a text channel of `guild` (what `GET /channels/{id}` answers).
@@ -456,6 +480,16 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
                 member["communication_disabled_until"] = until.clone();
             }
             ok(member)
+        }
+        ("GET", ["guilds", guild, "invites"]) => {
+            let guild = guild.parse::<u64>().unwrap_or(0);
+            let invites = inner.invites.get(&guild).cloned().unwrap_or_default();
+            ok(Value::Array(
+                invites
+                    .iter()
+                    .map(|(code, uses)| fixtures::invite(code, guild + 1, *uses))
+                    .collect(),
+            ))
         }
         ("GET", ["guilds", _, "audit-logs"]) => ok(json!({
             "audit_log_entries": inner.audit_log.clone(), "users": [], "integrations": [], "webhooks": [],
