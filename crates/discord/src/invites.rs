@@ -20,14 +20,17 @@ struct Seen {
     max_uses: u64,
 }
 
+/// One guild's invites by code, behind the lock that makes its joins one at a time.
+type GuildInvites = Arc<tokio::sync::Mutex<HashMap<String, Seen>>>;
+
 /// Each guild's invites as last seen. Joins of one guild are worked out one at a time.
 #[derive(Debug, Default)]
 pub(crate) struct InviteTracker {
-    guilds: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<HashMap<String, Seen>>>>>,
+    guilds: Mutex<HashMap<u64, GuildInvites>>,
 }
 
 impl InviteTracker {
-    fn guild(&self, guild: GuildId) -> Arc<tokio::sync::Mutex<HashMap<String, Seen>>> {
+    fn guild(&self, guild: GuildId) -> GuildInvites {
         self.guilds
             .lock()
             .unwrap_or_else(|e| e.into_inner())
