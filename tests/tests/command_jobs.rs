@@ -1,8 +1,10 @@
-//! The command job is the command, seen from the API's side: each seed command sent from Node
-//! with the seed's options (`attempts: 3`, exponential backoff 2000) settles `job.finished()`
-//! only once Discord (the fake) has acted; a refusal rejects it at once with Discord's reason; a
-//! Discord answering 500 every time gets the job's three attempts, then the dead letters; a host
-//! SIGKILLed while Discord acts leaves one effect once another host finishes the job.
+//! The command job is the command, seen from the API's side: each seed command that reaches
+//! Discord's REST (the music ones are covered in `pipeline_node.rs`, dry: the fake has no voice
+//! server), sent from Node with the seed's options (`attempts: 3`, exponential backoff 2000),
+//! settles `job.finished()` only once Discord (the fake) has acted; a refusal rejects it at once
+//! with Discord's reason after one request; a Discord answering 500 every time gets the job's
+//! three attempts, then the dead letters; a host SIGKILLed while Discord acts leaves one effect
+//! once another host finishes the job.
 
 mod common;
 mod host_support;
@@ -285,28 +287,122 @@ async fn a_refusal_rejects_the_job_at_once_with_discords_reason_and_one_report()
     host.stop().await;
 }
 
+/// Each seed command that reaches Discord's REST, as the API sends it with no plugin adding
+/// to it, and the route it takes there: (queue, message, method, path).
+fn rest_commands() -> Vec<(&'static str, Value, Method, String)> {
+    let plain = |kind: &str, extra: Value| {
+        let mut message = moderation(kind, extra);
+        message["data"]["createCase"] = json!(false);
+        message
+    };
+    vec![
+        (
+            "bot:commands",
+            send_message("refused"),
+            Method::POST,
+            format!("/channels/{CHANNEL}/messages"),
+        ),
+        (
+            "bot:commands",
+            command(
+                "SEND_DM",
+                json!({ "userId": MEMBER, "content": "a private word" }),
+            ),
+            Method::POST,
+            "/users/@me/channels".to_owned(),
+        ),
+        (
+            "bot:moderation",
+            plain("BAN_USER", json!({ "deleteMessageDays": 0 })),
+            Method::PUT,
+            format!("/guilds/{GUILD}/bans/{MEMBER}"),
+        ),
+        (
+            "bot:moderation",
+            plain("KICK_USER", json!({})),
+            Method::DELETE,
+            format!("/guilds/{GUILD}/members/{MEMBER}"),
+        ),
+        (
+            "bot:moderation",
+            plain("TIMEOUT_USER", json!({ "duration": 600 })),
+            Method::PATCH,
+            format!("/guilds/{GUILD}/members/{MEMBER}"),
+        ),
+        (
+            "bot:moderation",
+            plain("UNBAN_USER", json!({})),
+            Method::DELETE,
+            format!("/guilds/{GUILD}/bans/{MEMBER}"),
+        ),
+        (
+            "bot:config",
+            command("RELOAD_COMMANDS", json!({ "global": false })),
+            Method::PUT,
+            format!("/guilds/{GUILD}/commands"),
+        ),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_discord_failing_every_time_gets_the_jobs_three_attempts_then_the_dead_letters() {
+async fn every_command_refused_rejects_at_once_and_one_failing_each_time_after_three_attempts() {
     let fake = fake().await;
     let host = host_on(&fake, &[]).await;
-    fake.script(Scripted::error(Method::POST, "/messages", 500, 0).times(usize::MAX));
-
-    let sent = node_finished(&host.prefix, "bot:commands", &[send_message("never")]).await;
-    assert_eq!(sent[0]["ok"], false, "{}", sent[0]);
-    assert_eq!(sent[0]["attemptsMade"], 3, "{}", sent[0]);
-    let posts = count(
-        &fake.requests(),
-        "POST",
-        &format!("/channels/{CHANNEL}/messages"),
-    );
-    assert_eq!(posts, 3, "one request per attempt");
+    let commands = rest_commands();
+    // Every route refused (403, 50013) for the first round.
+    for (_, _, method, path) in &commands {
+        fake.script(Scripted::error(method.clone(), path, 403, 50013).times(usize::MAX));
+    }
+    for (queue, message, method, path) in &commands {
+        let before = count(&fake.requests(), method.as_str(), path);
+        let outcome = node_finished(&host.prefix, queue, std::slice::from_ref(message)).await;
+        let outcome = &outcome[0];
+        let kind = message["type"].as_str().unwrap_or_default();
+        assert_eq!(outcome["ok"], false, "{kind}: {outcome}");
+        assert_eq!(
+            outcome["attemptsMade"], 1,
+            "{kind}: one attempt only: {outcome}"
+        );
+        assert!(
+            outcome["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(kind) && r.contains("50013")),
+            "{kind}: Discord's reason: {outcome}"
+        );
+        let after = count(&fake.requests(), method.as_str(), path);
+        assert_eq!(after - before, 1, "{kind}: one request");
+    }
+    // Then Discord fails (500) every time: each job gets its three attempts, all at once.
+    fake.clear_script();
+    for (_, _, method, path) in &commands {
+        fake.script(Scripted::error(method.clone(), path, 500, 0).times(usize::MAX));
+    }
+    let before: Vec<usize> = commands
+        .iter()
+        .map(|(_, _, method, path)| count(&fake.requests(), method.as_str(), path))
+        .collect();
+    let runs = commands.iter().map(|(queue, message, _, _)| {
+        let prefix = host.prefix.clone();
+        let message = message.clone();
+        async move { node_finished(&prefix, queue, &[message]).await }
+    });
+    let outcomes = futures_util::future::join_all(runs).await;
+    for (((_, message, method, path), outcome), before) in
+        commands.iter().zip(&outcomes).zip(before)
+    {
+        let kind = message["type"].as_str().unwrap_or_default();
+        assert_eq!(outcome[0]["ok"], false, "{kind}: {}", outcome[0]);
+        assert_eq!(outcome[0]["attemptsMade"], 3, "{kind}: {}", outcome[0]);
+        let requests = count(&fake.requests(), method.as_str(), path) - before;
+        assert_eq!(requests, 3, "{kind}: one request per attempt");
+    }
     let letters = DeadLetters::new(host.conn.clone(), &host.prefix, None);
-    let letter = eventually(Duration::from_secs(10), "the dead letter", || async {
-        letters.list().await.ok()?.into_iter().next()
-    })
+    eventually(
+        Duration::from_secs(10),
+        "every job dead-lettered",
+        || async { (letters.ids().await.ok()?.len() == 2 * commands.len()).then_some(()) },
+    )
     .await;
-    assert_eq!(letter.queue, "bot:commands");
-    assert_eq!(letter.job_name, "SEND_MESSAGE");
     host.stop().await;
 }
 

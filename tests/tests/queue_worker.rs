@@ -1366,3 +1366,63 @@ async fn a_job_popped_after_shutdown_began_goes_back_to_wait() {
     assert!(lock.is_none());
     cleanup(&conn, &prefix).await;
 }
+
+/// What a failure owes others (`outputs_if_final`) is added with the final failure only: the
+/// retried attempts add nothing, the last one adds it once, beside its dead letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_owed_by_a_failure_are_added_only_when_it_is_final() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "bot:commands");
+    let id = queue
+        .add(
+            "SEND_MESSAGE",
+            "{}",
+            JobOptions {
+                attempts: Some(3),
+                ..JobOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let tries = Arc::new(AtomicUsize::new(0));
+    let counted = tries.clone();
+    let running = spawn_worker(
+        &conn,
+        &prefix,
+        "bot:commands",
+        fast_options(),
+        move |_job| {
+            let tries = counted.clone();
+            async move {
+                let attempt = tries.fetch_add(1, Ordering::SeqCst) + 1;
+                Err::<Completion, _>(
+                    JobFailure::retryable(format!("attempt {attempt} failed"))
+                        .with_outputs_if_final(vec![NewJob::new(
+                            "moderation:events",
+                            "REPORT",
+                            format!("{{\"attempt\":{attempt}}}"),
+                        )]),
+                )
+            }
+        },
+    );
+    let letters = DeadLetters::new(conn.clone(), &prefix, None);
+    eventually(10, "the dead letter", || async {
+        letters.list().await.unwrap().pop()
+    })
+    .await;
+    let events = Queue::new(conn.clone(), &prefix, "moderation:events");
+    let waiting: Vec<String> = cmd(&conn, &["LRANGE", &events.keys().wait(), "0", "-1"]).await;
+    assert_eq!(waiting.len(), 1, "one owed job, from the last attempt");
+    let owed = events
+        .get_job(&waiting[0])
+        .await
+        .unwrap()
+        .expect("the owed job");
+    assert_eq!(owed.data, r#"{"attempt":3}"#);
+    assert_eq!(tries.load(Ordering::SeqCst), 3);
+    assert!(queue.get_job(&id).await.unwrap().is_some());
+    running.stop().await;
+    cleanup(&conn, &prefix).await;
+}
