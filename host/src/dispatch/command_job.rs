@@ -85,6 +85,10 @@ pub struct Plan {
     steps: Vec<PlannedJob>,
     owed: Vec<PlannedJob>,
     plugins: Value,
+    /// Whether the job alone determines the plan (no plugin took part): such a plan is not
+    /// recorded, a retry works it out again the same.
+    #[serde(default)]
+    derived: bool,
 }
 
 impl Plan {
@@ -98,7 +102,15 @@ impl Plan {
             steps: steps.into_iter().map(PlannedJob::from).collect(),
             owed: owed.into_iter().map(PlannedJob::from).collect(),
             plugins,
+            derived: false,
         }
+    }
+
+    /// The same plan, marked as one the job alone determines (no plugin call made it), so it
+    /// needs no record: its steps are executed as they are, with the job's own nonce.
+    pub fn derived_from_the_job(mut self) -> Plan {
+        self.derived = true;
+        self
     }
 }
 
@@ -248,13 +260,17 @@ impl CommandJobs {
     /// new. The job's result: completed with what was done, or failed with Discord's reason
     /// (what the plan owes is added when the failure is final).
     async fn carry_out(&self, job: &Job, plan: Plan, new: bool) -> Result<Completion, JobFailure> {
-        let mut done = if new {
+        let recorded = !plan.derived;
+        let mut done = if !new {
+            self.done_steps(job).await?
+        } else if recorded {
             self.save_plan(job, &plan).await?;
             Vec::new()
         } else {
-            self.done_steps(job).await?
+            Vec::new()
         };
         done.resize(plan.steps.len(), None);
+        let last_step = plan.steps.len().saturating_sub(1);
         let mut ends: Vec<StepEnd> = Vec::with_capacity(plan.steps.len());
         let mut failure: Option<(String, bool)> = None;
         for (index, step) in plan.steps.iter().enumerate() {
@@ -281,12 +297,18 @@ impl CommandJobs {
             match self.runner.run_command(&message).await {
                 Ok(outcome) => {
                     let outcome = serde_json::to_value(&outcome).unwrap_or(Value::Null);
-                    self.write(
-                        job,
-                        &[(&format!("done:{index}"), outcome.to_string())],
-                        PLAN_TTL,
-                    )
-                    .await?;
+                    if recorded {
+                        // The last step done settles the job: its record is kept only for the
+                        // moment the worker takes to write the completion.
+                        let ttl = if index == last_step {
+                            SETTLED_PLAN_TTL
+                        } else {
+                            PLAN_TTL
+                        };
+                        let field = format!("done:{index}");
+                        self.write(job, &[(&field, outcome.to_string())], ttl)
+                            .await?;
+                    }
                     ends.push(StepEnd::Done(outcome));
                 }
                 Err(error) => {
@@ -302,7 +324,12 @@ impl CommandJobs {
             None => true,
             Some((_, permanent)) => *permanent || last_attempt,
         };
-        if settled && let Err(e) = self.write(job, &[], SETTLED_PLAN_TTL).await {
+        // A failure that settles the job shortens its record (a success did with its last step).
+        if recorded
+            && settled
+            && failure.is_some()
+            && let Err(e) = self.write(job, &[], SETTLED_PLAN_TTL).await
+        {
             tracing::warn!(reason = %e.message, "could not shorten the job's record");
         }
         let mut owed: Vec<NewJob> = plan.owed.iter().cloned().map(NewJob::from).collect();

@@ -633,7 +633,7 @@ impl JobHandler for Dispatcher {
                 Some(commands) => {
                     let plugins = completion.return_value["plugins"].take();
                     let plan = Plan::from_replies(completion.outputs, plugins);
-                    commands.start(job, plan).await
+                    commands.start(job, plan.derived_from_the_job()).await
                 }
                 None => Ok(completion),
             };

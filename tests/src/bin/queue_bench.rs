@@ -35,9 +35,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use guildhost::config::{BudgetConfig, Config};
+use guildhost::discord::DryRun;
 use guildhost::dispatch::budget::OutputBudget;
 use guildhost::dispatch::targets::TargetDirectory;
-use guildhost::dispatch::{Dispatcher, GuildConfigStore, RedisKv};
+use guildhost::dispatch::{CommandJobs, Dispatcher, Executor, GuildConfigStore, RedisKv};
 use guildhost::protocol::Message;
 use guildhost::queue::{
     Completion, JobHandler, JobOptions, KeepJobs, NewJob, Queue, RedisConn, Worker, WorkerOptions,
@@ -54,7 +55,8 @@ use tokio::sync::Notify;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const QUEUE: &str = "bench:ban";
+/// A command queue, so the pipeline runs each ban within its job as the host does.
+const QUEUE: &str = "bot:moderation";
 
 /// Command-line settings.
 struct Settings {
@@ -515,15 +517,21 @@ fn pipeline_dispatcher(
     });
     targets.learn(&Message::decode_value(joined).context("the bench's MEMBER_JOINED")?);
     let budget = OutputBudget::new(config.plugins.budget.clone(), Some((conn.clone(), prefix)));
+    let config = Arc::new(config);
+    // The command job is the command: the ban runs within the job, as the host runs it (against
+    // the dry run, whose log is left out: a stand-in for Discord, not part of the product).
+    let executor = Arc::new(Executor::new(DryRun, config.clone(), None));
+    let commands = CommandJobs::new(conn.clone(), prefix, config.clone(), executor);
     Ok(Arc::new(
         Dispatcher::new(
             runtime,
             lanes,
             GuildConfigStore::new(conn.clone(), prefix),
-            Arc::new(config),
+            config,
         )
         .with_targets(targets)
-        .with_budget(budget),
+        .with_budget(budget)
+        .with_commands(commands),
     ))
 }
 
