@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::discord::fetch::FetchPolicy;
-use crate::discord::gateway::{self, GatewaySettings, Shards};
+use crate::discord::gateway::{self, GatewayIntents, GatewaySettings, Shards};
 use crate::discord::recent::RecentActions;
 use crate::discord::rest::{
     RateLimitObserver, RestMode, SerenityDiscord, http_client, observed_http_client,
@@ -129,8 +129,16 @@ pub async fn run_serving(
             (Boundary::Dry(DryRun), Some(log), None)
         }
         Some(token) => {
-            let live =
-                connect_discord(token, &config, &conn, &metrics, &stop_rx, &mut discord_side)?;
+            let intents = gateway_intents(&config, &runtime)?;
+            let live = connect_discord(
+                token,
+                &config,
+                intents,
+                &conn,
+                &metrics,
+                &stop_rx,
+                &mut discord_side,
+            )?;
             let lookup: Arc<dyn TargetLookup> =
                 Arc::new(SerenityDiscord::new(live.http().clone(), Arc::default()));
             (Boundary::Live(Box::new(live)), None, Some(lookup))
@@ -248,6 +256,20 @@ pub async fn run_serving(
     Ok(())
 }
 
+/// The intents the gateway asks for: the configured ones, else what the plugins loaded at start
+/// subscribe to (a plugin added later that needs more gets them at the next start).
+fn gateway_intents(config: &Config, runtime: &Runtime) -> anyhow::Result<GatewayIntents> {
+    if let Some(names) = &config.discord.intents {
+        return gateway::parse_intents(names)
+            .map_err(|problem| anyhow::anyhow!("discord.intents{problem}"));
+    }
+    let plugins = runtime.registry().plugins();
+    let subscribed = plugins
+        .iter()
+        .flat_map(|plugin| plugin.manifest().subscribes.iter().map(String::as_str));
+    Ok(gateway::intents_for(subscribed))
+}
+
 /// The Discord this host executes against: dry without a token, serenity with one.
 enum Boundary {
     Dry(DryRun),
@@ -286,6 +308,7 @@ impl Discord for Boundary {
 fn connect_discord(
     token: &str,
     config: &Arc<Config>,
+    intents: GatewayIntents,
     conn: &RedisConn,
     metrics: &Arc<Metrics>,
     stop: &watch::Receiver<bool>,
@@ -351,6 +374,7 @@ fn connect_discord(
         recent,
         voice: Some(player.gateway_manager()),
         interactions,
+        intents,
     };
     let mut stop = stop.clone();
     tasks.spawn(async move {

@@ -191,6 +191,9 @@ pub struct DiscordConfig {
     pub media_dir: Option<PathBuf>,
     /// What the host may download when a command names a URL (`[discord.fetch]`).
     pub fetch: FetchConfig,
+    /// The gateway intents asked for (Discord's names, `GUILD_MEMBERS`); absent means what the
+    /// loaded plugins' subscriptions need (`gateway::intents_for`).
+    pub intents: Option<Vec<String>>,
 }
 
 impl Default for DiscordConfig {
@@ -202,6 +205,7 @@ impl Default for DiscordConfig {
             message_cache: 10_000,
             media_dir: None,
             fetch: FetchConfig::default(),
+            intents: None,
         }
     }
 }
@@ -731,6 +735,12 @@ impl Config {
                     shards.first, shards.last, shards.total
                 ),
             ));
+        }
+        if let Some(names) = &self.discord.intents {
+            crate::discord::gateway::parse_intents(names).map_err(|problem| {
+                let (index, problem) = problem.split_once(": ").unwrap_or(("", &problem));
+                invalid(&format!("discord.intents{index}"), problem.to_owned())
+            })?;
         }
         crate::discord::fetch::FetchPolicy::from_config(&self.discord.fetch).map_err(|e| {
             ConfigError::Invalid {

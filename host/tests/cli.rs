@@ -306,3 +306,104 @@ async fn every_operator_command_in_the_readme_runs() {
     }
     run(&["enqueue", "bot:commands", &format!("@{}", file.display())]);
 }
+
+/// The guild admin example's "Check and run it locally" block (`examples/guild-automod`), run
+/// as its README shows it — every line, through `sh` with the built binary on `PATH` — in a
+/// scratch directory laid out as the example's: the component where `cargo build` puts it, the
+/// manifest and the example message. Each line succeeds, nothing panics, and the outputs are
+/// what the README says.
+#[test]
+fn the_examples_check_and_run_block_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ sits in the repository root")
+        .to_path_buf();
+    let example = root.join("examples").join("guild-automod");
+    let readme = std::fs::read_to_string(example.join("README.md")).expect("the example README");
+    let section = readme
+        .split("## 3.")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|block| block.split("\n```").next())
+        .expect("the README's section 3 has a ```sh block");
+
+    // The component, built as section 1 does (in the guests' target directory, where the SDK's
+    // dependencies are already built).
+    let target = root.join("target").join("wasm-guests");
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+        .arg("--manifest-path")
+        .arg(example.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        built.status.success(),
+        "building examples/guild-automod (needs `rustup target add wasm32-wasip2`):\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let dir = std::env::temp_dir().join(format!("guildhost-example-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let release = dir.join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&release).expect("scratch directory");
+    std::fs::copy(
+        target.join("wasm32-wasip2/release/guild_automod.wasm"),
+        release.join("guild_automod.wasm"),
+    )
+    .expect("the component");
+    for file in ["plugin.toml", "message.json"] {
+        std::fs::copy(example.join(file), dir.join(file)).expect("an example file");
+    }
+
+    let binary = Path::new(env!("CARGO_BIN_EXE_guildhost"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().expect("the binary's directory").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = section.replace("\\\n", " ");
+    let mut outputs = Vec::new();
+    for line in script.lines().filter(|l| !l.trim().is_empty()) {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .env_remove("GUILDHOST_CONFIG")
+            .output()
+            .expect("sh runs");
+        let shown = text(&output);
+        assert!(output.status.success(), "`{line}` failed:\n{shown}");
+        assert!(!shown.contains("panicked"), "`{line}`:\n{shown}");
+        outputs.push((line.to_owned(), shown));
+    }
+    let of = |start: &str| -> Vec<&String> {
+        outputs
+            .iter()
+            .filter(|(line, _)| line.starts_with(start))
+            .map(|(_, shown)| shown)
+            .collect()
+    };
+    let checks = of("guildhost plugin check");
+    assert_eq!(checks.len(), 1, "the block checks the plugin once");
+    assert!(
+        checks[0].contains("guild 123456789012345678"),
+        "{}",
+        checks[0]
+    );
+    let runs = of("guildhost plugin run");
+    assert_eq!(runs.len(), 2, "the block runs the plugin twice");
+    assert!(
+        runs[0].contains("execute {\"id\"") && runs[0].contains("\"type\":\"DELETE_MESSAGE\""),
+        "as the README says, outputs print as the queue messages they become:\n{}",
+        runs[0]
+    );
+    assert!(
+        runs[1].contains("outputs (0)"),
+        "as the README says, a guild blocking only example.org leaves the link alone:\n{}",
+        runs[1]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,13 +50,11 @@ async fn gateway_events_reach_a_node_worker_and_automod_deletes_at_discord() {
     let host = host_on(&fake, &["automod"]).await;
     let identify = fake.identifies().first().cloned().unwrap_or_default();
     let intents = identify["intents"].as_u64().unwrap_or(0);
-    for (bit, name) in [
-        (1 << 1, "GUILD_MEMBERS"),
-        (1 << 9, "GUILD_MESSAGES"),
-        (1 << 15, "MESSAGE_CONTENT"),
-    ] {
+    // What automod's subscriptions need (messages with their content), not members.
+    for (bit, name) in [(1 << 9, "GUILD_MESSAGES"), (1 << 15, "MESSAGE_CONTENT")] {
         assert!(intents & bit != 0, "IDENTIFY asks for {name}: {identify}");
     }
+    assert_eq!(intents & (1 << 1), 0, "no GUILD_MEMBERS: {identify}");
     assert_eq!(identify["shard"], json!([0, 1]));
 
     fake.dispatch(
@@ -361,4 +359,62 @@ async fn invite_codes_and_who_deleted_or_created_are_filled_where_discord_can_te
     let role = node_events(&host, 1).await;
     assert_eq!(role[0]["data"]["createdBy"], MODERATOR.to_string());
     host.stop().await;
+}
+
+/// Intents: as configured when listed; a refusal of privileged ones (4014) ends the gateway with
+/// an error naming them and where to enable them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_intents_are_asked_for_and_a_refusal_names_the_privileged_ones() {
+    use guildhost::discord::gateway::{self, GatewayFailure, GatewaySettings, Shards};
+    use guildhost::discord::rest::{RestMode, http_client};
+
+    let fake = match FakeDiscord::start(&[GUILD]).await {
+        Ok(fake) => fake,
+        Err(e) => panic!("{e:#}"),
+    };
+    let base = fake.base_url();
+    let host = Host::start_and(&[], move |config| {
+        host_support::use_fake_discord(config, base);
+        config.discord.intents = Some(vec!["GUILDS".into(), "GUILD_MEMBERS".into()]);
+    })
+    .await;
+    let identify = match fake.wait_for_identify(Duration::from_secs(20)).await {
+        Ok(identify) => identify,
+        Err(e) => panic!("{e:#}"),
+    };
+    assert_eq!(identify["intents"], (1 << 0) | (1 << 1), "{identify}");
+    host.stop().await;
+
+    // A bot not approved for MESSAGE_CONTENT asks for it.
+    fake.refuse_intents(1 << 15);
+    let (events, _received) = tokio::sync::mpsc::channel(16);
+    let settings = GatewaySettings {
+        http: http_client("fake-token", &RestMode::Proxy(fake.base_url())),
+        shards: Shards::Range {
+            range: 0..1,
+            total: 1,
+        },
+        message_cache: 10,
+        recent: Default::default(),
+        voice: None,
+        interactions: Default::default(),
+        intents: gateway::intents_for(["MESSAGE_CREATED", "MEMBER_LEFT"]),
+    };
+    let ended = tokio::time::timeout(
+        Duration::from_secs(30),
+        gateway::run(settings, events, std::future::pending()),
+    )
+    .await;
+    match ended {
+        Ok(Err(failure @ GatewayFailure::IntentsRefused { .. })) => {
+            let text = failure.to_string();
+            assert!(
+                text.contains("4014")
+                    && text.contains("GUILD_MEMBERS, MESSAGE_CONTENT")
+                    && text.contains("Developer Portal"),
+                "{text}"
+            );
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
 }

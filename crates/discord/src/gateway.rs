@@ -19,10 +19,11 @@ use std::num::NonZeroU64;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
+pub use serenity::all::GatewayIntents;
 use serenity::all::{
-    ChannelId, Context, EventHandler, GatewayIntents, Guild, GuildChannel, GuildId,
-    GuildMemberUpdateEvent, Interaction, InviteCreateEvent, InviteDeleteEvent, Member, MessageId,
-    MessageUpdateEvent, Role, User,
+    ChannelId, Context, EventHandler, Guild, GuildChannel, GuildId, GuildMemberUpdateEvent,
+    Interaction, InviteCreateEvent, InviteDeleteEvent, Member, MessageId, MessageUpdateEvent, Role,
+    User,
 };
 use serenity::gateway::VoiceGatewayManager;
 use serenity::http::Http;
@@ -40,9 +41,9 @@ use guildhost_protocol::{self as p, Envelope, LeaveReason, Message, Payload, Sno
 /// How long the deferral of a late interaction may take.
 const DEFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The intents ingest needs: guild state, members (privileged), bans and audit entries, messages
-/// with their content (privileged), invites (for the invite a member joined with), and voice
-/// states for songbird.
+/// Every intent ingest can use: guild state, members (privileged), bans and audit entries,
+/// messages with their content (privileged), invites (for the invite a member joined with), and
+/// voice states for songbird.
 pub fn intents() -> GatewayIntents {
     GatewayIntents::GUILDS
         | GatewayIntents::GUILD_MEMBERS
@@ -51,6 +52,90 @@ pub fn intents() -> GatewayIntents {
         | GatewayIntents::MESSAGE_CONTENT
         | GatewayIntents::GUILD_INVITES
         | GatewayIntents::GUILD_VOICE_STATES
+}
+
+/// The intents that bring the events of `types` (message type names, as plugins subscribe to
+/// them), on top of what the host always needs: guild state, and voice states for the player.
+/// Interactions need no intent.
+pub fn intents_for<'a>(types: impl IntoIterator<Item = &'a str>) -> GatewayIntents {
+    let mut intents = GatewayIntents::GUILDS | GatewayIntents::GUILD_VOICE_STATES;
+    for type_name in types {
+        intents |= match type_name {
+            "MESSAGE_CREATED" | "MESSAGE_EDITED" => {
+                GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT
+            }
+            "MESSAGE_DELETED" | "MESSAGE_BULK_DELETED" => GatewayIntents::GUILD_MESSAGES,
+            "MEMBER_JOINED" => GatewayIntents::GUILD_MEMBERS | GatewayIntents::GUILD_INVITES,
+            "MEMBER_LEFT" | "MEMBER_UPDATED" => GatewayIntents::GUILD_MEMBERS,
+            _ => GatewayIntents::empty(),
+        };
+    }
+    intents
+}
+
+/// The intents named in `names` (Discord's names, `GUILD_MEMBERS`), or the first name that is
+/// not one, with the name it most likely meant.
+pub fn parse_intents<S: AsRef<str>>(names: &[S]) -> Result<GatewayIntents, String> {
+    let mut intents = GatewayIntents::empty();
+    for (index, name) in names.iter().enumerate() {
+        let name = name.as_ref();
+        match GatewayIntents::from_name(name) {
+            Some(intent) => intents |= intent,
+            None => {
+                let known: Vec<&str> = GatewayIntents::all().iter_names().map(|(n, _)| n).collect();
+                let hint = guildhost_rules::nearest(name, known.iter().copied())
+                    .map(|meant| format!("did you mean \"{meant}\"? "))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "[{index}]: {name:?} is not a gateway intent; {hint}the intents are: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(intents)
+}
+
+/// The names of `intents`, as Discord spells them.
+pub fn intent_names(intents: GatewayIntents) -> Vec<&'static str> {
+    intents.iter_names().map(|(name, _)| name).collect()
+}
+
+/// Why the gateway stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayFailure {
+    /// Discord closed with 4014: a privileged intent asked for is not enabled for the bot.
+    #[error(
+        "Discord refused the gateway intents (close code 4014): the privileged ones asked for \
+         are {} — enable them for the bot in the Developer Portal (Bot → Privileged Gateway \
+         Intents), or leave them out of [discord] intents",
+        .privileged.join(", ")
+    )]
+    IntentsRefused {
+        /// The privileged intents that were asked for (Discord does not say which it refused).
+        privileged: Vec<&'static str>,
+    },
+    /// Anything else serenity reports.
+    #[error(transparent)]
+    Serenity(#[from] serenity::Error),
+}
+
+/// The failure as an operator can act on it: a refusal of intents names the privileged ones.
+fn explain(error: serenity::Error, intents: GatewayIntents) -> GatewayFailure {
+    match error {
+        serenity::Error::Gateway(serenity::gateway::GatewayError::DisallowedGatewayIntents) => {
+            GatewayFailure::IntentsRefused {
+                privileged: intent_names(intents & privileged_intents()),
+            }
+        }
+        other => GatewayFailure::Serenity(other),
+    }
+}
+
+fn privileged_intents() -> GatewayIntents {
+    GatewayIntents::GUILD_MEMBERS
+        | GatewayIntents::GUILD_PRESENCES
+        | GatewayIntents::MESSAGE_CONTENT
 }
 
 /// Which shards this process runs.
@@ -81,6 +166,8 @@ pub struct GatewaySettings {
     pub voice: Option<Arc<dyn VoiceGatewayManager>>,
     /// Where interactions are noted for the executor to answer (and deferred when late).
     pub interactions: Arc<Interactions>,
+    /// The intents asked for at IDENTIFY.
+    pub intents: GatewayIntents,
 }
 
 /// Runs the gateway until `shutdown` resolves, sending each event to `events`.
@@ -88,7 +175,7 @@ pub async fn run(
     settings: GatewaySettings,
     events: mpsc::Sender<Message>,
     shutdown: impl Future<Output = ()> + Send,
-) -> serenity::Result<()> {
+) -> Result<(), GatewayFailure> {
     let handler = Ingest {
         events,
         recent: settings.recent,
@@ -97,12 +184,14 @@ pub async fn run(
         invites: InviteTracker::default(),
         audit: AuditTrail::default(),
     };
-    let mut builder = serenity::all::ClientBuilder::new_with_http(settings.http, intents())
-        .event_handler(handler);
+    let intents = settings.intents;
+    tracing::info!(intents = ?intent_names(intents), "gateway intents");
+    let mut builder =
+        serenity::all::ClientBuilder::new_with_http(settings.http, intents).event_handler(handler);
     if let Some(voice) = settings.voice {
         builder = builder.voice_manager_arc(voice);
     }
-    let mut client = builder.await?;
+    let mut client = builder.await.map_err(GatewayFailure::Serenity)?;
     let shard_manager = client.shard_manager.clone();
     let shards = settings.shards;
     let running = async move {
@@ -112,7 +201,7 @@ pub async fn run(
         }
     };
     tokio::select! {
-        result = running => result,
+        result = running => result.map_err(|e| explain(e, intents)),
         () = shutdown => {
             shard_manager.shutdown_all().await;
             Ok(())

@@ -31,6 +31,7 @@ use crate::protocol::{Message, TypePolicy};
 use crate::queue::{Completion, Job, JobFailure, JobOptions, NewJob, RedisConn};
 
 use super::executor::moderation_report;
+use super::guild_order::{GuildOrder, Place};
 use super::outputs::derived_id;
 use super::routes::EXECUTE_QUEUE;
 
@@ -121,6 +122,7 @@ pub struct CommandJobs {
     prefix: String,
     config: Arc<Config>,
     runner: Arc<dyn RunCommand>,
+    order: Arc<GuildOrder>,
 }
 
 impl std::fmt::Debug for CommandJobs {
@@ -151,6 +153,7 @@ impl CommandJobs {
             prefix: prefix.to_owned(),
             config,
             runner,
+            order: Arc::default(),
         }
     }
 
@@ -239,27 +242,49 @@ impl CommandJobs {
 
     /// Carries out a new plan for `job`: a plan with no step completes the job with what it owes
     /// at once (nothing to record); one with steps is recorded, then run.
-    pub async fn start(&self, job: &Job, plan: Plan) -> Result<Completion, JobFailure> {
+    pub async fn start(
+        &self,
+        job: &Job,
+        plan: Plan,
+        place: Place,
+    ) -> Result<Completion, JobFailure> {
         if plan.steps.is_empty() {
             return Ok(Completion::value(json!({ "plugins": plan.plugins }))
                 .with_outputs(plan.owed.into_iter().map(NewJob::from).collect()));
         }
-        self.carry_out(job, plan, true).await
+        self.carry_out(job, plan, true, place).await
     }
 
-    /// Resumes the plan an earlier attempt of `job` recorded, if there is one.
-    pub async fn resume(&self, job: &Job) -> Option<Result<Completion, JobFailure>> {
+    /// Resumes the plan an earlier attempt of `job` recorded, if there is one; `place` is
+    /// given back when there is none.
+    pub async fn resume(
+        &self,
+        job: &Job,
+        place: Place,
+    ) -> Result<Result<Completion, JobFailure>, Place> {
         match self.saved_plan(job).await {
-            Ok(Some(plan)) => Some(self.carry_out(job, plan, false).await),
-            Ok(None) => None,
-            Err(failure) => Some(Err(failure)),
+            Ok(Some(plan)) => Ok(self.carry_out(job, plan, false, place).await),
+            Ok(None) => Err(place),
+            Err(failure) => Ok(Err(failure)),
         }
+    }
+
+    /// A place in `guild`'s line for the steps of a job taken now: one guild's commands reach
+    /// Discord in the order their jobs were taken.
+    pub fn place(&self, guild: Option<crate::protocol::Snowflake>) -> Place {
+        self.order.place(guild)
     }
 
     /// Runs `plan` for `job` from its first step not done, writing the plan first when it is
     /// new. The job's result: completed with what was done, or failed with Discord's reason
     /// (what the plan owes is added when the failure is final).
-    async fn carry_out(&self, job: &Job, plan: Plan, new: bool) -> Result<Completion, JobFailure> {
+    async fn carry_out(
+        &self,
+        job: &Job,
+        plan: Plan,
+        new: bool,
+        place: Place,
+    ) -> Result<Completion, JobFailure> {
         let recorded = !plan.derived;
         let mut done = if !new {
             self.done_steps(job).await?
@@ -271,6 +296,9 @@ impl CommandJobs {
         };
         done.resize(plan.steps.len(), None);
         let last_step = plan.steps.len().saturating_sub(1);
+        // The guild's turn covers the steps only: records, plugins and the next job's plan run
+        // beside it.
+        let turn = place.turn().await;
         let mut ends: Vec<StepEnd> = Vec::with_capacity(plan.steps.len());
         let mut failure: Option<(String, bool)> = None;
         for (index, step) in plan.steps.iter().enumerate() {
@@ -297,16 +325,12 @@ impl CommandJobs {
             match self.runner.run_command(&message).await {
                 Ok(outcome) => {
                     let outcome = serde_json::to_value(&outcome).unwrap_or(Value::Null);
-                    if recorded {
-                        // The last step done settles the job: its record is kept only for the
-                        // moment the worker takes to write the completion.
-                        let ttl = if index == last_step {
-                            SETTLED_PLAN_TTL
-                        } else {
-                            PLAN_TTL
-                        };
+                    // The last step needs no record: once it is done the job completes, and a
+                    // retry after a lost completion repeats it with the same nonce (posts) or
+                    // idempotently (the rest).
+                    if recorded && index != last_step {
                         let field = format!("done:{index}");
-                        self.write(job, &[(&field, outcome.to_string())], ttl)
+                        self.write(job, &[(&field, outcome.to_string())], PLAN_TTL)
                             .await?;
                     }
                     ends.push(StepEnd::Done(outcome));
@@ -324,13 +348,17 @@ impl CommandJobs {
             None => true,
             Some((_, permanent)) => *permanent || last_attempt,
         };
-        // A failure that settles the job shortens its record (a success did with its last step).
-        if recorded
-            && settled
-            && failure.is_some()
-            && let Err(e) = self.write(job, &[], SETTLED_PLAN_TTL).await
-        {
-            tracing::warn!(reason = %e.message, "could not shorten the job's record");
+        drop(turn);
+        // A settled job's record is kept only for the moment the worker takes to write its
+        // outcome; shortened on the side, as nothing waits for it.
+        if recorded && settled {
+            let jobs = self.clone();
+            let job = job.clone();
+            tokio::spawn(async move {
+                if let Err(e) = jobs.write(&job, &[], SETTLED_PLAN_TTL).await {
+                    tracing::warn!(reason = %e.message, "could not shorten the job's record");
+                }
+            });
         }
         let mut owed: Vec<NewJob> = plan.owed.iter().cloned().map(NewJob::from).collect();
         owed.extend(self.reports(job, &plan, &ends, &failure, attempt)?);

@@ -605,19 +605,23 @@ impl JobHandler for Dispatcher {
         if &*job.queue == GATEWAY_QUEUE {
             self.targets.learn(&message);
         }
-        let turn = self.order.turn(message.envelope.guild_id).await;
-        // The API's command: carried out here, its steps in the guild's order (the turn is
-        // held until they are done), resumed from its record on a retry.
+        // Places in the guild's lines are taken now, in the order jobs were taken: one for the
+        // plugin calls, one for a command job's steps (see `command_job`).
+        let guild = message.envelope.guild_id;
+        let dispatch_place = self.order.place(guild);
         let commands = self
             .commands
             .as_ref()
             .filter(|_| is_command_queue(&job.queue));
-        if let Some(resumed) = match commands {
-            Some(commands) => commands.resume(job).await,
-            None => None,
-        } {
-            return resumed;
+        let mut step_place = None;
+        if let Some(commands) = commands {
+            // The API's command: resumed from its record on a retry, without the plugins.
+            match commands.resume(job, commands.place(guild)).await {
+                Ok(resumed) => return resumed,
+                Err(place) => step_place = Some(place),
+            }
         }
+        let turn = dispatch_place.turn().await;
         self.apply_config_update(&message).await?;
         let forwarded = self.forward_gateway_event(job, &message);
         let dashboard = self.dashboard_copy(job, &message);
@@ -629,13 +633,16 @@ impl JobHandler for Dispatcher {
                 .chain(self.not_available(job, &message))
                 .collect();
             let mut completion = self.unhandled(job, &message, owed)?;
-            return match commands {
-                Some(commands) => {
+            drop(turn);
+            return match (commands, step_place) {
+                (Some(commands), Some(place)) => {
                     let plugins = completion.return_value["plugins"].take();
                     let plan = Plan::from_replies(completion.outputs, plugins);
-                    commands.start(job, plan.derived_from_the_job()).await
+                    commands
+                        .start(job, plan.derived_from_the_job(), place)
+                        .await
                 }
-                None => Ok(completion),
+                _ => Ok(completion),
             };
         }
         // Each plugin gets the message, or, for work addressed to every guild, one copy per
@@ -671,8 +678,8 @@ impl JobHandler for Dispatcher {
             pending.push((plugin, incoming, call));
         }
         // Submitted in order: the lanes keep that order from here, so the guild's next job may
-        // start while these calls run; a command job keeps the turn for its steps.
-        let _turn = commands.is_some().then_some(turn);
+        // start while these calls run (a command job's steps wait for their own place).
+        drop(turn);
 
         let causation = Causation::of(&message.envelope);
         let mut outputs = Vec::new();
@@ -745,12 +752,12 @@ impl JobHandler for Dispatcher {
         }
         outputs.extend(forwarded);
         outputs.extend(dashboard);
-        match commands {
-            Some(commands) => {
+        match (commands, step_place) {
+            (Some(commands), Some(place)) => {
                 let plan = Plan::from_replies(outputs, json!(reports));
-                commands.start(job, plan).await
+                commands.start(job, plan, place).await
             }
-            None => Ok(Completion::value(json!({ "plugins": reports })).with_outputs(outputs)),
+            _ => Ok(Completion::value(json!({ "plugins": reports })).with_outputs(outputs)),
         }
     }
 }

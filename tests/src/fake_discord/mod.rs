@@ -135,6 +135,9 @@ struct Inner {
     members: std::collections::HashSet<(u64, u64)>,
     /// Each guild's invites as (code, uses), for `GET /guilds/{g}/invites`.
     invites: HashMap<u64, Vec<(String, u64)>>,
+    /// Privileged intents the bot is not approved for: an IDENTIFY asking for one is closed
+    /// with 4014, as Discord does.
+    unapproved_intents: u64,
 }
 
 struct Shared {
@@ -229,6 +232,12 @@ impl FakeDiscord {
             fields.insert("options".to_owned(), options);
         }
         self.shared.lock().audit_log.insert(0, entry);
+    }
+
+    /// Refuses IDENTIFY with close code 4014 when it asks for any of `intents` (bits), as
+    /// Discord does for privileged intents a bot is not approved for.
+    pub fn refuse_intents(&self, intents: u64) {
+        self.shared.lock().unapproved_intents = intents;
     }
 
     /// Sets `guild`'s invites (code, uses): what `GET /guilds/{g}/invites` answers from now on.
@@ -612,8 +621,20 @@ async fn run_gateway(shared: Arc<Shared>, mut socket: WebSocket) {
                     Some(1) if socket.send(send(json!({ "op": 11 }))).await.is_err() => return,
                     Some(1) => {}
                     Some(2) => {
-                        shared.lock().identify.push(payload["d"].clone());
+                        let unapproved = {
+                            let mut inner = shared.lock();
+                            inner.identify.push(payload["d"].clone());
+                            payload["d"]["intents"].as_u64().unwrap_or(0) & inner.unapproved_intents
+                        };
                         shared.changed.notify_waiters();
+                        if unapproved != 0 {
+                            let close = axum::extract::ws::CloseFrame {
+                                code: 4014,
+                                reason: "Disallowed intent(s).".into(),
+                            };
+                            let _ = socket.send(WsMessage::Close(Some(close))).await;
+                            return;
+                        }
                         seq += 1;
                         let ready = fixtures::ready(BOT_USER_ID, APPLICATION_ID, &shared.guilds, &format!("ws://{}/gw", shared.addr));
                         if socket.send(send(json!({ "op": 0, "s": seq, "t": "READY", "d": ready }))).await.is_err() {
