@@ -389,8 +389,8 @@ async fn drain_guildhost(
             let _ = stopped.await;
         };
         match pipeline {
-            // The full pipeline: decode and validate, one plugin call, the outputs enqueued
-            // with the completion.
+            // The command path: decode and validate, one plugin call, the plan recorded and
+            // carried out (dry) within the job.
             Some(dispatcher) => {
                 let handler = handler_fn(move |job| {
                     count();
@@ -790,13 +790,13 @@ async fn main() -> anyhow::Result<()> {
         (median(&values), range(&values, decimals))
     };
     let guildhost_work = if settings.scoped {
-        "guildhost runs the full pipeline with the moderation plugin guild-scoped: decode + validate, the plugin, its two replies (DM, ban) target-checked and budgeted, enqueued with the completion"
+        "guildhost runs the command path with the moderation plugin guild-scoped: decode + validate, the plugin, its two replies (DM, ban) target-checked and budgeted, recorded and carried out (dry) within the job"
     } else if settings.hostile {
         "guildhost runs the full pipeline while a hostile guild plugin in another guild blocks in every call of its own queue on the same plugin threads"
     } else if settings.notify {
-        "guildhost runs the full pipeline: decode + validate, the moderation plugin, its two replies (DM, ban) enqueued with the completion"
+        "guildhost runs the command path: decode + validate, the moderation plugin, its two replies (DM, ban) recorded and carried out (dry) within the job"
     } else if settings.pipeline {
-        "guildhost runs the full pipeline: decode + validate, the moderation plugin, its output enqueued with the completion"
+        "guildhost runs the command path: decode + validate, the moderation plugin, its ban recorded and carried out (dry) within the job"
     } else {
         "no-op handlers"
     };
