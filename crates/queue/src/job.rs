@@ -1,5 +1,6 @@
 //! Jobs: the parsed form of a Bull job hash, and the description of a job to add.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::options::JobOptions;
@@ -81,7 +82,15 @@ pub struct Job {
     pub progress: Option<String>,
     /// The debounce slot the job owns (`deid`, set from Bull's `debounce.id` option), if any.
     pub debounce_id: Option<String>,
+    /// What a handler noted on the job in an earlier attempt ([`crate::Queue::note`]): the
+    /// hash's fields named `gh:<name>`, by name. Bull ignores them; they go with the job.
+    pub notes: BTreeMap<String, String>,
+    /// The lock token the worker holds the job under (set by the worker that took it).
+    pub lock_token: Option<Arc<str>>,
 }
+
+/// The prefix of the job-hash fields that hold a handler's notes.
+pub(crate) const NOTE_PREFIX: &str = "gh:";
 
 /// A number field, read in place (no copy of the value).
 fn parse_num<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
@@ -126,6 +135,10 @@ impl Job {
                 b"stalledCounter" => job.stalled_counter = parse_num(value.as_ref()).unwrap_or(0),
                 b"progress" => job.progress = Some(text(value.into())),
                 b"deid" => job.debounce_id = Some(text(value.into())),
+                name if name.starts_with(NOTE_PREFIX.as_bytes()) => {
+                    let name = text(name[NOTE_PREFIX.len()..].to_vec());
+                    job.notes.insert(name, text(value.into()));
+                }
                 _ => {}
             }
         }

@@ -13,7 +13,7 @@ use super::now_ms;
 use super::options::{Backoff, JobOptions, RepeatOptions};
 use super::repeat::{iteration_id_prefix, plan_iteration, repeat_key};
 use super::scripts::{
-    Add, AddRecord, Pause, PauseAction, RemoveDelayed, RemoveRepeatable, RepeatMode,
+    Add, AddRecord, Note, Pause, PauseAction, RemoveDelayed, RemoveRepeatable, RepeatMode,
 };
 
 /// Applies Bull's add-time defaults: `attempts`, `delay`, `timestamp`, normalized `backoff`.
@@ -285,6 +285,23 @@ impl Queue {
             delayed,
             paused,
         })
+    }
+
+    /// Writes `notes` on `job`, held by a worker of this queue: fields the job keeps (through
+    /// retries, stalls and other workers) and hands back in [`Job::notes`]. Returns false, and
+    /// writes nothing, when the job's lock is no longer the one it was taken under.
+    pub async fn note(&self, job: &Job, notes: &[(&str, &str)]) -> QueueResult<bool> {
+        let Some(token) = job.lock_token.as_deref() else {
+            return Ok(false);
+        };
+        Ok(Note {
+            keys: &self.keys,
+            id: &job.id,
+            token,
+            notes,
+        }
+        .run(&self.conn)
+        .await?)
     }
 
     /// Reads a job; `None` when its hash does not exist.

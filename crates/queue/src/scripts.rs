@@ -52,6 +52,11 @@ script!(
     "Records a failed attempt: retry, backoff, or final failure + dead letter."
 );
 script!(EXTEND, "extend.lua", "Renews the locks of several jobs.");
+script!(
+    NOTE,
+    "note.lua",
+    "Writes a handler's notes on a job it holds."
+);
 script!(PROMOTE, "promote.lua", "Promotes due delayed jobs.");
 script!(STALLED, "stalled.lua", "The throttled stalled-job check.");
 script!(PAUSE, "pause.lua", "Global pause and resume.");
@@ -454,6 +459,36 @@ impl Fail<'_> {
             record.push_args(&mut invocation);
         }
         invoke(invocation, conn).await.map(JobStatus::from_reply)
+    }
+}
+
+/// `note.lua`: a handler's notes on a job held under `token`.
+pub(crate) struct Note<'a> {
+    /// The job's queue.
+    pub(crate) keys: &'a QueueKeys,
+    /// The job id.
+    pub(crate) id: &'a str,
+    /// The lock token the job is held under.
+    pub(crate) token: &'a str,
+    /// Name/value pairs.
+    pub(crate) notes: &'a [(&'a str, &'a str)],
+}
+
+impl Note<'_> {
+    /// Whether the notes were written (false: the lock is not ours).
+    pub(crate) async fn run(&self, conn: &RedisConn) -> RedisResult<bool> {
+        let mut invocation = NOTE.prepare_invoke();
+        let job_key = self.keys.job(self.id);
+        invocation
+            .key(&job_key)
+            .key(self.keys.lock(self.id))
+            .arg(self.token);
+        for (name, value) in self.notes {
+            invocation.arg(*name).arg(*value);
+        }
+        invoke::<i64>(invocation, conn)
+            .await
+            .map(|written| written == 1)
     }
 }
 

@@ -8,10 +8,12 @@
 //! the plugins gave them (the moderation plugin's DM before its ban), and what is owed with the
 //! job's outcome whatever it is (events such as `CASE_CREATED`, commands for later, warnings for
 //! the moderation plugin, one `MODERATION_ACTION_COMPLETED` per moderation step). The plan is
-//! written to Redis before its first step runs and each step's outcome as soon as it is known,
-//! under a key of the job, so a retry — or another host, after this one was killed — resumes at
-//! the first step not done instead of asking the plugins again: a case is opened once, a ban is
-//! sent once. A step cut off between Discord acting and its record being written runs again
+//! noted on the job itself (a field of its hash, `Queue::note`) before its first step runs, and
+//! each step's outcome but the last as soon as it is known, so a retry — or another host, after
+//! this one was killed — reads it back with the job and resumes at the first step not done
+//! instead of asking the plugins again: a case is opened once, a ban is sent once. The notes go
+//! with the job's hash (its retention, its removal), so there is nothing else to keep or expire.
+//! A step cut off between Discord acting and its record being written runs again
 //! with the same nonce (posts, DMs: Discord keeps one message per nonce) or is idempotent
 //! (bans, kicks, timeouts, roles, deletions), so Discord acts once.
 //!
@@ -19,7 +21,6 @@
 //! so it is published exactly once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -28,18 +29,13 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::discord::{DiscordError, Outcome};
 use crate::protocol::{Message, TypePolicy};
-use crate::queue::{Completion, Job, JobFailure, JobOptions, NewJob, RedisConn};
+use crate::queue::{Completion, Job, JobFailure, JobOptions, NewJob, Queue, RedisConn};
 
 use super::executor::moderation_report;
 use super::guild_order::{GuildOrder, Place};
 use super::outputs::derived_id;
 use super::routes::EXECUTE_QUEUE;
 
-/// How long a plan in progress is kept: longer than any sensible backoff between attempts.
-const PLAN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long a plan is kept once the job's outcome is final: the time for the worker to write
-/// that outcome (a host dying in between leaves the job to another, which must find the plan).
-const SETTLED_PLAN_TTL: Duration = Duration::from_secs(10 * 60);
 /// Report ids are derived past the plugins' outputs' indexes.
 const REPORT_INDEX_BASE: usize = 1 << 20;
 
@@ -157,87 +153,49 @@ impl CommandJobs {
         }
     }
 
-    /// The record of `job`: its id and timestamp, so a job re-added under the same custom id
-    /// starts afresh.
-    fn key(&self, job: &Job) -> String {
-        format!(
-            "{}:guildhost:steps:{}:{}:{}",
-            self.prefix,
-            job.queue,
-            job.id,
-            job.timestamp.unwrap_or(0)
-        )
-    }
-
-    /// The plan an earlier attempt of `job` wrote, if any.
-    async fn saved_plan(&self, job: &Job) -> Result<Option<Plan>, JobFailure> {
-        let mut conn = self.conn.clone();
-        let text: Option<String> = redis::cmd("HGET")
-            .arg(self.key(job))
-            .arg("plan")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| JobFailure::retryable(format!("reading the job's plan: {e}")))?;
-        match text {
+    /// The plan an earlier attempt of `job` noted on it, if any (read with the job: no trip to
+    /// Redis).
+    fn saved_plan(job: &Job) -> Result<Option<Plan>, JobFailure> {
+        match job.notes.get("plan") {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                JobFailure::permanent(format!("the job's saved plan cannot be read: {e}"))
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| {
+                JobFailure::permanent(format!("the job's noted plan cannot be read: {e}"))
             }),
         }
     }
 
-    async fn save_plan(&self, job: &Job, plan: &Plan) -> Result<(), JobFailure> {
-        let text = serde_json::to_string(plan)
-            .map_err(|e| JobFailure::permanent(format!("encoding the job's plan: {e}")))?;
-        self.write(job, &[("plan", text)], PLAN_TTL).await
-    }
-
-    async fn write(
-        &self,
-        job: &Job,
-        fields: &[(&str, String)],
-        ttl: Duration,
-    ) -> Result<(), JobFailure> {
-        let key = self.key(job);
-        let mut pipe = redis::pipe();
-        if !fields.is_empty() {
-            pipe.cmd("HSET").arg(&key);
-            for (field, value) in fields {
-                pipe.arg(*field).arg(value);
-            }
-            pipe.ignore();
+    /// Notes `notes` on `job` (with it in Redis, under the worker's lock).
+    async fn note(&self, job: &Job, notes: &[(&str, &str)]) -> Result<(), JobFailure> {
+        let queue = Queue::new(self.conn.clone(), &self.prefix, &job.queue);
+        match queue.note(job, notes).await {
+            Ok(true) => Ok(()),
+            // Another worker holds the job now: this attempt must not act for it.
+            Ok(false) => Err(JobFailure::retryable(
+                "the job's lock was lost before its plan was noted; another worker has it",
+            )),
+            Err(e) => Err(JobFailure::retryable(format!(
+                "noting the job's progress: {e}"
+            ))),
         }
-        pipe.cmd("PEXPIRE")
-            .arg(&key)
-            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
-            .ignore();
-        let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| JobFailure::retryable(format!("recording the job's progress: {e}")))
     }
 
-    async fn done_steps(&self, job: &Job) -> Result<Vec<Option<Value>>, JobFailure> {
-        let mut conn = self.conn.clone();
-        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(self.key(job))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| JobFailure::retryable(format!("reading the job's progress: {e}")))?;
+    /// The outcomes of the steps an earlier attempt noted as done, by index.
+    fn done_steps(job: &Job) -> Vec<Option<Value>> {
         let mut done = Vec::new();
-        for (field, value) in fields {
-            let Some(index) = field
+        for (name, value) in &job.notes {
+            let Some(index) = name
                 .strip_prefix("done:")
                 .and_then(|i| i.parse::<usize>().ok())
+                .filter(|&i| i < 1024)
             else {
                 continue;
             };
             if done.len() <= index {
                 done.resize(index + 1, None);
             }
-            done[index] = Some(serde_json::from_str(&value).unwrap_or(Value::Null));
+            done[index] = Some(serde_json::from_str(value).unwrap_or(Value::Null));
         }
-        Ok(done)
+        done
     }
 
     /// Carries out a new plan for `job`: a plan with no step completes the job with what it owes
@@ -262,7 +220,7 @@ impl CommandJobs {
         job: &Job,
         place: Place,
     ) -> Result<Result<Completion, JobFailure>, Place> {
-        match self.saved_plan(job).await {
+        match Self::saved_plan(job) {
             Ok(Some(plan)) => Ok(self.carry_out(job, plan, false, place).await),
             Ok(None) => Err(place),
             Err(failure) => Ok(Err(failure)),
@@ -287,9 +245,11 @@ impl CommandJobs {
     ) -> Result<Completion, JobFailure> {
         let recorded = !plan.derived;
         let mut done = if !new {
-            self.done_steps(job).await?
+            Self::done_steps(job)
         } else if recorded {
-            self.save_plan(job, &plan).await?;
+            let text = serde_json::to_string(&plan)
+                .map_err(|e| JobFailure::permanent(format!("encoding the job's plan: {e}")))?;
+            self.note(job, &[("plan", &text)]).await?;
             Vec::new()
         } else {
             Vec::new()
@@ -329,9 +289,8 @@ impl CommandJobs {
                     // retry after a lost completion repeats it with the same nonce (posts) or
                     // idempotently (the rest).
                     if recorded && index != last_step {
-                        let field = format!("done:{index}");
-                        self.write(job, &[(&field, outcome.to_string())], PLAN_TTL)
-                            .await?;
+                        let name = format!("done:{index}");
+                        self.note(job, &[(&name, &outcome.to_string())]).await?;
                     }
                     ends.push(StepEnd::Done(outcome));
                 }
@@ -342,24 +301,8 @@ impl CommandJobs {
                 }
             }
         }
-        let attempt = job.attempts_made.saturating_add(1);
-        let last_attempt = attempt >= job.opts.total_attempts();
-        let settled = match &failure {
-            None => true,
-            Some((_, permanent)) => *permanent || last_attempt,
-        };
         drop(turn);
-        // A settled job's record is kept only for the moment the worker takes to write its
-        // outcome; shortened on the side, as nothing waits for it.
-        if recorded && settled {
-            let jobs = self.clone();
-            let job = job.clone();
-            tokio::spawn(async move {
-                if let Err(e) = jobs.write(&job, &[], SETTLED_PLAN_TTL).await {
-                    tracing::warn!(reason = %e.message, "could not shorten the job's record");
-                }
-            });
-        }
+        let attempt = job.attempts_made.saturating_add(1);
         let mut owed: Vec<NewJob> = plan.owed.iter().cloned().map(NewJob::from).collect();
         owed.extend(self.reports(job, &plan, &ends, &failure, attempt)?);
         match failure {

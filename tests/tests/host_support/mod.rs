@@ -60,6 +60,13 @@ impl Host {
     }
 
     async fn start_from(built: &str, plugins: &[&str], edit: impl FnOnce(&mut Config)) -> Host {
+        // `GUILDHOST_TEST_LOG=debug` shows the host's log when a suite needs looking into.
+        if let Ok(filter) = std::env::var("GUILDHOST_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let conn = redis().await;
         let prefix = unique_prefix();
         let dir = std::env::temp_dir().join(format!("{prefix}-plugins"));

@@ -139,6 +139,7 @@ impl<H> Run<'_, H> {
                 }
                 Taken::Job(mut job) => {
                     job.processed_on = Some(now);
+                    job.lock_token = Some(self.shared.token_arc());
                     jobs.push(Arc::new(job));
                 }
             }

@@ -205,12 +205,17 @@ struct Shared {
     keys: QueueKeys,
     /// The queue name, shared by every job taken.
     queue: Arc<str>,
-    token: String,
+    token: Arc<str>,
     options: WorkerOptions,
     held: Mutex<HashMap<String, Arc<Held>>>,
 }
 
 impl Shared {
+    /// The lock token, for the jobs taken under it.
+    fn token_arc(&self) -> Arc<str> {
+        self.token.clone()
+    }
+
     /// Records the locks of a taken batch (one lock of the table for the batch).
     fn hold_all(&self, jobs: Vec<Arc<Job>>) -> Vec<(Arc<Job>, Arc<Held>)> {
         let held: Vec<(Arc<Job>, Arc<Held>)> = jobs
@@ -291,7 +296,7 @@ impl Worker {
                 conn,
                 keys: QueueKeys::new(prefix, name),
                 queue: Arc::from(name),
-                token: uuid::Uuid::new_v4().to_string(),
+                token: Arc::from(uuid::Uuid::new_v4().to_string()),
                 options,
                 held: Mutex::new(HashMap::new()),
             }),
