@@ -111,7 +111,7 @@ impl Plan {
     }
 }
 
-/// Runs command jobs' plans and keeps their records in Redis.
+/// Runs command jobs' plans, noting them and their progress on the jobs themselves.
 #[derive(Clone)]
 pub struct CommandJobs {
     conn: RedisConn,
