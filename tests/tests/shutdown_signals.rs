@@ -115,6 +115,22 @@ impl Host {
 }
 
 /// The message ids the slow guest started, in order, from a host's stderr lines.
+/// Waits until at least `n` actions were executed and some job is in the plugin now (more jobs
+/// started in the plugin than executed: a job carries out its ban when its plugin call returns,
+/// so right after a wave of executions the next wave may not have started yet); returns how
+/// many were executed.
+async fn in_flight_after(setup: &Setup, host: &Host, n: usize) -> usize {
+    eventually(
+        Duration::from_secs(60),
+        &format!("{n} actions executed and a job in the plugin"),
+        || async {
+            let executed = setup.executed_at_least(n).await;
+            (started(&host.lines()).len() > executed).then_some(executed)
+        },
+    )
+    .await
+}
+
 fn started(lines: &[String]) -> Vec<String> {
     lines
         .iter()
@@ -275,7 +291,7 @@ async fn graceful_stop(signal: libc::c_int, label: &str) {
     let mut host = Host::start(&setup.config, "first");
     let jobs = setup.add_bans(REQUESTS).await;
 
-    let executed_at_signal = setup.executed_at_least(3).await;
+    let executed_at_signal = in_flight_after(&setup, &host, 3).await;
     let signalled_at = now_ms();
     host.signal(signal);
     assert!(
@@ -376,7 +392,7 @@ async fn a_second_signal_exits_at_once_and_loses_nothing() {
     let mut host = Host::start(&setup.config, "first");
     let jobs = setup.add_bans(REQUESTS).await;
 
-    let executed_at_signal = setup.executed_at_least(2).await;
+    let executed_at_signal = in_flight_after(&setup, &host, 2).await;
     host.signal(libc::SIGTERM);
     assert!(
         executed_at_signal < REQUESTS,
