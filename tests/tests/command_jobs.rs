@@ -15,10 +15,10 @@ use std::time::Duration;
 use axum::http::Method;
 use guildhost::queue::DeadLetters;
 use guildhost_tests::fake_discord::{FakeDiscord, Recorded, Scripted};
-use guildhost_tests::{KillOnDrop, eventually, node, redis_url, unique_prefix};
+use guildhost_tests::{KillOnDrop, eventually, redis_url, unique_prefix};
 use serde_json::{Value, json};
 
-use host_support::{Host, MEMBER, MODERATOR};
+use host_support::{Host, MEMBER, MODERATOR, node_finished};
 
 /// The guild at the fake; its `general` channel is the guild id + 1.
 const GUILD: u64 = 100_000_000_000_000_001;
@@ -54,35 +54,6 @@ fn send_message(content: &str) -> Value {
         "SEND_MESSAGE",
         json!({ "channelId": CHANNEL.to_string(), "content": content }),
     )
-}
-
-/// Sends `commands` to `queue` from Node with the seed's options and returns each job's
-/// outcome as `job.finished()` settled it (with `attemptsMade` and state).
-async fn node_finished(prefix: &str, queue: &str, commands: &[Value]) -> Vec<Value> {
-    let jobs: Vec<Value> = commands
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c["type"],
-                "data": c,
-                "opts": {
-                    "attempts": 3,
-                    "backoff": { "type": "exponential", "delay": 2000 },
-                    "removeOnComplete": 10,
-                    "removeOnFail": 5,
-                },
-            })
-        })
-        .collect();
-    let result = node(
-        "finished.js",
-        json!({ "prefix": prefix, "queue": queue, "jobs": jobs, "deadlineMs": 40000 }),
-    )
-    .await;
-    match result.as_array() {
-        Some(outcomes) if outcomes.len() == commands.len() => outcomes.clone(),
-        _ => panic!("finished.js gave {result}"),
-    }
 }
 
 async fn fake() -> FakeDiscord {

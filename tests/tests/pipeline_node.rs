@@ -7,7 +7,6 @@ mod host_support;
 
 use serde_json::{Value, json};
 
-use guildhost_tests::node;
 use host_support::{GUILD, Host, MEMBER, MODERATOR};
 
 const CHANNEL: &str = "500000000000000001";
@@ -27,33 +26,10 @@ fn command(kind: &str, data: Value) -> Value {
     })
 }
 
-/// `queue.add(command.type, command, {attempts: 3, backoff: exponential 2000, removeOnComplete:
-/// 10, removeOnFail: 5})`, as the seed's `commandFlow` does, from Node; returns once each job's
+/// Sends `commands` as the seed's `commandFlow` does, from Node; returns once each job's
 /// `job.finished()` resolved (each must: the command was carried out, here dry).
 async fn node_send(prefix: &str, queue: &str, commands: &[Value]) {
-    let jobs: Vec<Value> = commands
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c["type"],
-                "data": c,
-                "opts": {
-                    "attempts": 3,
-                    "backoff": { "type": "exponential", "delay": 2000 },
-                    "removeOnComplete": 10,
-                    "removeOnFail": 5,
-                },
-            })
-        })
-        .collect();
-    let result = node(
-        "finished.js",
-        json!({ "prefix": prefix, "queue": queue, "jobs": jobs }),
-    )
-    .await;
-    let outcomes = result.as_array().cloned().unwrap_or_default();
-    assert_eq!(outcomes.len(), commands.len(), "{result}");
-    for outcome in outcomes {
+    for outcome in host_support::node_finished(prefix, queue, commands).await {
         assert_eq!(outcome["ok"], true, "{outcome}");
     }
 }

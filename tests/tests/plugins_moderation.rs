@@ -210,6 +210,20 @@ async fn the_third_warning_times_the_member_out_for_an_hour() {
     host.stop().await;
 }
 
+/// Times `user` out for a minute in `guild`, with a case, and waits for the job.
+async fn time_out(host: &Host, guild: &str, user: &str) {
+    let timeout = envelope(
+        "TIMEOUT_USER",
+        guild,
+        json!({
+            "userId": user, "reason": "spam", "duration": 60, "moderatorId": MODERATOR,
+            "notifyUser": false, "createCase": true,
+        }),
+    );
+    let id = host.send("bot:moderation", &timeout).await;
+    host.completed("bot:moderation", &id).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cleanup_with_no_guild_expires_due_cases_in_every_guild() {
     let host = Host::start(&["moderation"]).await;
@@ -219,16 +233,7 @@ async fn a_cleanup_with_no_guild_expires_due_cases_in_every_guild() {
         "100000000000000013",
     ];
     for guild in guilds {
-        let timeout = envelope(
-            "TIMEOUT_USER",
-            guild,
-            json!({
-                "userId": MEMBER, "reason": "spam", "duration": 60, "moderatorId": MODERATOR,
-                "notifyUser": false, "createCase": true,
-            }),
-        );
-        let id = host.send("bot:moderation", &timeout).await;
-        host.completed("bot:moderation", &id).await;
+        time_out(&host, guild, MEMBER).await;
     }
     // As a schedule or the API sends it: no guild anywhere, every case due before tomorrow.
     let mut cleanup = envelope(
@@ -256,16 +261,7 @@ async fn a_cleanup_with_no_guild_expires_due_cases_in_every_guild() {
 
     // With `data.guildId`, only that guild's: a new case in each, one cleanup for the first.
     for guild in guilds {
-        let timeout = envelope(
-            "TIMEOUT_USER",
-            guild,
-            json!({
-                "userId": MODERATOR, "reason": "again", "duration": 60, "moderatorId": MODERATOR,
-                "notifyUser": false, "createCase": true,
-            }),
-        );
-        let id = host.send("bot:moderation", &timeout).await;
-        host.completed("bot:moderation", &id).await;
+        time_out(&host, guild, MODERATOR).await;
     }
     cleanup["data"]["guildId"] = json!(guilds[0]);
     let id = host.send("cleanup:tasks", &cleanup).await;

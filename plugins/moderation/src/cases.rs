@@ -220,14 +220,7 @@ impl<'h> CaseStore<'h> {
         if case.kind == Kind::Ban && case.is_open() {
             self.kv.set_string(&ban_key(&case.user_id), &case.id)?;
         }
-        if let Some(expires_at) = case.expires_at {
-            let mut index = self.expiring()?;
-            index.push(Expiring {
-                case_id: case.id.clone(),
-                expires_at,
-            });
-            self.kv.set_json(EXPIRING_KEY, &index)?;
-        }
+        self.index_expiry(&case)?;
         self.remember(request, &case)?;
         Ok((case, false))
     }
@@ -258,14 +251,7 @@ impl<'h> CaseStore<'h> {
                 self.forget_expiry(&case.id)?;
             }
             case.expires_at = new.expires_at;
-            if let Some(expires_at) = case.expires_at {
-                let mut index = self.expiring()?;
-                index.push(Expiring {
-                    case_id: case.id.clone(),
-                    expires_at,
-                });
-                self.kv.set_json(EXPIRING_KEY, &index)?;
-            }
+            self.index_expiry(case)?;
         }
         self.save(case)?;
         Ok(changes)
@@ -321,6 +307,19 @@ impl<'h> CaseStore<'h> {
             self.forget_expiry(&case.id)?;
         }
         Ok(old)
+    }
+
+    /// Adds `case` to the expiry index when it expires.
+    fn index_expiry(&self, case: &Case) -> Result<(), Error> {
+        let Some(expires_at) = case.expires_at else {
+            return Ok(());
+        };
+        let mut index = self.expiring()?;
+        index.push(Expiring {
+            case_id: case.id.clone(),
+            expires_at,
+        });
+        self.kv.set_json(EXPIRING_KEY, &index)
     }
 
     /// Removes case `id` from the expiry index.

@@ -318,6 +318,37 @@ pub async fn node_read_events(prefix: &str, queue: &str, count: usize) -> Vec<Va
         .collect()
 }
 
+/// Sends `commands` to `queue` from Node as the seed's `commandFlow` does
+/// (`queue.add(command.type, command, {attempts: 3, backoff: exponential 2000,
+/// removeOnComplete: 10, removeOnFail: 5})`) and returns each job's outcome as `job.finished()`
+/// settled it (`ok`, `value` or `reason`, `attemptsMade`, state), in the order of `commands`.
+pub async fn node_finished(prefix: &str, queue: &str, commands: &[Value]) -> Vec<Value> {
+    let jobs: Vec<Value> = commands
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c["type"],
+                "data": c,
+                "opts": {
+                    "attempts": 3,
+                    "backoff": { "type": "exponential", "delay": 2000 },
+                    "removeOnComplete": 10,
+                    "removeOnFail": 5,
+                },
+            })
+        })
+        .collect();
+    let result = guildhost_tests::node(
+        "finished.js",
+        json!({ "prefix": prefix, "queue": queue, "jobs": jobs, "deadlineMs": 40000 }),
+    )
+    .await;
+    match result.as_array() {
+        Some(outcomes) if outcomes.len() == commands.len() => outcomes.clone(),
+        _ => panic!("finished.js gave {result}"),
+    }
+}
+
 /// Makes the host consume `queue`, a cross-service queue it leaves to the API by default.
 pub fn consume(config: &mut Config, queue: &str) {
     config
