@@ -39,14 +39,7 @@ fn command(kind: &str, data: Value) -> Value {
 }
 
 fn moderation(kind: &str, extra: Value) -> Value {
-    let mut data = json!({
-        "userId": MEMBER, "reason": "spam", "moderatorId": MODERATOR,
-        "notifyUser": false, "createCase": true,
-    });
-    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-        data.extend(extra.clone());
-    }
-    command(kind, data)
+    command(kind, host_support::moderation_data(extra))
 }
 
 fn send_message(content: &str) -> Value {

@@ -54,16 +54,7 @@ async fn every_command_type_from_node_is_acted_on_and_its_events_reach_a_node_wo
         ],
     )
     .await;
-    let moderation = |kind: &str, extra: Value| {
-        let mut data = json!({
-            "userId": MEMBER, "reason": "spam", "moderatorId": MODERATOR,
-            "notifyUser": false, "createCase": true,
-        });
-        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-            data.extend(extra.clone());
-        }
-        command(kind, data)
-    };
+    let moderation = |kind: &str, extra: Value| command(kind, host_support::moderation_data(extra));
     node_send(
         &prefix,
         "bot:moderation",

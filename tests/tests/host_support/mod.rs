@@ -318,6 +318,19 @@ pub async fn node_read_events(prefix: &str, queue: &str, count: usize) -> Vec<Va
         .collect()
 }
 
+/// The data of a moderation request (BAN_USER, KICK_USER, …) against [`MEMBER`] by
+/// [`MODERATOR`], with a case and no DM, and `extra`'s fields over it.
+pub fn moderation_data(extra: Value) -> Value {
+    let mut data = json!({
+        "userId": MEMBER, "reason": "spam", "moderatorId": MODERATOR,
+        "notifyUser": false, "createCase": true,
+    });
+    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+        data.extend(extra.clone());
+    }
+    data
+}
+
 /// Sends `commands` to `queue` from Node as the seed's `commandFlow` does
 /// (`queue.add(command.type, command, {attempts: 3, backoff: exponential 2000,
 /// removeOnComplete: 10, removeOnFail: 5})`) and returns each job's outcome as `job.finished()`
