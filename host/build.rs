@@ -183,7 +183,10 @@ fn build_guests(plugins: &Path, target_dir: &Path) -> Result<(), String> {
         // Cargo's own output goes to stderr; stdout must stay free of anything that is not a
         // `cargo:` directive of this script.
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // An empty pipe, not the build's own stdin: nothing the nested cargo or its rustc
+        // probes read may depend on what the outer build was started with.
+        .stdin(Stdio::piped());
     for (name, _) in env::vars_os() {
         let Some(name) = name.to_str() else { continue };
         if SCRUBBED.contains(&name)

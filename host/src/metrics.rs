@@ -227,7 +227,7 @@ impl Metrics {
         let plugin_outputs_refused = Family::<PluginReasonLabels, Counter>::default();
         registry.register(
             "guildhost_plugin_outputs_refused",
-            "Plugin outputs dropped by the host, by plugin and reason (not_granted, scope, target, invalid, budget_depth, budget_chain, budget_rate, budget_delayed)",
+            "Plugin outputs dropped by the host, by plugin and reason (not_granted, scope, target, custom_id, invalid, budget_depth, budget_chain, budget_rate, budget_delayed)",
             plugin_outputs_refused.clone(),
         );
         let plugin_log_dropped = Family::<PluginLabel, Counter>::default();

@@ -270,6 +270,8 @@ fn within_rules(value: &Value) -> BoxedStrategy<Value> {
                     let key = key.clone();
                     let rules = match key.as_str() {
                         "commandName" | "commandNames" => command_names(child),
+                        // Enumerations in lower camel case (an interaction's kind, a reply's).
+                        "kind" | "response" => Just(child.clone()).boxed(),
                         _ => within_rules(child),
                     };
                     rules.prop_map(move |child| (key.clone(), child)).boxed()

@@ -3,9 +3,14 @@
 //! reaches only the plugin that declared its command, and that plugin's reply is the interaction
 //! response — at once when it comes in time, else as the edit of the response the host deferred.
 //!
-//! The guests: `slash-command` (global: `/ping`, `/about` guild-only; answers at once) and
+//! Buttons, select menus, modals and autocomplete come back to the plugin that sent them (by
+//! the `custom_id`'s prefix), and its answers become Discord's update, modal, choices or
+//! message responses.
+//!
+//! The guests: `slash-command` (global: `/ping`, `/about` guild-only; answers at once),
 //! `slow-command` (the guild's own: `/report`, answered 3 s later; it also subscribes to
-//! INTERACTION_CREATED, which must not bring it `/ping`).
+//! INTERACTION_CREATED, which must not bring it `/ping`) and `poll` (global: `/poll` with an
+//! autocompleting `topic`, buttons, a select menu and a modal).
 
 mod common;
 mod host_support;
@@ -18,6 +23,7 @@ use guildhost::discord::{Action, CommandScope, CommandSpec, Discord, Outcome, Re
 use guildhost::dispatch::routes::EXECUTE_QUEUE;
 use guildhost::protocol::{Message, Snowflake};
 use guildhost::queue::JobState;
+use guildhost_tests::fake_discord::fixtures::Click;
 use guildhost_tests::fake_discord::{APPLICATION_ID, FakeDiscord, Recorded, fixtures};
 use serde_json::{Value, json};
 
@@ -36,8 +42,12 @@ async fn fake() -> FakeDiscord {
 }
 
 async fn host_on(fake: &FakeDiscord) -> Host {
+    host_with(fake, &["slash-command", "slow-command"]).await
+}
+
+async fn host_with(fake: &FakeDiscord, guests: &[&str]) -> Host {
     let base = fake.base_url();
-    let host = Host::start_with_guests_and(&["slash-command", "slow-command"], move |config| {
+    let host = Host::start_with_guests_and(guests, move |config| {
         host_support::use_fake_discord(config, base)
     })
     .await;
@@ -235,6 +245,240 @@ async fn interactions_reach_only_their_plugin_and_are_answered_in_time_or_deferr
     assert_eq!(events["userId"], MEMBER.to_string());
     assert_eq!(events["data"]["options"][0]["value"], MEMBER.to_string());
     assert_eq!(events["data"]["memberPermissions"], "2147483647");
+    host.stop().await;
+}
+
+/// The one response to interaction `id` (with token `token`) the fake received.
+async fn response(fake: &FakeDiscord, id: u64, token: &str) -> Value {
+    let path = format!("/interactions/{id}/{token}/callback");
+    request(fake, &format!("the response to {token}"), "POST", &path)
+        .await
+        .body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_modals_and_autocomplete_reach_the_plugin_that_sent_them() {
+    let fake = fake().await;
+    let host = host_with(&fake, &["poll", "slash-command"]).await;
+    let id = |n: u64| 1_500_000_000_000_000_000_u64 + n * 10;
+    let poll_message = 1_500_000_000_000_000_777_u64;
+
+    // The command: a message with the poll's buttons and select menu.
+    let topic = json!([{ "name": "topic", "type": 3, "value": "lunch" }]);
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::interaction(id(1), GUILD, MEMBER, "tok-poll", "poll", topic),
+    );
+    let started = response(&fake, id(1), "tok-poll").await;
+    assert_eq!(started["type"], 4, "{started}");
+    assert_eq!(started["data"]["content"], "Poll: lunch");
+    assert_eq!(
+        started["data"]["components"][0]["components"][0]["custom_id"],
+        "poll:yes"
+    );
+
+    // Autocomplete: the choices for what is typed so far, as the first (and only) answer.
+    let typing = json!([{ "name": "topic", "type": 3, "value": "la", "focused": true }]);
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::autocomplete(id(2), GUILD, MEMBER, "tok-typing", "poll", typing),
+    );
+    assert_eq!(
+        response(&fake, id(2), "tok-typing").await,
+        json!({ "type": 8, "data": { "choices": [{ "name": "launch", "value": "launch" }] } })
+    );
+
+    // A button: the plugin updates the message the button is on.
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::component_click(
+            id(3),
+            GUILD,
+            MEMBER,
+            "tok-yes",
+            Click::button(poll_message, "poll:yes"),
+        ),
+    );
+    let updated = response(&fake, id(3), "tok-yes").await;
+    assert_eq!(updated["type"], 7, "{updated}");
+    assert_eq!(
+        updated["data"]["content"],
+        format!("Poll: 1 vote, by <@{MEMBER}>")
+    );
+    assert_eq!(updated["data"]["components"], started["data"]["components"]);
+
+    // A select menu: what was picked reaches the plugin; it answers the member only.
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::component_click(
+            id(4),
+            GUILD,
+            MEMBER,
+            "tok-pick",
+            Click::select(poll_message, "poll:pick", &["tomorrow"]),
+        ),
+    );
+    assert_eq!(
+        response(&fake, id(4), "tok-pick").await,
+        json!({ "type": 4, "data": { "content": "You picked tomorrow", "flags": 64 } })
+    );
+
+    // A button that opens a modal, and the modal's submission.
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::component_click(
+            id(5),
+            GUILD,
+            MEMBER,
+            "tok-why",
+            Click::button(poll_message, "poll:why"),
+        ),
+    );
+    let modal = response(&fake, id(5), "tok-why").await;
+    assert_eq!(modal["type"], 9, "{modal}");
+    assert_eq!(modal["data"]["custom_id"], "poll:reason-form");
+    assert_eq!(modal["data"]["title"], "Why?");
+    assert_eq!(
+        modal["data"]["components"][0]["components"][0]["custom_id"],
+        "poll:reason"
+    );
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::modal_submit(
+            id(6),
+            GUILD,
+            MEMBER,
+            "tok-form",
+            "poll:reason-form",
+            &[("poll:reason", "we are hungry")],
+        ),
+    );
+    assert_eq!(
+        response(&fake, id(6), "tok-form").await,
+        json!({ "type": 4, "data": { "content": "Thanks: we are hungry" } })
+    );
+
+    // A plugin cannot send a component under another plugin's name: the answer is refused
+    // (counted against it), and the click is only acknowledged silently at 2.5 s (type 6).
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::component_click(
+            id(7),
+            GUILD,
+            MEMBER,
+            "tok-steal",
+            Click::button(poll_message, "poll:steal"),
+        ),
+    );
+    let series = "guildhost_plugin_outputs_refused_total{plugin=\"poll\",reason=\"custom_id\"}";
+    host_support::metric_reaches(&host, series, 1.0).await;
+    assert_eq!(
+        response(&fake, id(7), "tok-steal").await,
+        json!({ "type": 6 })
+    );
+
+    // A component no loaded plugin owns is left to the API: acknowledged silently, and the
+    // API hears of the click on discord:events.
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fixtures::component_click(
+            id(8),
+            GUILD,
+            MEMBER,
+            "tok-api",
+            Click::button(poll_message, "dashboard:refresh"),
+        ),
+    );
+    assert_eq!(
+        response(&fake, id(8), "tok-api").await,
+        json!({ "type": 6 })
+    );
+    let click = host
+        .expect_on("discord:events", "INTERACTION_CREATED", |e| {
+            e["data"]["customId"] == "dashboard:refresh"
+        })
+        .await;
+    assert_eq!(click["data"]["kind"], "component");
+    assert_eq!(click["data"]["componentType"], 2);
+    assert_eq!(click["data"]["messageId"], poll_message.to_string());
+    let submitted = host
+        .expect_on("discord:events", "INTERACTION_CREATED", |e| {
+            e["data"]["kind"] == "modalSubmit"
+        })
+        .await;
+    assert_eq!(
+        submitted["data"]["fields"],
+        json!({ "poll:reason": "we are hungry" })
+    );
+    // Every interaction was answered exactly once.
+    for (n, token) in [
+        (1, "tok-poll"),
+        (2, "tok-typing"),
+        (3, "tok-yes"),
+        (4, "tok-pick"),
+        (5, "tok-why"),
+        (6, "tok-form"),
+        (7, "tok-steal"),
+    ] {
+        let path = format!("/interactions/{}/{token}/callback", id(n));
+        assert_eq!(fake.requests_to("POST", &path).len(), 1, "{token}");
+    }
+    host.stop().await;
+}
+
+/// After a component was acknowledged silently (the plugin answered after 3 s), a message
+/// answer follows up and an update edits the component's message; a modal can no longer open,
+/// and its job fails into the dead letters saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_answers_to_a_component_follow_up_or_edit_and_a_late_modal_fails_with_the_reason() {
+    let fake = fake().await;
+    let host = host_with(&fake, &["poll"]).await;
+    let id = |n: u64| 1_600_000_000_000_000_000_u64 + n * 10;
+    let message = 1_600_000_000_000_000_777_u64;
+    for (n, token, custom_id) in [
+        (1, "tok-late-yes", "poll:late-yes"),
+        (2, "tok-late-note", "poll:late-note"),
+        (3, "tok-late-why", "poll:late-why"),
+    ] {
+        fake.dispatch(
+            "INTERACTION_CREATE",
+            fixtures::component_click(
+                id(n),
+                GUILD,
+                MEMBER,
+                token,
+                Click::button(message, custom_id),
+            ),
+        );
+    }
+    let edit_path = format!("/webhooks/{APPLICATION_ID}/tok-late-yes/messages/@original");
+    let edit = request(&fake, "the late update", "PATCH", &edit_path).await;
+    assert_eq!(edit.body, json!({ "content": "Poll: 1 late vote" }));
+    let follow_up_path = format!("/webhooks/{APPLICATION_ID}/tok-late-note");
+    let follow_up = request(&fake, "the late note", "POST", &follow_up_path).await;
+    assert_eq!(follow_up.body, json!({ "content": "Noted, late" }));
+    for (n, token) in [
+        (1, "tok-late-yes"),
+        (2, "tok-late-note"),
+        (3, "tok-late-why"),
+    ] {
+        assert_eq!(response(&fake, id(n), token).await, json!({ "type": 6 }));
+    }
+    let dead = common::eventually(20, "the late modal dead-lettered", || async {
+        host.waiting("dead-letters").await.into_iter().find(|d| {
+            d["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("must be the interaction's first"))
+        })
+    })
+    .await;
+    assert!(
+        dead["originalJob"].to_string().contains("poll:reason-form"),
+        "{dead}"
+    );
+    // Nothing else was sent for them.
+    assert!(fake.requests_to("PATCH", "/tok-late-note/").is_empty());
+    assert!(fake.requests_to("POST", "/webhooks/").len() == 1);
     host.stop().await;
 }
 

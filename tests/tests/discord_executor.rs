@@ -137,23 +137,29 @@ impl Rig {
         self.queue.get_state(id).await.ok()
     }
 
+    /// The job's return value once it has completed.
+    ///
+    /// The state is read before the job: a job read first could still be an earlier attempt's
+    /// by the time its state says final.
     async fn completed(&self, id: &str) -> Value {
         eventually(10, "the job completes", || async {
+            if self.state(id).await != Some(JobState::Completed) {
+                return None;
+            }
             let job = self.queue.get_job(id).await.ok().flatten()?;
-            (self.state(id).await == Some(JobState::Completed))
-                .then(|| serde_json::from_str::<Value>(job.return_value.as_deref()?).ok())
-                .flatten()
+            serde_json::from_str::<Value>(job.return_value.as_deref()?).ok()
         })
         .await
     }
 
-    /// The job's failure reason and tries once it has failed for good.
+    /// The job's failure reason and tries once it has failed for good (state first, as above).
     async fn failed(&self, id: &str) -> (String, u32) {
         eventually(10, "the job fails", || async {
+            if self.state(id).await != Some(JobState::Failed) {
+                return None;
+            }
             let job = self.queue.get_job(id).await.ok().flatten()?;
-            (self.state(id).await == Some(JobState::Failed))
-                .then(|| Some((job.failed_reason?, job.attempts_made)))
-                .flatten()
+            Some((job.failed_reason?, job.attempts_made))
         })
         .await
     }

@@ -1,9 +1,10 @@
 //! Gateway ingest: serenity's client turns Discord's dispatches into the seed's events
 //! (MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, MESSAGE_CREATED, MESSAGE_DELETED, MESSAGE_EDITED,
 //! MESSAGE_BULK_DELETED, CHANNEL_CREATED, ROLE_CREATED, and INTERACTION_CREATED for application
-//! commands) and hands them to a channel; the caller decides where they go (the host enqueues
-//! them on its gateway queue). Each interaction is also noted in [`Interactions`], which defers
-//! it when no answer has started within 2.5 s.
+//! commands, autocomplete, components and modal submits) and hands them to a channel; the caller
+//! decides where they go (the host enqueues them on its gateway queue). Each interaction is also
+//! noted in [`Interactions`], which defers it when no answer has started within 2.5 s (all but
+//! autocomplete, which Discord does not let wait).
 //!
 //! Discord's delete and edit events carry no author or old content, so a bounded cache of recent
 //! messages supplies them; its removal event does not say whether a member left, was kicked or
@@ -21,9 +22,9 @@ use std::sync::{Arc, Mutex};
 
 pub use serenity::all::GatewayIntents;
 use serenity::all::{
-    ChannelId, Context, EventHandler, Guild, GuildChannel, GuildId, GuildMemberUpdateEvent,
-    Interaction, InviteCreateEvent, InviteDeleteEvent, Member, MessageId, MessageUpdateEvent, Role,
-    User,
+    ActionRowComponent, ChannelId, ComponentInteractionDataKind, Context, EventHandler, Guild,
+    GuildChannel, GuildId, GuildMemberUpdateEvent, Interaction, InteractionId, InviteCreateEvent,
+    InviteDeleteEvent, Member, MessageId, MessageUpdateEvent, Role, User,
 };
 use serenity::gateway::VoiceGatewayManager;
 use serenity::http::Http;
@@ -33,7 +34,7 @@ use serenity::model::guild::audit_log::{
 use tokio::sync::mpsc;
 
 use super::audit::AuditTrail;
-use super::interactions::Interactions;
+use super::interactions::{Deferral, Interactions};
 use super::invites::InviteTracker;
 use super::recent::RecentActions;
 use guildhost_protocol::{self as p, Envelope, LeaveReason, Message, Payload, Snowflake, Source};
@@ -324,49 +325,31 @@ impl EventHandler for Ingest {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let Interaction::Command(command) = interaction else {
+        let received = tokio::time::Instant::now();
+        let Some(noted) = interaction_message(&interaction) else {
             return;
         };
-        let received = tokio::time::Instant::now();
-        let payload = Payload::InteractionCreated(p::InteractionCreated {
-            interaction_id: snowflake(command.id.get()),
-            application_id: snowflake(command.application_id.get()),
-            token: command.token.clone(),
-            command_id: snowflake(command.data.id.get()),
-            command_name: command.data.name.clone(),
-            options: command
-                .data
-                .options
-                .iter()
-                .filter_map(|option| serde_json::to_value(option).ok())
-                .map(p::CommandOption)
-                .collect(),
-            user_id: snowflake(command.user.id.get()),
-            channel_id: Some(snowflake(command.channel_id.get())),
-            member_permissions: command
-                .member
-                .as_ref()
-                .and_then(|m| m.permissions)
-                .map(|permissions| permissions.bits().to_string()),
-            locale: Some(command.locale.clone()).filter(|l| !l.is_empty()),
-            extra: Default::default(),
-        });
-        let mut envelope = Envelope::new(Source::Bot);
-        envelope.guild_id = command.guild_id.map(|g| snowflake(g.get()));
-        envelope.user_id = Some(snowflake(command.user.id.get()));
-        let message = Message { envelope, payload };
+        let NotedInteraction {
+            message,
+            id,
+            token,
+            deferral,
+        } = noted;
         if let Err(e) = message.validate() {
             tracing::warn!(error = %e, "an interaction did not make a valid message; dropped");
             return;
         }
-        self.interactions.received(command.id.get());
-        tokio::spawn(self.interactions.clone().defer_when_late(
-            ctx.http.clone(),
-            command.id,
-            command.token.clone(),
-            received,
-            DEFER_TIMEOUT,
-        ));
+        self.interactions.received(id.get());
+        if let Some(deferral) = deferral {
+            tokio::spawn(self.interactions.clone().defer_when_late(
+                ctx.http.clone(),
+                id,
+                token,
+                deferral,
+                received,
+                DEFER_TIMEOUT,
+            ));
+        }
         if self.events.send(message).await.is_err() {
             tracing::debug!("interaction after ingest stopped; dropped");
         }
@@ -710,6 +693,146 @@ impl EventHandler for Ingest {
             extra: Default::default(),
         });
         self.emit(role.guild_id, payload).await;
+    }
+}
+
+/// An interaction as the message plugins get, with what the gateway needs to defer it.
+struct NotedInteraction {
+    message: Message,
+    id: InteractionId,
+    token: String,
+    /// How to defer it when no answer comes in time (`None`: it cannot be deferred).
+    deferral: Option<Deferral>,
+}
+
+/// The `INTERACTION_CREATED` message for a command, an autocomplete, a component or a modal
+/// submit; `None` for what plugins never see (pings).
+fn interaction_message(interaction: &Interaction) -> Option<NotedInteraction> {
+    let mut data = p::InteractionCreated {
+        kind: p::InteractionKind::Command,
+        interaction_id: snowflake(interaction.id().get()),
+        application_id: snowflake(interaction.application_id().get()),
+        token: interaction.token().to_owned(),
+        command_id: None,
+        command_name: None,
+        options: Vec::new(),
+        custom_id: None,
+        component_type: None,
+        values: None,
+        fields: None,
+        message_id: None,
+        user_id: Snowflake::new(0),
+        channel_id: None,
+        member_permissions: None,
+        locale: None,
+        extra: Default::default(),
+    };
+    let (guild, user, member, deferral) = match interaction {
+        Interaction::Command(command) | Interaction::Autocomplete(command) => {
+            let autocomplete = matches!(interaction, Interaction::Autocomplete(_));
+            if autocomplete {
+                data.kind = p::InteractionKind::Autocomplete;
+            }
+            data.command_id = Some(snowflake(command.data.id.get()));
+            data.command_name = Some(command.data.name.clone());
+            data.options = command
+                .data
+                .options
+                .iter()
+                .filter_map(|option| serde_json::to_value(option).ok())
+                .map(p::CommandOption)
+                .collect();
+            data.channel_id = Some(snowflake(command.channel_id.get()));
+            data.locale = Some(command.locale.clone());
+            // Discord takes autocomplete choices only as the first answer.
+            let deferral = (!autocomplete).then_some(Deferral::Message);
+            (
+                command.guild_id,
+                &command.user,
+                command.member.as_deref(),
+                deferral,
+            )
+        }
+        Interaction::Component(component) => {
+            data.kind = p::InteractionKind::Component;
+            data.custom_id = Some(component.data.custom_id.clone());
+            let (component_type, values) = component_values(&component.data.kind);
+            data.component_type = Some(component_type);
+            data.values = values;
+            data.message_id = Some(snowflake(component.message.id.get()));
+            data.channel_id = Some(snowflake(component.channel_id.get()));
+            data.locale = Some(component.locale.clone());
+            // A late click is acknowledged without a visible "thinking…".
+            let deferral = Some(Deferral::Update);
+            (
+                component.guild_id,
+                &component.user,
+                component.member.as_ref(),
+                deferral,
+            )
+        }
+        Interaction::Modal(modal) => {
+            data.kind = p::InteractionKind::ModalSubmit;
+            data.custom_id = Some(modal.data.custom_id.clone());
+            let fields = modal
+                .data
+                .components
+                .iter()
+                .flat_map(|row| &row.components)
+                .filter_map(|component| match component {
+                    ActionRowComponent::InputText(input) => Some((
+                        input.custom_id.clone(),
+                        input.value.clone().unwrap_or_default(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            data.fields = Some(fields);
+            data.message_id = modal.message.as_ref().map(|m| snowflake(m.id.get()));
+            data.channel_id = Some(snowflake(modal.channel_id.get()));
+            data.locale = Some(modal.locale.clone());
+            (
+                modal.guild_id,
+                &modal.user,
+                modal.member.as_ref(),
+                Some(Deferral::Message),
+            )
+        }
+        _ => return None,
+    };
+    data.user_id = snowflake(user.id.get());
+    data.member_permissions = member
+        .and_then(|m| m.permissions)
+        .map(|permissions| permissions.bits().to_string());
+    data.locale = data.locale.filter(|l| !l.is_empty());
+    let mut envelope = Envelope::new(Source::Bot);
+    envelope.guild_id = guild.map(|g| snowflake(g.get()));
+    envelope.user_id = Some(data.user_id);
+    let token = data.token.clone();
+    Some(NotedInteraction {
+        message: Message {
+            envelope,
+            payload: Payload::InteractionCreated(data),
+        },
+        id: interaction.id(),
+        token,
+        deferral,
+    })
+}
+
+/// A component's type code and, for a select menu, what was picked.
+fn component_values(kind: &ComponentInteractionDataKind) -> (u8, Option<Vec<String>>) {
+    fn all<T: ToString>(values: &[T]) -> Option<Vec<String>> {
+        Some(values.iter().map(ToString::to_string).collect())
+    }
+    match kind {
+        ComponentInteractionDataKind::Button => (2, None),
+        ComponentInteractionDataKind::StringSelect { values } => (3, all(values)),
+        ComponentInteractionDataKind::UserSelect { values } => (5, all(values)),
+        ComponentInteractionDataKind::RoleSelect { values } => (6, all(values)),
+        ComponentInteractionDataKind::MentionableSelect { values } => (7, all(values)),
+        ComponentInteractionDataKind::ChannelSelect { values } => (8, all(values)),
+        ComponentInteractionDataKind::Unknown(code) => (*code, None),
     }
 }
 

@@ -1,8 +1,15 @@
 //! Interactions waiting for their answer. Discord takes the first response to an interaction
 //! only within 3 s of it. The gateway notes each one on receipt ([`Interactions::received`]) and,
-//! when no answer has started by [`DEFER_AFTER`], sends the deferred response (type 5: the
-//! member sees "thinking…"). The executor answers an `INTERACTION_REPLY` with the response
-//! itself (type 4) while it still may, and otherwise by editing the deferred response.
+//! when no answer has started by [`DEFER_AFTER`], sends the deferred response: type 5 for a
+//! command or a modal (the member sees "thinking…"), type 6 for a component (nothing shows; the
+//! message keeps its state). Autocomplete is never deferred: Discord takes its choices only as
+//! the first answer.
+//!
+//! The executor answers an `INTERACTION_REPLY` with the response itself while it still may
+//! (type 4 a message, 7 an update of the component's message, 8 autocomplete choices, 9 a
+//! modal). After a deferral, a message edits the "thinking…" response (a command) or follows up
+//! (a component); an update edits the component's message; a modal or choices can no longer be
+//! sent, and the reply fails with that reason.
 //!
 //! The state lives in this process, shared by the gateway and the executor. An interaction this
 //! process did not receive (another host took the reply's job, or this one restarted) is tried
@@ -39,6 +46,10 @@ const ALREADY_ACKNOWLEDGED: isize = 40060;
 /// Discord's interaction response types.
 const CHANNEL_MESSAGE: u8 = 4;
 const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
+const DEFERRED_UPDATE_MESSAGE: u8 = 6;
+const UPDATE_MESSAGE: u8 = 7;
+const AUTOCOMPLETE_RESULT: u8 = 8;
+const MODAL: u8 = 9;
 /// The message flag that shows a response to the invoking member only.
 const EPHEMERAL: u64 = 1 << 6;
 
@@ -49,21 +60,42 @@ enum State {
     Waiting,
     /// The response (type 4) is on its way.
     Answering,
-    /// The deferred response (type 5) is on its way.
+    /// The deferred response is on its way.
     Deferring,
-    /// Deferred: the answer edits the deferred response.
-    Deferred,
+    /// Deferred as said: a later answer edits or follows up.
+    Deferred(Deferral),
     /// Answered: a repeated answer (a retried job) edits the response, which changes nothing.
     Answered,
 }
 
-/// How the executor is to send an answer.
+/// How an interaction is deferred when no answer comes in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    /// "Thinking…" (type 5): the answer becomes the response's edit. Commands and modals.
+    Message,
+    /// A silent acknowledgement (type 6): the message the component is on stays as it is until
+    /// an update edits it. Components.
+    Update,
+}
+
+impl Deferral {
+    fn response_type(self) -> u8 {
+        match self {
+            Deferral::Message => DEFERRED_CHANNEL_MESSAGE,
+            Deferral::Update => DEFERRED_UPDATE_MESSAGE,
+        }
+    }
+}
+
+/// Where the executor found an interaction when its answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
-    /// As the interaction's response (type 4).
+    /// Nothing sent yet: the answer is the response.
     Respond,
-    /// As an edit of the response already sent.
-    EditOriginal,
+    /// Deferred: the answer edits the response or follows it up.
+    Deferred(Deferral),
+    /// Already answered (a retried job): the answer edits the response.
+    Answered,
     /// Not received here: as a response, or as the edit if Discord says it has one.
     Unknown,
 }
@@ -150,7 +182,8 @@ impl Interactions {
                 Some(Route::Respond)
             }
             Some(State::Answering | State::Deferring) => None,
-            Some(State::Deferred | State::Answered) => Some(Route::EditOriginal),
+            Some(State::Deferred(deferral)) => Some(Route::Deferred(*deferral)),
+            Some(State::Answered) => Some(Route::Answered),
         })
         .await
     }
@@ -169,13 +202,15 @@ impl Interactions {
         .await
     }
 
-    /// Defers interaction `id` with `http` unless an answer was sent by `DEFER_AFTER` after
-    /// `received`; each request gets `timeout`. Spawned by the gateway for every interaction.
+    /// Defers interaction `id` with `http` as `deferral` says unless an answer was sent by
+    /// `DEFER_AFTER` after `received`; each request gets `timeout`. Spawned by the gateway for
+    /// every interaction that may be deferred.
     pub async fn defer_when_late(
         self: Arc<Self>,
         http: Arc<Http>,
         id: InteractionId,
         token: String,
+        deferral: Deferral,
         received: Instant,
         timeout: Duration,
     ) {
@@ -185,7 +220,7 @@ impl Interactions {
         if !self.claim_deferral(key, timeout * 2).await {
             return;
         }
-        let body = json!({ "type": DEFERRED_CHANNEL_MESSAGE });
+        let body = json!({ "type": deferral.response_type() });
         let result = tokio::time::timeout(
             timeout,
             http.create_interaction_response(id, &token, &body, Vec::new()),
@@ -194,10 +229,10 @@ impl Interactions {
         match result {
             Ok(Ok(())) => {
                 tracing::debug!(interaction = key, "no answer within 2.5 s: deferred");
-                self.set(key, &[State::Deferring], State::Deferred);
+                self.set(key, &[State::Deferring], State::Deferred(deferral));
             }
             Ok(Err(e)) if discord_code(&e).is_some_and(|(_, c)| c == ALREADY_ACKNOWLEDGED) => {
-                self.set(key, &[State::Deferring], State::Deferred);
+                self.set(key, &[State::Deferring], State::Deferred(deferral));
             }
             Ok(Err(e)) => {
                 tracing::warn!(interaction = key, error = %e, "deferring an interaction failed");
@@ -212,7 +247,8 @@ impl Interactions {
 }
 
 impl SerenityDiscord {
-    /// Sends `reply` as its interaction's response, or as the edit of the deferred one.
+    /// Sends `reply` as its interaction's response, or, once the interaction was deferred or
+    /// answered, as the edit or follow-up its kind calls for.
     pub(super) async fn answer_interaction(
         &self,
         reply: &p::InteractionReply,
@@ -220,15 +256,12 @@ impl SerenityDiscord {
         let id = discord_id::<InteractionId>("data.interactionId", reply.interaction_id)?;
         let key = id.get();
         let interactions = self.interactions();
-        let route = interactions.claim_answer(key, self.request_timeout()).await;
-        if route == Route::EditOriginal {
-            return self.edit_original(reply).await;
+        match interactions.claim_answer(key, self.request_timeout()).await {
+            Route::Respond | Route::Unknown => {}
+            Route::Deferred(deferral) => return self.answer_after(reply, Some(deferral)).await,
+            Route::Answered => return self.answer_after(reply, None).await,
         }
-        let mut data = message_data(reply);
-        if reply.ephemeral == Some(true) {
-            data.insert("flags".into(), json!(EPHEMERAL));
-        }
-        let body = json!({ "type": CHANNEL_MESSAGE, "data": data });
+        let body = json!({ "type": response_type(reply.kind()), "data": response_data(reply) });
         let sent = self
             .timed(
                 "interaction response",
@@ -243,8 +276,15 @@ impl SerenityDiscord {
             }
             Ok(Err(e)) if discord_code(&e).is_some_and(|(_, c)| c == ALREADY_ACKNOWLEDGED) => {
                 // Deferred by another host, or the answer of an earlier attempt went through.
+                // A message then edits the response; a modal or choices cannot follow a
+                // deferral, and which of the two happened is not known here: say so.
                 interactions.set(key, &[State::Answering], State::Answered);
-                self.edit_original(reply).await
+                let deferral = matches!(
+                    reply.kind(),
+                    p::ReplyKind::Modal | p::ReplyKind::Autocomplete
+                )
+                .then_some(Deferral::Message);
+                self.answer_after(reply, deferral).await
             }
             Ok(Err(e)) => {
                 interactions.set(key, &[State::Answering], State::Waiting);
@@ -257,8 +297,32 @@ impl SerenityDiscord {
         }
     }
 
-    /// Replaces the interaction's response (the deferred "thinking…", or an earlier answer)
-    /// with `reply`.
+    /// Sends `reply` to an interaction that already has its response: deferred as `deferral`
+    /// says, or answered (`None`: by this reply's earlier attempt, or by another host).
+    async fn answer_after(
+        &self,
+        reply: &p::InteractionReply,
+        deferral: Option<Deferral>,
+    ) -> Result<Outcome, DiscordError> {
+        match (reply.kind(), deferral) {
+            (p::ReplyKind::Message, Some(Deferral::Update)) => self.follow_up(reply).await,
+            (p::ReplyKind::Message | p::ReplyKind::Update, _) => self.edit_original(reply).await,
+            // A repeated modal or choices: the first went through; nothing is left to send.
+            (p::ReplyKind::Modal | p::ReplyKind::Autocomplete, None) => Ok(Outcome::Done),
+            (kind @ (p::ReplyKind::Modal | p::ReplyKind::Autocomplete), Some(_)) => {
+                Err(DiscordError::Permanent {
+                    code: u32::try_from(ALREADY_ACKNOWLEDGED).unwrap_or_default(),
+                    message: format!(
+                        "a {kind:?} answer must be the interaction's first, within Discord's 3 s; \
+                         the host had deferred it by then"
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Replaces the interaction's response (the deferred "thinking…", an earlier answer, or the
+    /// message a component is on) with `reply`.
     async fn edit_original(&self, reply: &p::InteractionReply) -> Result<Outcome, DiscordError> {
         self.application_id().await?;
         let body = Value::Object(message_data(reply));
@@ -273,6 +337,58 @@ impl SerenityDiscord {
         Ok(Outcome::Sent {
             message_id: edited.id.to_string(),
         })
+    }
+
+    /// Sends `reply` as a new message after the interaction's (silent) response.
+    async fn follow_up(&self, reply: &p::InteractionReply) -> Result<Outcome, DiscordError> {
+        self.application_id().await?;
+        let body = Value::Object(response_data(reply));
+        let sent = self
+            .timed(
+                "interaction follow-up",
+                self.http()
+                    .create_followup_message(&reply.token, &body, Vec::new()),
+            )
+            .await?
+            .map_err(classify)?;
+        Ok(Outcome::Sent {
+            message_id: sent.id.to_string(),
+        })
+    }
+}
+
+/// Discord's response type for an answer of `kind` sent as the response itself.
+fn response_type(kind: p::ReplyKind) -> u8 {
+    match kind {
+        p::ReplyKind::Message => CHANNEL_MESSAGE,
+        p::ReplyKind::Update => UPDATE_MESSAGE,
+        p::ReplyKind::Autocomplete => AUTOCOMPLETE_RESULT,
+        p::ReplyKind::Modal => MODAL,
+    }
+}
+
+/// The `data` of a response carrying `reply`.
+fn response_data(reply: &p::InteractionReply) -> Map<String, Value> {
+    match reply.kind() {
+        p::ReplyKind::Autocomplete => {
+            let mut data = Map::new();
+            data.insert("choices".into(), json!(reply.choices));
+            data
+        }
+        p::ReplyKind::Modal => {
+            let mut data = message_data(reply);
+            data.insert("custom_id".into(), json!(reply.custom_id));
+            data.insert("title".into(), json!(reply.title));
+            data
+        }
+        p::ReplyKind::Update => message_data(reply),
+        p::ReplyKind::Message => {
+            let mut data = message_data(reply);
+            if reply.ephemeral == Some(true) {
+                data.insert("flags".into(), json!(EPHEMERAL));
+            }
+            data
+        }
     }
 }
 
@@ -308,7 +424,7 @@ mod tests {
         // A repeated answer edits the response.
         assert_eq!(
             interactions.claim_answer(7, Duration::from_secs(1)).await,
-            Route::EditOriginal
+            Route::Answered
         );
         assert_eq!(
             interactions.claim_answer(8, Duration::from_secs(1)).await,
@@ -337,7 +453,10 @@ mod tests {
             async move { interactions.claim_answer(7, Duration::from_secs(5)).await }
         });
         tokio::task::yield_now().await;
-        interactions.set(7, &[State::Deferring], State::Deferred);
-        assert!(matches!(answer.await, Ok(Route::EditOriginal)));
+        interactions.set(7, &[State::Deferring], State::Deferred(Deferral::Update));
+        assert!(matches!(
+            answer.await,
+            Ok(Route::Deferred(Deferral::Update))
+        ));
     }
 }

@@ -6,6 +6,7 @@
 //! `null` optional reads as absent. Fields a newer API adds land in `extra` and are written back.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::discord::{DiscordAttachment, DiscordComponent, DiscordEmbed, ExtraFields, GuildConfig};
 use super::primitives::{JsNumber, Snowflake};
@@ -51,9 +52,20 @@ pub struct ReplyTo {
 }
 
 /// `INTERACTION_REPLY` (guildhost extension, not in the seed): the answer to an
-/// `INTERACTION_CREATED`, emitted by the plugin that declared the command. Needs `content`,
-/// `embeds` or `components`. The executor sends it as the interaction's response, or edits the
-/// deferred response when the host had to defer it (Discord allows 3 s for the first answer).
+/// `INTERACTION_CREATED`, emitted by the plugin it reached. What it does is its `response`:
+///
+/// - `message` (the default): a message answering the member. Needs `content`, `embeds` or
+///   `components`. Sent as the interaction's response, or, when the host had to defer it
+///   (Discord allows 3 s for the first answer), as the edit of the deferred response (a command)
+///   or as a follow-up message (a component).
+/// - `update`: replaces the message the clicked component is on (components and modals opened
+///   from one). Needs `content`, `embeds` or `components`.
+/// - `modal`: opens a form (`customId`, `title`, and 1–5 action rows of text inputs in
+///   `components`). Only as the first answer: a deferred interaction cannot open one.
+/// - `autocomplete`: the choices for the option being typed (`choices`, at most 25).
+///
+/// Every `custom_id` a plugin sends (components, the modal's) must start with the plugin's name
+/// and `:`, so the clicks come back to it and to no other plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InteractionReply {
@@ -61,22 +73,57 @@ pub struct InteractionReply {
     pub interaction_id: Snowflake,
     /// The interaction's token (its `INTERACTION_CREATED`'s `token`).
     pub token: String,
+    /// What the answer does (`message` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ReplyKind>,
     /// Text (≤ 2000 characters).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     /// Embeds (≤ 10, 6000 characters in total).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeds: Option<Vec<DiscordEmbed>>,
-    /// Components, passed to Discord as they are.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Components, passed to Discord as they are (a modal's action rows of text inputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<DiscordComponent>>,
     /// Only the member who used the command sees the answer. A response the host already
     /// deferred stays visible to everyone (Discord fixes that when deferring).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<bool>,
+    /// The modal's `custom_id` (≤ 100 characters; `modal` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    /// The modal's title (≤ 45 characters; `modal` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The choices offered, each `{name, value}` as Discord takes them (≤ 25; `autocomplete`
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Value>>,
     /// Fields this version does not define.
     #[serde(flatten)]
     pub extra: ExtraFields,
+}
+
+impl InteractionReply {
+    /// What the answer does.
+    pub fn kind(&self) -> ReplyKind {
+        self.response.unwrap_or_default()
+    }
+}
+
+/// What an [`InteractionReply`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReplyKind {
+    /// A message answering the member.
+    #[default]
+    Message,
+    /// Replaces the message the component is on.
+    Update,
+    /// Opens a modal.
+    Modal,
+    /// Offers autocomplete choices.
+    Autocomplete,
 }
 
 /// `SEND_DM`: send a direct message. Needs `content` or `embeds`.

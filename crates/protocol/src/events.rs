@@ -5,6 +5,8 @@
 //! Field names are the seed's TypeScript names; absent optionals are omitted on output, and a
 //! `null` optional reads as absent. Fields a newer sender adds land in `extra` and are written back.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -270,38 +272,89 @@ pub struct Mentions {
 }
 
 /// `INTERACTION_CREATED` (guildhost extension, not in the seed): a member used an application
-/// command. The envelope names the guild (absent in a DM) and the member (`userId`). Only the
-/// plugin that declared the command receives it; its `INTERACTION_REPLY` is the answer.
+/// command, clicked a button, picked from a select menu, submitted a modal, or is typing an
+/// option that autocompletes. The envelope names the guild (absent in a DM) and the member
+/// (`userId`). Only one plugin receives it, and its `INTERACTION_REPLY` is the answer: for a
+/// command or an autocomplete, the plugin that declared the command; for a component or a modal,
+/// the plugin whose name prefixes the `customId` (`poll:vote` belongs to the plugin `poll`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InteractionCreated {
+    /// What the member did (`command` when absent, as before the other kinds existed).
+    #[serde(default)]
+    pub kind: InteractionKind,
     /// The interaction.
     pub interaction_id: Snowflake,
     /// The bot's application.
     pub application_id: Snowflake,
     /// The token the answer needs (valid for 15 minutes).
     pub token: String,
-    /// The registered command.
-    pub command_id: Snowflake,
-    /// The command's name, as declared (1–32 characters).
-    pub command_name: String,
+    /// The registered command (commands and autocomplete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<Snowflake>,
+    /// The command's name, as declared, 1–32 characters (commands and autocomplete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_name: Option<String>,
     /// The options the member filled in, as Discord sends them (`name`, `type`, `value`, nested
-    /// `options` for subcommands).
+    /// `options` for subcommands; in an autocomplete, the option being typed has
+    /// `focused: true`).
+    #[serde(default)]
     pub options: Vec<CommandOption>,
+    /// The component's or the modal's `custom_id` (components and modal submits), 1–100
+    /// characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    /// The component's type: 2 button, 3 string select, 5–8 user, role, mentionable and channel
+    /// selects (components).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_type: Option<u8>,
+    /// What the member picked in a select menu (components).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    /// The text the member typed into each field of a modal, by the field's `custom_id`
+    /// (modal submits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// The message the component is on (components; modals opened from a component).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<Snowflake>,
     /// The member (or user, in a DM) who used the command.
     pub user_id: Snowflake,
     /// The channel it was used in.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<Snowflake>,
     /// The member's permissions in that channel, a bitfield as a decimal string (guilds only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_permissions: Option<String>,
     /// The member's client language, e.g. `en-US`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     /// Fields this version does not define.
     #[serde(flatten)]
     pub extra: ExtraFields,
+}
+
+/// What a member did to cause an [`InteractionCreated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InteractionKind {
+    /// Used an application command (Discord's type 2).
+    #[default]
+    Command,
+    /// Clicked a button or picked from a select menu (type 3).
+    Component,
+    /// Typed into an option that autocompletes (type 4); answered with choices only, and
+    /// within Discord's 3 s (it cannot be deferred).
+    Autocomplete,
+    /// Submitted a modal (type 5).
+    ModalSubmit,
+}
+
+impl InteractionKind {
+    /// Whether the interaction belongs to a declared command (else to a component's owner).
+    pub fn is_command(self) -> bool {
+        matches!(self, Self::Command | Self::Autocomplete)
+    }
 }
 
 /// `MESSAGE_DELETED`: a message was deleted.

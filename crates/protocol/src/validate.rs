@@ -61,6 +61,14 @@ pub mod limits {
     /// Interaction token: Discord's are a few hundred characters; this bounds what a message
     /// may carry.
     pub const INTERACTION_TOKEN: usize = 1000;
+    /// A component's or a modal's `custom_id`.
+    pub const CUSTOM_ID: RangeInclusive<usize> = 1..=100;
+    /// A modal's title.
+    pub const MODAL_TITLE: RangeInclusive<usize> = 1..=45;
+    /// Action rows in a modal.
+    pub const MODAL_ROWS: RangeInclusive<usize> = 1..=5;
+    /// Autocomplete choices in one answer.
+    pub const AUTOCOMPLETE_CHOICES: usize = 25;
     /// Channel and role names.
     pub const CHANNEL_OR_ROLE_NAME: RangeInclusive<usize> = 1..=100;
 }
@@ -414,16 +422,106 @@ impl Validate for InteractionReply {
                 component.validate_at(&item(&components_path, index))?;
             }
         }
-        require_some_part(
-            path,
-            self.content.as_deref(),
-            &[
-                self.embeds.as_ref().map(Vec::len),
-                self.components.as_ref().map(Vec::len),
-            ],
-            "must carry content, embeds or components (Discord refuses an empty response)",
-        )
+        let kind = self.kind();
+        let only_for = |field: &str, present: bool, kind_meant: &str| {
+            if present {
+                Err(ProtocolError::new(
+                    child(path, field),
+                    format!("belongs to a `{kind_meant}` response only"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if kind != ReplyKind::Modal {
+            only_for("customId", self.custom_id.is_some(), "modal")?;
+            only_for("title", self.title.is_some(), "modal")?;
+        }
+        if kind != ReplyKind::Autocomplete {
+            only_for("choices", self.choices.is_some(), "autocomplete")?;
+        }
+        match kind {
+            ReplyKind::Message | ReplyKind::Update => require_some_part(
+                path,
+                self.content.as_deref(),
+                &[
+                    self.embeds.as_ref().map(Vec::len),
+                    self.components.as_ref().map(Vec::len),
+                ],
+                "must carry content, embeds or components (Discord refuses an empty response)",
+            ),
+            ReplyKind::Modal => {
+                let custom_id = self.custom_id.as_deref().ok_or_else(|| {
+                    ProtocolError::new(child(path, "customId"), "is required for a modal")
+                })?;
+                length_in(path, "customId", custom_id, limits::CUSTOM_ID)?;
+                let title = self.title.as_deref().ok_or_else(|| {
+                    ProtocolError::new(child(path, "title"), "is required for a modal")
+                })?;
+                length_in(path, "title", title, limits::MODAL_TITLE)?;
+                let rows = self.components.as_ref().map_or(0, Vec::len);
+                if !limits::MODAL_ROWS.contains(&rows) {
+                    return Err(ProtocolError::new(
+                        child(path, "components"),
+                        format!("a modal needs 1–5 action rows of text inputs, got {rows}"),
+                    ));
+                }
+                only_for("content", self.content.is_some(), "message")?;
+                only_for("embeds", self.embeds.is_some(), "message")
+            }
+            ReplyKind::Autocomplete => {
+                let choices_path = child(path, "choices");
+                let choices = self.choices.as_deref().ok_or_else(|| {
+                    ProtocolError::new(choices_path.clone(), "is required for autocomplete")
+                })?;
+                if choices.len() > limits::AUTOCOMPLETE_CHOICES {
+                    return Err(ProtocolError::new(
+                        choices_path,
+                        format!(
+                            "must hold at most {} choices, got {}",
+                            limits::AUTOCOMPLETE_CHOICES,
+                            choices.len()
+                        ),
+                    ));
+                }
+                for (index, choice) in choices.iter().enumerate() {
+                    let name = choice.get("name").and_then(|n| n.as_str());
+                    if !name.is_some_and(|n| (1..=100).contains(&chars(n)))
+                        || choice.get("value").is_none()
+                    {
+                        return Err(ProtocolError::new(
+                            item(&choices_path, index),
+                            "must be an object with `name` (1–100 characters) and `value`",
+                        ));
+                    }
+                }
+                only_for("content", self.content.is_some(), "message")?;
+                only_for("embeds", self.embeds.is_some(), "message")?;
+                only_for("components", self.components.is_some(), "message")
+            }
+        }
     }
+}
+
+/// Fails unless `text`'s length in characters is within `range`.
+fn length_in(
+    base: &str,
+    field: &str,
+    text: &str,
+    range: RangeInclusive<usize>,
+) -> Result<(), ProtocolError> {
+    let count = chars(text);
+    if range.contains(&count) {
+        return Ok(());
+    }
+    Err(ProtocolError::new(
+        child(base, field),
+        format!(
+            "must be {}–{} characters, got {count}",
+            range.start(),
+            range.end()
+        ),
+    ))
 }
 
 impl Validate for SendDm {
@@ -594,7 +692,34 @@ impl Validate for MessageCreated {
 impl Validate for InteractionCreated {
     fn validate_at(&self, path: &str) -> Result<(), ProtocolError> {
         interaction_token(path, &self.token)?;
-        command_name(child(path, "commandName"), &self.command_name)?;
+        let required = |field: &str, present: bool| {
+            if present {
+                Ok(())
+            } else {
+                Err(ProtocolError::new(
+                    child(path, field),
+                    format!("is required for a {:?} interaction", self.kind),
+                ))
+            }
+        };
+        if self.kind.is_command() {
+            required("commandId", self.command_id.is_some())?;
+            let name = self.command_name.as_deref().unwrap_or_default();
+            required("commandName", self.command_name.is_some())?;
+            command_name(child(path, "commandName"), name)?;
+        } else {
+            let custom_id = self.custom_id.as_deref();
+            required("customId", custom_id.is_some())?;
+            length_in(
+                path,
+                "customId",
+                custom_id.unwrap_or_default(),
+                limits::CUSTOM_ID,
+            )?;
+        }
+        if self.kind == InteractionKind::Component {
+            required("componentType", self.component_type.is_some())?;
+        }
         let options_path = child(path, "options");
         for (index, option) in self.options.iter().enumerate() {
             option.validate_at(&item(&options_path, index))?;

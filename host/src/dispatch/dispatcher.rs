@@ -30,6 +30,7 @@ use super::budget::{Grant, OutputBudget, Refusal};
 use super::causation::Causation;
 use super::command_job::{CommandJobs, Plan};
 use super::convert;
+use super::custom_ids;
 use super::guild_config::GuildConfigStore;
 use super::guild_order::GuildOrder;
 use super::outputs::{Route, derived_id, job_options, reply_envelope, reply_job};
@@ -124,7 +125,8 @@ impl Dispatcher {
     }
 
     /// Plugins subscribed to the message that may see it (a guild-scoped plugin only sees its
-    /// guild); for an interaction, the one plugin that declared its command.
+    /// guild); for an interaction, the one plugin it belongs to: the one that declared its
+    /// command, or the one whose name prefixes the component's or the modal's `customId`.
     fn subscribers(&self, message: &Message) -> Vec<Arc<LoadedPlugin>> {
         let guild = message.envelope.guild_id.map(|g| g.to_string());
         let sees = |plugin: &Arc<LoadedPlugin>| match &plugin.manifest().scope {
@@ -132,15 +134,24 @@ impl Dispatcher {
             Scope::Guild(scope) => guild.as_deref() == Some(scope.as_str()),
         };
         if let Payload::InteractionCreated(interaction) = &message.payload {
+            if !interaction.kind.is_command() {
+                let owner = interaction
+                    .custom_id
+                    .as_deref()
+                    .and_then(custom_ids::owner)
+                    .and_then(|name| self.runtime.registry().get(name));
+                return owner.filter(sees).into_iter().collect();
+            }
+            let command = interaction.command_name.as_deref().unwrap_or_default();
             let declaring: Vec<_> = self
                 .runtime
-                .declaring(&interaction.command_name)
+                .declaring(command)
                 .into_iter()
                 .filter(sees)
                 .collect();
             if declaring.len() > 1 {
                 tracing::warn!(
-                    command = %interaction.command_name,
+                    command,
                     plugins = ?declaring.iter().map(|p| p.name()).collect::<Vec<_>>(),
                     "several plugins declare this command; the guild's own (else the first) answers"
                 );
@@ -171,31 +182,42 @@ impl Dispatcher {
         subscribers.into_iter().filter(sees).collect()
     }
 
-    /// The answer to an interaction no loaded plugin declares (a registration left over from a
-    /// removed plugin, or not reloaded yet).
+    /// The answer to a command no loaded plugin declares (a registration left over from a
+    /// removed plugin, or not reloaded yet): for the member only, so it is not left to fail; for
+    /// autocomplete, no choices. A component or modal no plugin owns is left to the API, which
+    /// hears of it on `discord:events` (the host's silent deferral keeps it from failing).
     fn not_available(&self, job: &Job, message: &Message) -> Option<NewJob> {
         let Payload::InteractionCreated(interaction) = &message.payload else {
             return None;
         };
+        let command = interaction.command_name.as_ref()?;
+        let mut answer = p::InteractionReply {
+            interaction_id: interaction.interaction_id,
+            token: interaction.token.clone(),
+            response: None,
+            content: Some(format!("/{command} is not available right now.")),
+            embeds: None,
+            components: None,
+            ephemeral: Some(true),
+            custom_id: None,
+            title: None,
+            choices: None,
+            extra: Default::default(),
+        };
+        if interaction.kind == p::InteractionKind::Autocomplete {
+            answer.response = Some(p::ReplyKind::Autocomplete);
+            answer.content = None;
+            answer.ephemeral = None;
+            answer.choices = Some(Vec::new());
+        }
         let reply = Message {
             envelope: reply_envelope(&message.envelope, derived_id(&job.queue, &job.id, 0), None),
-            payload: Payload::InteractionReply(p::InteractionReply {
-                interaction_id: interaction.interaction_id,
-                token: interaction.token.clone(),
-                content: Some(format!(
-                    "/{} is not available right now.",
-                    interaction.command_name
-                )),
-                embeds: None,
-                components: None,
-                ephemeral: Some(true),
-                extra: Default::default(),
-            }),
+            payload: Payload::InteractionReply(answer),
         };
         match reply_job(&self.config, &reply, Route::Execute) {
             Ok(job) => Some(job),
             Err(reason) => {
-                tracing::warn!(%reason, "could not answer an undeclared command");
+                tracing::warn!(%reason, "could not answer an interaction no plugin takes");
                 None
             }
         }
@@ -453,7 +475,13 @@ impl Dispatcher {
         let mut replies = Vec::with_capacity(outputs.len());
         for (offset, output) in outputs.into_iter().enumerate() {
             match self.reply(job, incoming, first + offset, output) {
-                Ok(reply) => replies.push(reply),
+                Ok(reply) => match custom_ids::check(plugin.name(), &reply.message) {
+                    Ok(()) => replies.push(reply),
+                    Err(reason) => {
+                        let reason = format!("{}: {reason}", reply.message.payload.type_name());
+                        drops.refuse("custom_id", 1, reason, true);
+                    }
+                },
                 Err(reason) => drops.refuse("invalid", 1, reason, false),
             }
         }

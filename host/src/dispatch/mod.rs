@@ -8,6 +8,7 @@ pub mod budget;
 pub mod causation;
 pub mod command_job;
 pub mod convert;
+pub mod custom_ids;
 pub mod dispatcher;
 pub mod executor;
 pub mod guild_config;

@@ -123,7 +123,7 @@ pub use embed::Embed;
 pub use error::Error;
 pub use host::{Host, WasmHost};
 pub use incoming::Incoming;
-pub use interaction::{Interaction, InteractionReply};
+pub use interaction::{Interaction, InteractionKind, InteractionReply, component};
 pub use message::{COMMAND_TYPES, EVENT_TYPES};
 pub use plugin::Plugin;
 

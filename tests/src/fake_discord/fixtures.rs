@@ -265,6 +265,105 @@ pub fn interaction(
     name: &str,
     options: Value,
 ) -> Value {
+    let data = json!({ "id": (id + 1).to_string(), "name": name, "type": 1, "options": options });
+    interaction_of_type(2, id, guild, member, token, data)
+}
+
+/// INTERACTION_CREATE for an autocomplete (`type` 4) of command `name`: `options` as Discord
+/// sends them, the one being typed with `"focused": true`.
+pub fn autocomplete(
+    id: u64,
+    guild: u64,
+    member: u64,
+    token: &str,
+    name: &str,
+    options: Value,
+) -> Value {
+    let data = json!({ "id": (id + 1).to_string(), "name": name, "type": 1, "options": options });
+    interaction_of_type(4, id, guild, member, token, data)
+}
+
+/// What a member clicked: a component on the bot's message `message`.
+#[derive(Debug, Clone, Copy)]
+pub struct Click<'a> {
+    /// The message the component is on.
+    pub message: u64,
+    /// The component's `custom_id`.
+    pub custom_id: &'a str,
+    /// 2 a button, 3 a string select.
+    pub component_type: u8,
+    /// What was picked (selects).
+    pub values: &'a [&'a str],
+}
+
+impl<'a> Click<'a> {
+    /// A click on button `custom_id`.
+    pub fn button(message: u64, custom_id: &'a str) -> Self {
+        Click {
+            message,
+            custom_id,
+            component_type: 2,
+            values: &[],
+        }
+    }
+
+    /// A pick of `values` in string select `custom_id`.
+    pub fn select(message: u64, custom_id: &'a str, values: &'a [&'a str]) -> Self {
+        Click {
+            message,
+            custom_id,
+            component_type: 3,
+            values,
+        }
+    }
+}
+
+/// INTERACTION_CREATE for a click (`type` 3) on a component, in the `general` channel.
+pub fn component_click(id: u64, guild: u64, member: u64, token: &str, click: Click<'_>) -> Value {
+    let mut data = json!({ "custom_id": click.custom_id, "component_type": click.component_type });
+    if click.component_type != 2 {
+        data["values"] = json!(click.values);
+    }
+    let mut interaction = interaction_of_type(3, id, guild, member, token, data);
+    interaction["message"] = self::message(
+        click.message,
+        guild + 1,
+        Some(guild),
+        super::BOT_USER_ID,
+        "a message with components",
+    );
+    interaction
+}
+
+/// INTERACTION_CREATE for the submission (`type` 5) of modal `custom_id`, each of `fields` a
+/// text input's `custom_id` and the text typed into it.
+pub fn modal_submit(
+    id: u64,
+    guild: u64,
+    member: u64,
+    token: &str,
+    custom_id: &str,
+    fields: &[(&str, &str)],
+) -> Value {
+    let rows: Vec<Value> = fields
+        .iter()
+        .map(|(input, value)| {
+            json!({ "type": 1, "components": [{ "type": 4, "custom_id": input, "value": value }] })
+        })
+        .collect();
+    let data = json!({ "custom_id": custom_id, "components": rows });
+    interaction_of_type(5, id, guild, member, token, data)
+}
+
+/// The parts every guild interaction shares, around its `type` and `data`.
+fn interaction_of_type(
+    kind: u8,
+    id: u64,
+    guild: u64,
+    member: u64,
+    token: &str,
+    data: Value,
+) -> Value {
     let application = super::APPLICATION_ID;
     let channel = guild + 1;
     let mut invoker = self::member(guild, member, "invoker");
@@ -272,13 +371,8 @@ pub fn interaction(
     json!({
         "id": id.to_string(),
         "application_id": application.to_string(),
-        "type": 2,
-        "data": {
-            "id": (id + 1).to_string(),
-            "name": name,
-            "type": 1,
-            "options": options,
-        },
+        "type": kind,
+        "data": data,
         "guild_id": guild.to_string(),
         "channel": { "id": channel.to_string(), "type": 0, "name": "general", "permissions": "2147483647" },
         "channel_id": channel.to_string(),

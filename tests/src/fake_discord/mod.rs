@@ -544,6 +544,11 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
             inner.next_id += 1;
             ok(fixtures::command(APPLICATION_ID, guild, inner.next_id, &request.body))
         }
+        ("POST", ["webhooks", _, _]) => {
+            inner.next_id += 1;
+            let content = request.body["content"].as_str().unwrap_or("");
+            ok(fixtures::message(inner.next_id, 1, None, BOT_USER_ID, content))
+        }
         ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
             inner.next_id += 1;
             let content = request.body["content"].as_str().unwrap_or("");

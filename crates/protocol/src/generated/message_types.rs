@@ -32,8 +32,8 @@ message_types! {
     UpdateConfig = "UPDATE_CONFIG", Command, BotConfig, Seed;
     /// Seed command: reload application commands.
     ReloadCommands = "RELOAD_COMMANDS", Command, BotConfig, Seed;
-    /// guildhost extension command: answer an application command (emitted by the plugin that
-    /// declared it).
+    /// guildhost extension command: answer an interaction (a message, an update, a modal or
+    /// autocomplete choices; emitted by the plugin the interaction reached).
     InteractionReply = "INTERACTION_REPLY", Command, BotCommands, Extension;
     /// Seed event: a member joined.
     MemberJoined = "MEMBER_JOINED", Event, DiscordEvents, Seed;
@@ -43,7 +43,7 @@ message_types! {
     MemberUpdated = "MEMBER_UPDATED", Event, DiscordEvents, Seed;
     /// guildhost extension event: a message was posted (what automod inspects).
     MessageCreated = "MESSAGE_CREATED", Event, DiscordEvents, Extension;
-    /// guildhost extension event: a member used an application command a plugin declared.
+    /// guildhost extension event: a member used a plugin's command, component or modal.
     InteractionCreated = "INTERACTION_CREATED", Event, DiscordEvents, Extension;
     /// Seed event: a message was deleted.
     MessageDeleted = "MESSAGE_DELETED", Event, DiscordEvents, Seed;

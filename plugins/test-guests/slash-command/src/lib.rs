@@ -10,7 +10,7 @@ impl Plugin for SlashCommand {
         let Some(interaction) = Interaction::from_message(&msg.message)? else {
             return Ok(Vec::new());
         };
-        let reply = match interaction.command_name.as_str() {
+        let reply = match interaction.command_name.as_deref().unwrap_or_default() {
             "ping" => match interaction.option("text").and_then(|v| v.as_str()) {
                 Some(text) => interaction.reply(format!("pong: {text}")),
                 None => interaction.reply("pong"),

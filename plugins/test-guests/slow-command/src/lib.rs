@@ -18,7 +18,7 @@ impl Plugin for SlowCommand {
             .unwrap_or("nobody");
         let reply = interaction.reply(format!(
             "/{} filed about <@{member}>",
-            interaction.command_name
+            interaction.command_name.as_deref().unwrap_or_default()
         ));
         Ok(vec![Output::execute_after(Duration::from_secs(3), reply)])
     }
