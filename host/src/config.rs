@@ -164,8 +164,8 @@ pub enum Unhandled {
     Forward(String),
 }
 
-/// `[redis]`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// `[redis]`. Its `Debug` hides the URL's password.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// `redis://` or `rediss://` URL; `REDIS_URL` overrides it.
@@ -174,8 +174,8 @@ pub struct RedisConfig {
     pub prefix: String,
 }
 
-/// `[discord]`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// `[discord]`. Its `Debug` hides the token and the proxy URL's password.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     /// The bot token; `DISCORD_TOKEN` overrides it. None means dry run.
@@ -194,6 +194,31 @@ pub struct DiscordConfig {
     /// The gateway intents asked for (Discord's names, `GUILD_MEMBERS`); absent means what the
     /// loaded plugins' subscriptions need (`gateway::intents_for`).
     pub intents: Option<Vec<String>>,
+}
+
+// Secrets never reach a log line or a panic message through `{:?}`: the two sections that hold
+// them print redacted, whatever prints them.
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact_url(&self.url))
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .field("shards", &self.shards)
+            .field("message_cache", &self.message_cache)
+            .field("media_dir", &self.media_dir)
+            .field("fetch", &self.fetch)
+            .field("intents", &self.intents)
+            .finish()
+    }
 }
 
 impl Default for DiscordConfig {
@@ -268,11 +293,12 @@ impl Config {
         })
     }
 
-    /// The same configuration with its secrets hidden (the Discord token, the Redis password),
-    /// for printing.
+    /// The same configuration with its secrets hidden (the Discord token, the Redis and proxy
+    /// passwords), for printing.
     pub fn redacted(&self) -> Config {
         let mut redacted = self.clone();
         redacted.redis.url = redact_url(&self.redis.url);
+        redacted.discord.proxy = self.discord.proxy.as_deref().map(redact_url);
         if redacted.discord.token.is_some() {
             redacted.discord.token = Some("***".to_owned());
         }
@@ -1077,9 +1103,18 @@ mod tests {
         let mut config = Config::default();
         config.redis.url = "redis://:hunter2@cache.internal:6379".into();
         config.discord.token = Some("MTIz.secret.token".into());
-        let printed = format!("{:#?}", config.redacted());
-        assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(!printed.contains("secret.token"), "{printed}");
+        config.discord.proxy = Some("http://bot:proxypass@proxy.internal:8080".into());
+        // Redacted for printing, and as it is under `{:?}` (a log line, a panic message).
+        for printed in [
+            format!("{:#?}", config.redacted()),
+            format!("{config:?}"),
+            config.to_toml().unwrap_or_default(),
+        ] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+            assert!(!printed.contains("secret.token"), "{printed}");
+            assert!(!printed.contains("proxypass"), "{printed}");
+            assert!(printed.contains("cache.internal"), "{printed}");
+        }
     }
 
     use super::*;
