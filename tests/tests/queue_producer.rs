@@ -277,6 +277,37 @@ async fn repeat_every_matches_bulls_key_and_iteration_id() {
     cleanup(&conn, &prefix).await;
 }
 
+/// Bull's `removeRepeatableByKey` deletes the pending iteration only while it is delayed: one
+/// already promoted to `wait` keeps its hash (no id in `wait` without a job behind it).
+#[tokio::test]
+async fn removing_a_series_keeps_an_iteration_already_waiting() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let repeat = RepeatOptions {
+        every: Some(60_000),
+        ..RepeatOptions::default()
+    };
+    let opts = JobOptions {
+        repeat: Some(repeat.clone()),
+        ..opts()
+    };
+    let id = queue.add("tick", "{}", opts).await.unwrap();
+    // Promoted as Bull's `promote` (or the delay's end) moves it.
+    let _: i64 = cmd(&conn, &["ZREM", &format!("{prefix}:q:delayed"), &id]).await;
+    let _: i64 = cmd(&conn, &["LPUSH", &format!("{prefix}:q:wait"), &id]).await;
+    assert!(
+        queue
+            .remove_repeatable("tick", &repeat, None)
+            .await
+            .unwrap()
+    );
+    assert!(queue.repeatable_keys().await.unwrap().is_empty());
+    assert!(queue.get_job(&id).await.unwrap().is_some());
+    assert_eq!(queue.get_state(&id).await.unwrap(), JobState::Waiting);
+    cleanup(&conn, &prefix).await;
+}
+
 #[tokio::test]
 async fn repeat_cron_with_tz_and_custom_id() {
     let conn = redis().await;

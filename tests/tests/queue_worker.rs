@@ -1156,6 +1156,13 @@ async fn bull_events_are_published_on_bulls_channels() {
         seen.push((channel, message.get_payload::<String>().unwrap()));
     }
     running.stop().await;
+    // Bull publishes `drained` only when a look for jobs finds none: not with the first take,
+    // which found two where it asked for more, so only after a job completed.
+    let first = |channel: &str| seen.iter().position(|(name, _)| name == channel);
+    assert!(
+        first("drained") > first("completed"),
+        "drained before any completion: {seen:?}"
+    );
     let payload = |channel: &str| {
         seen.iter()
             .find(|(name, _)| name == channel)
@@ -1424,5 +1431,70 @@ async fn outputs_owed_by_a_failure_are_added_only_when_it_is_final() {
     assert_eq!(tries.load(Ordering::SeqCst), 3);
     assert!(queue.get_job(&id).await.unwrap().is_some());
     running.stop().await;
+    cleanup(&conn, &prefix).await;
+}
+
+/// `removeOnComplete: {age: 0}` and `removeOnFail: {age: 0}` remove every job finished by now,
+/// the finishing one included, as Bull's `removeJobsByMaxAge` does (age 0 is a limit, not "no
+/// limit"); an absent age keeps jobs of any age.
+#[tokio::test]
+async fn an_age_of_zero_removes_every_job_finished_by_now() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let age_zero = Some(guildhost::queue::KeepJobs::Policy {
+        age: Some(0),
+        count: None,
+    });
+    let kept = queue.add("ok", "{}", JobOptions::default()).await.unwrap();
+    let ok = queue
+        .add(
+            "ok",
+            "{}",
+            JobOptions {
+                remove_on_complete: age_zero.clone(),
+                ..JobOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let bad = queue
+        .add(
+            "bad",
+            "{}",
+            JobOptions {
+                remove_on_fail: age_zero,
+                ..JobOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let running = spawn_worker(
+        &conn,
+        &prefix,
+        "q",
+        WorkerOptions {
+            concurrency: 1,
+            ..fast_options()
+        },
+        |job| async move {
+            if job.name == "bad" {
+                Err(JobFailure::retryable("it broke"))
+            } else {
+                Ok(Completion::empty())
+            }
+        },
+    );
+    eventually(10, "all three finished", || async {
+        let gone = queue.get_job(&ok).await.unwrap().is_none()
+            && queue.get_job(&bad).await.unwrap().is_none();
+        gone.then_some(())
+    })
+    .await;
+    running.stop().await;
+    // The one kept before was finished by then too: {age: 0} took it with it.
+    assert!(queue.get_job(&kept).await.unwrap().is_none());
+    let counts = queue.job_counts().await.unwrap();
+    assert_eq!((counts.completed, counts.failed), (0, 0));
     cleanup(&conn, &prefix).await;
 }

@@ -211,15 +211,22 @@ pub enum KeepJobs {
 pub struct Retention {
     /// Jobs kept in the set (0 = delete this one, negative = unlimited).
     pub count: i64,
-    /// Maximum age in seconds (0 = unlimited).
-    pub age_secs: u64,
+    /// Maximum age in seconds; `None` keeps jobs of any age. `Some(0)`, as in Bull, removes
+    /// every job finished by now, this one included.
+    pub age_secs: Option<u64>,
 }
 
 impl Retention {
+    /// The age as the finishing scripts take it: seconds, or -1 for no limit.
+    pub fn age_arg(&self) -> i64 {
+        self.age_secs
+            .map_or(-1, |age| i64::try_from(age).unwrap_or(i64::MAX / 1000))
+    }
+
     /// Keep everything (Bull's default).
     pub const KEEP_ALL: Retention = Retention {
         count: -1,
-        age_secs: 0,
+        age_secs: None,
     };
 
     /// Maps an option the way Bull's JS does: `true`→count 0, `false`/absent→-1, N→N.
@@ -228,15 +235,15 @@ impl Retention {
             None | Some(KeepJobs::Remove(false)) => Self::KEEP_ALL,
             Some(KeepJobs::Remove(true)) => Retention {
                 count: 0,
-                age_secs: 0,
+                age_secs: None,
             },
             Some(KeepJobs::Count(count)) => Retention {
                 count: *count,
-                age_secs: 0,
+                age_secs: None,
             },
             Some(KeepJobs::Policy { age, count }) => Retention {
                 count: count.unwrap_or(-1),
-                age_secs: age.unwrap_or(0),
+                age_secs: *age,
             },
         }
     }
@@ -278,7 +285,8 @@ pub struct RepeatOptions {
     pub extra: Map<String, Value>,
 }
 
-/// A date option as milliseconds: a number is taken as ms, a string is parsed as RFC 3339.
+/// A date option as milliseconds: a number is taken as ms, a string is read as JavaScript's
+/// `new Date(string)` reads it (see [`js_date_millis`]), since Node's Bull does.
 pub(crate) fn date_option_millis(field: &'static str, value: &Value) -> QueueResult<i64> {
     match value {
         Value::Number(number) => number
@@ -288,17 +296,58 @@ pub(crate) fn date_option_millis(field: &'static str, value: &Value) -> QueueRes
                 field,
                 rule: "must be milliseconds since the epoch".to_owned(),
             }),
-        Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
-            .map(|date| date.timestamp_millis())
-            .map_err(|error| QueueError::InvalidOption {
-                field,
-                rule: format!("must be an RFC 3339 date or milliseconds ({error})"),
-            }),
+        Value::String(text) => js_date_millis(text).ok_or_else(|| QueueError::InvalidOption {
+            field,
+            rule: format!(
+                "must be a date JavaScript reads (`2099-01-01`, `2099-01-01T10:00:00Z`, …) or \
+                 milliseconds, got {text:?}"
+            ),
+        }),
         _ => Err(QueueError::InvalidOption {
             field,
             rule: "must be a number of milliseconds or a date string".to_owned(),
         }),
     }
+}
+
+/// `text` as JavaScript's `new Date(text)` reads the forms Node programs write: ISO dates alone
+/// (`2099`, `2099-01`, `2099-01-01`) are UTC midnight; dates with a time (`T` or a space
+/// between, minutes or seconds, a fraction) are in their offset (`Z`, `+02:00`) or, without
+/// one, in local time; and `Date.toUTCString()`'s RFC 2822 form. `None` for anything else
+/// (where JavaScript would give an Invalid Date or guess).
+pub fn js_date_millis(text: &str) -> Option<i64> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+    let text = text.trim();
+    let date_only = match text.len() {
+        4 => format!("{text}-01-01"),
+        7 => format!("{text}-01"),
+        _ => text.to_owned(),
+    };
+    if let Ok(date) = NaiveDate::parse_from_str(&date_only, "%Y-%m-%d") {
+        return Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
+    }
+    let mut iso = text.replacen(' ', "T", 1);
+    if let Some(stripped) = iso.strip_suffix('Z') {
+        iso = format!("{stripped}+00:00");
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z"] {
+        if let Ok(date) = DateTime::parse_from_str(&iso, format) {
+            return Some(date.timestamp_millis());
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(&iso, format) {
+            return Some(
+                chrono::Local
+                    .from_local_datetime(&local)
+                    .earliest()?
+                    .timestamp_millis(),
+            );
+        }
+    }
+    DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|date| date.timestamp_millis())
 }
 
 /// Bull priority for the message envelope's `priority` (`high`, `normal`, `low`; absent = normal).
@@ -342,6 +391,30 @@ impl JobOptions {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_read_as_javascript_reads_them() {
+        use super::js_date_millis;
+        let midnight_2099 = Some(4_070_908_800_000);
+        assert_eq!(js_date_millis("2099-01-01"), midnight_2099);
+        assert_eq!(js_date_millis("2099-01"), midnight_2099);
+        assert_eq!(js_date_millis("2099"), midnight_2099);
+        assert_eq!(js_date_millis("2099-01-01T00:00:00.000Z"), midnight_2099);
+        assert_eq!(js_date_millis("2099-01-01T00:00Z"), midnight_2099);
+        assert_eq!(js_date_millis("2099-01-01 02:00:00+02:00"), midnight_2099);
+        assert_eq!(
+            js_date_millis("Thu, 01 Jan 2099 00:00:00 GMT"),
+            midnight_2099
+        );
+        let local = chrono::NaiveDate::from_ymd_opt(2099, 1, 1)
+            .and_then(|d| d.and_hms_opt(10, 30, 0))
+            .and_then(|t| chrono::TimeZone::from_local_datetime(&chrono::Local, &t).earliest())
+            .map(|t| t.timestamp_millis());
+        assert_eq!(js_date_millis("2099-01-01T10:30"), local);
+        assert_eq!(js_date_millis("2099-01-01 10:30:00"), local);
+        assert_eq!(js_date_millis("tomorrow"), None);
+        assert_eq!(js_date_millis("2099-13-01"), None);
+    }
+
     use super::*;
 
     #[test]
@@ -385,7 +458,7 @@ mod tests {
             Retention::from_option(opts.remove_on_complete.as_ref()),
             Retention {
                 count: 5,
-                age_secs: 60
+                age_secs: Some(60)
             }
         );
         let back: serde_json::Value = serde_json::to_value(&opts).unwrap();

@@ -25,6 +25,13 @@ fn job_id_part(repeat: &RepeatOptions) -> String {
 
 /// Bull's repeat key: `name:jobIdPart endDatePart (tz:cron | every)`.
 pub fn repeat_key(name: &str, repeat: &RepeatOptions) -> QueueResult<String> {
+    // Bull throws "Both .cron and .every options are defined for this repeatable job".
+    if repeat.cron.is_some() && repeat.every.is_some() {
+        return Err(QueueError::InvalidOption {
+            field: "repeat",
+            rule: "must have `cron` or `every`, not both".to_owned(),
+        });
+    }
     let mut key = format!("{name}:{}", job_id_part(repeat));
     match &repeat.end_date {
         Some(end) => {
@@ -297,6 +304,17 @@ pub fn next_cron(expression: &str, tz: Option<&str>, after_ms: i64) -> QueueResu
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cron_and_every_together_are_refused_as_bull_refuses_them() {
+        let both = super::RepeatOptions {
+            cron: Some("* * * * *".into()),
+            every: Some(1000),
+            ..super::RepeatOptions::default()
+        };
+        let refused = super::repeat_key("tick", &both).unwrap_err().to_string();
+        assert!(refused.contains("not both"), "{refused}");
+    }
+
     use super::*;
 
     fn every(ms: u64) -> RepeatOptions {

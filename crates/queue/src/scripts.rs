@@ -343,7 +343,7 @@ impl<'a, J: ExactSizeIterator<Item = FinishedJob<'a>>> Finish<'a, J> {
                 .arg(job.id)
                 .arg(job.return_value)
                 .arg(job.retention.count)
-                .arg(job.retention.age_secs)
+                .arg(job.retention.age_arg())
                 .arg(job.debounce_id.unwrap_or(""))
                 .arg(job.outputs.len());
             for output in job.outputs {
@@ -453,7 +453,7 @@ impl Fail<'_> {
             .arg(score)
             .arg(flag(self.lifo))
             .arg(self.retention.count)
-            .arg(self.retention.age_secs)
+            .arg(self.retention.age_arg())
             .arg(self.final_adds.len());
         for record in self.final_adds {
             record.push_args(&mut invocation);

@@ -23,7 +23,7 @@ local memo = new_add_memo()
 for n = 0, add_count - 1 do
   if add_problem_at(ARGV, 15 + n * ADD_FIELDS, memo) then
     add_count = 0
-    keep_count, keep_age = -1, 0
+    keep_count, keep_age = -1, -1
     break
   end
 end

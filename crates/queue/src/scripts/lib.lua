@@ -228,7 +228,8 @@ local function release_debounce(base, job_key)
 end
 
 -- Records a finished job in `completed`/`failed` with KeepJobs retention (count 0 deletes it,
--- deferred to flush_batch when a `batch` is given).
+-- deferred to flush_batch when a `batch` is given; age -1 is no age limit, and age 0, as in
+-- Bull, removes everything finished by now, this job included).
 local function finish_with_retention(base, set_name, id, finished_on, field, value, count, age, batch)
   local job_key = base .. id
   if count == 0 then
@@ -247,7 +248,7 @@ local function finish_with_retention(base, set_name, id, finished_on, field, val
   else
     redis.call("HSET", job_key, "finishedOn", finished_on)
   end
-  if age > 0 then
+  if age >= 0 then
     local limit = int_text((tonumber(finished_on) or 0) - age * 1000)
     local old = redis.call("ZRANGEBYSCORE", set, "-inf", limit)
     if #old > 0 then
@@ -304,7 +305,8 @@ local function activate(base, id, token, lock_ms, now, unprioritized, hears)
 end
 
 -- Takes up to `count` waiting jobs (right end of `wait` first) into `out`.
--- Publishes `drained` when `announce_drained` and the queue ran out of waiting jobs.
+-- Publishes `drained` when `announce_drained` and no job was waiting (as Bull: not when fewer
+-- than `count` were).
 -- The ids move in three calls (LRANGE, LTRIM, one LPUSH) instead of one RPOPLPUSH each, leaving
 -- `wait` and `active` exactly as that many RPOPLPUSHes would.
 local function take_jobs(base, token, lock_ms, now, count, out, announce_drained, hears)
@@ -313,7 +315,7 @@ local function take_jobs(base, token, lock_ms, now, count, out, announce_drained
   end
   local wait = base .. "wait"
   local ids = redis.call("LRANGE", wait, -count, -1)
-  if #ids < count and announce_drained and hears(base .. "drained") then
+  if #ids == 0 and announce_drained and hears(base .. "drained") then
     redis.call("PUBLISH", base .. "drained", "")
   end
   if #ids == 0 then

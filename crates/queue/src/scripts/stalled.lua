@@ -41,7 +41,7 @@ if #suspects > 0 then
         local stalls = redis.call("HINCRBY", job_key, "stalledCounter", 1)
         if stalls > max_stalled then
           local fields = redis.call("HMGET", job_key, "opts", "data", "name", "attemptsMade")
-          local keep_count, keep_age = -1, 0
+          local keep_count, keep_age = -1, -1
           local ok, opts = pcall(cjson.decode, fields[1] or "")
           if ok and type(opts) == "table" then
             local keep = opts["removeOnFail"]
@@ -51,7 +51,7 @@ if #suspects > 0 then
               keep_count = keep
             elseif type(keep) == "table" then
               keep_count = tonumber(keep["count"]) or -1
-              keep_age = tonumber(keep["age"]) or 0
+              keep_age = tonumber(keep["age"]) or -1
             end
           end
           redis.call("HSET", job_key, "failedReason", STALLED_REASON)

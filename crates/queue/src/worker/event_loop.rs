@@ -73,6 +73,10 @@ pub(super) struct Run<'a, H> {
     pub(super) done: Vec<FinishItem>,
     /// The last take found fewer jobs than it asked for: wait for new ones instead of polling.
     drained: bool,
+    /// Bull's `drained` was published for the current dry run (or nothing was taken yet):
+    /// Bull publishes it once a look for jobs finds none after jobs ran, not again until the
+    /// worker has taken more.
+    drained_announced: bool,
     /// A blocking wait is under way.
     waiting_for_jobs: bool,
     phase: Phase,
@@ -104,6 +108,7 @@ impl<'a, H: JobHandler> Run<'a, H> {
             backlog: VecDeque::new(),
             done: Vec::new(),
             drained: false,
+            drained_announced: true,
             waiting_for_jobs: false,
             phase: Phase::Running,
             failures: 0,
@@ -167,7 +172,7 @@ impl<'a, H: JobHandler> Run<'a, H> {
             let count = self.done.len().min(batch);
             let items: Vec<FinishItem> = self.done.drain(..count).collect();
             self.pending_take += take;
-            let call = self.finish_call(items, take, !self.drained);
+            let call = self.finish_call(items, take, take > 0 && !self.drained_announced);
             self.pending.push_back(call);
         }
     }
@@ -220,6 +225,8 @@ impl<'a, H: JobHandler> Run<'a, H> {
                     Some(taken) => {
                         if take > 0 {
                             self.drained = taken.len() < take;
+                            // The call announced `drained` if it found none and was asked to.
+                            self.drained_announced = taken.is_empty();
                         }
                         self.accept(taken).await;
                     }
@@ -273,6 +280,7 @@ impl<'a, H: JobHandler> Run<'a, H> {
         match self.shared.take(Some(id), extra).await {
             Ok(taken) => {
                 self.drained = taken.len() <= extra;
+                self.drained_announced = false;
                 self.accept(taken).await;
             }
             Err(error) => {
