@@ -315,7 +315,7 @@ pub(crate) fn date_option_millis(field: &'static str, value: &Value) -> QueueRes
 /// between, minutes or seconds, a fraction) are in their offset (`Z`, `+02:00`) or, without
 /// one, in local time; and `Date.toUTCString()`'s RFC 2822 form. `None` for anything else
 /// (where JavaScript would give an Invalid Date or guess).
-pub fn js_date_millis(text: &str) -> Option<i64> {
+pub(crate) fn js_date_millis(text: &str) -> Option<i64> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
     let text = text.trim();
     let date_only = match text.len() {
