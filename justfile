@@ -18,6 +18,11 @@ ci:
 bench-queue *ARGS:
     cargo run --release -p guildhost-tests --bin queue_bench -- {{ARGS}}
 
+# The end-to-end benchmark: the command and gateway paths through a `guildhost run` process,
+# side by side with Node's Bull (needs redis-server, Node 20+ and `npm ci` in tests/node).
+bench-e2e *ARGS:
+    cargo run --release -p guildhost-tests --bin e2e_bench -- {{ARGS}}
+
 # Regenerate the README's bull-board screenshot (needs Debian's chromium and `npm ci` in tests/node).
 board-screenshot:
     GUILDHOST_BOARD_SCREENSHOT=docs/bull-board.png cargo test -p guildhost-tests --test bull_board

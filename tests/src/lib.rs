@@ -4,6 +4,7 @@
 //! Discord for serenity's real client, a loopback file server for the fetch policy, and a
 //! recording voice player.
 
+pub mod bench;
 mod cluster;
 pub mod fake_discord;
 pub mod file_server;

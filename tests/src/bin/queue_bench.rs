@@ -47,6 +47,7 @@ use guildhost::queue::{
 use guildhost::runtime::lanes::Lanes;
 use guildhost::runtime::registry::Origin;
 use guildhost::runtime::{Manifest, Runtime, RuntimeConfig};
+use guildhost_tests::bench::{percentile, redis_cpu_us, script_calls};
 use guildhost_tests::{LocalRedis, NodeScript, cleanup, require_node_modules};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -247,49 +248,6 @@ async fn fill(conn: &RedisConn, prefix: &str, settings: &Settings) -> anyhow::Re
         );
     }
     Ok(())
-}
-
-/// Redis CPU time (user + sys) in microseconds, from `INFO cpu`.
-async fn redis_cpu_us(conn: &RedisConn) -> anyhow::Result<f64> {
-    let mut conn = conn.clone();
-    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
-    let mut seconds = 0.0;
-    for line in info.lines() {
-        if let Some(value) = line
-            .strip_prefix("used_cpu_user:")
-            .or_else(|| line.strip_prefix("used_cpu_sys:"))
-        {
-            seconds += value
-                .trim()
-                .parse::<f64>()
-                .with_context(|| format!("INFO cpu line `{line}`"))?;
-        }
-    }
-    Ok(seconds * 1e6)
-}
-
-/// Script calls (`EVAL`, `EVALSHA`) Redis has run so far, from `INFO commandstats`.
-async fn script_calls(conn: &RedisConn) -> anyhow::Result<f64> {
-    let mut conn = conn.clone();
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await?;
-    let mut calls = 0.0;
-    for line in info
-        .lines()
-        .filter(|line| line.starts_with("cmdstat_eval:") || line.starts_with("cmdstat_evalsha:"))
-    {
-        if let Some(count) = line
-            .split([':', ','])
-            .find_map(|part| part.strip_prefix("calls="))
-        {
-            calls += count
-                .parse::<f64>()
-                .with_context(|| format!("INFO commandstats line `{line}`"))?;
-        }
-    }
-    Ok(calls)
 }
 
 /// CPU time (user + sys) of this process in microseconds.
@@ -682,14 +640,6 @@ async fn latency(
     }
     millis.sort_by(f64::total_cmp);
     Ok(millis)
-}
-
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn median(values: &[f64]) -> f64 {

@@ -171,12 +171,17 @@ pub const BOT_USER_ID: u64 = 900_000_000_000_000_001;
 /// The application id in READY.
 pub const APPLICATION_ID: u64 = 900_000_000_000_000_002;
 
+/// Dispatches a gateway client may fall behind by before it loses any (the end-to-end bench
+/// sends tens of thousands at once).
+const DISPATCH_BACKLOG: usize = 1 << 16;
+
 impl FakeDiscord {
     /// Starts a fake whose gateway reports `guilds` in READY (each also gets a GUILD_CREATE).
     pub async fn start(guilds: &[u64]) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (dispatches, _) = broadcast::channel(1024);
+        // Room for a benchmark's burst: a lagging gateway client would lose dispatches.
+        let (dispatches, _) = broadcast::channel(DISPATCH_BACKLOG);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 next_id: 1_000_000_000_000_000_000,
