@@ -279,8 +279,9 @@ pub fn autocomplete(
     name: &str,
     options: Value,
 ) -> Value {
-    let data = json!({ "id": (id + 1).to_string(), "name": name, "type": 1, "options": options });
-    interaction_of_type(4, id, guild, member, token, data)
+    let mut typing = interaction(id, guild, member, token, name, options);
+    typing["type"] = json!(4);
+    typing
 }
 
 /// What a member clicked: a component on the bot's message `message`.
