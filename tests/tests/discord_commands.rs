@@ -306,6 +306,14 @@ async fn components_modals_and_autocomplete_reach_the_plugin_that_sent_them() {
         format!("Poll: 1 vote, by <@{MEMBER}>")
     );
     assert_eq!(updated["data"]["components"], started["data"]["components"]);
+    // Its second reply is a message of its own (a follow-up), not an edit of the update.
+    let confirm_path = format!("/webhooks/{APPLICATION_ID}/tok-yes");
+    let confirmed = request(&fake, "the vote's confirmation", "POST", &confirm_path).await;
+    assert_eq!(
+        confirmed.body,
+        json!({ "content": "Vote counted", "flags": 64 })
+    );
+    assert!(fake.requests_to("PATCH", "/tok-yes/").is_empty());
 
     // A select menu: what was picked reaches the plugin; it answers the member only.
     fake.dispatch(
@@ -426,7 +434,7 @@ async fn components_modals_and_autocomplete_reach_the_plugin_that_sent_them() {
     host.stop().await;
 }
 
-/// After a component was acknowledged silently (the plugin answered after 3 s), a message
+/// After a component was acknowledged silently (the plugin answered after 5 s), a message
 /// answer follows up and an update edits the component's message; a modal can no longer open,
 /// and its job fails into the dead letters saying why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

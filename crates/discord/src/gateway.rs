@@ -791,11 +791,16 @@ fn interaction_message(interaction: &Interaction) -> Option<NotedInteraction> {
             data.message_id = modal.message.as_ref().map(|m| snowflake(m.id.get()));
             data.channel_id = Some(snowflake(modal.channel_id.get()));
             data.locale = Some(modal.locale.clone());
+            // A modal opened from a component may update that component's message.
+            let deferral = match modal.message {
+                Some(_) => Deferral::Update,
+                None => Deferral::Message,
+            };
             (
                 modal.guild_id,
                 &modal.user,
                 modal.member.as_ref(),
-                Some(Deferral::Message),
+                Some(deferral),
             )
         }
         _ => return None,

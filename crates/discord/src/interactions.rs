@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use serenity::all::InteractionId;
+use serenity::all::{InteractionId, MessageId};
 use serenity::http::Http;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -106,12 +106,56 @@ enum Route {
 pub struct Interactions {
     application_id: AtomicU64,
     by_id: Mutex<HashMap<u64, (State, Instant)>>,
+    /// Which reply went out as each interaction's response, and the follow-ups sent, by the
+    /// reply's nonce (stable across its job's retries): a retried reply edits what it sent,
+    /// a further reply follows up instead of overwriting the first.
+    replies: Mutex<HashMap<u64, Replies>>,
     changed: Notify,
+}
+
+/// The replies one interaction got.
+#[derive(Debug, Default)]
+struct Replies {
+    /// The nonce of the reply that made (or edited in) the response.
+    response: Option<String>,
+    /// Follow-up messages by the nonce of the reply that sent them.
+    follow_ups: HashMap<String, u64>,
 }
 
 impl Interactions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (State, Instant)>> {
         self.by_id.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn replies(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Replies>> {
+        self.replies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the reply with `nonce` may make (or already made) the response of `id`: none
+    /// did yet, or this one did (a retry). Claims it for `nonce` when free.
+    fn responds(&self, id: u64, nonce: &str) -> bool {
+        let mut replies = self.replies();
+        let entry = replies.entry(id).or_default();
+        match &entry.response {
+            Some(first) => first == nonce,
+            None => {
+                entry.response = Some(nonce.to_owned());
+                true
+            }
+        }
+    }
+
+    /// The follow-up the reply with `nonce` sent to `id` before (its job is being retried).
+    fn follow_up_of(&self, id: u64, nonce: &str) -> Option<u64> {
+        self.replies().get(&id)?.follow_ups.get(nonce).copied()
+    }
+
+    fn note_follow_up(&self, id: u64, nonce: &str, message: u64) {
+        self.replies()
+            .entry(id)
+            .or_default()
+            .follow_ups
+            .insert(nonce.to_owned(), message);
     }
 
     fn set(&self, id: u64, from: &[State], to: State) {
@@ -142,6 +186,8 @@ impl Interactions {
         let mut by_id = self.lock();
         by_id.retain(|_, (_, at)| now.duration_since(*at) < REMEMBERED_FOR);
         by_id.insert(id, (State::Waiting, now));
+        let mut replies = self.replies();
+        replies.retain(|id, _| by_id.contains_key(id));
     }
 
     /// Runs `check` on the interaction's state until it decides, waiting for changes in
@@ -248,18 +294,22 @@ impl Interactions {
 
 impl SerenityDiscord {
     /// Sends `reply` as its interaction's response, or, once the interaction was deferred or
-    /// answered, as the edit or follow-up its kind calls for.
+    /// answered, as the edit or follow-up its kind calls for. `nonce` identifies the reply
+    /// across its job's retries.
     pub(super) async fn answer_interaction(
         &self,
         reply: &p::InteractionReply,
+        nonce: &str,
     ) -> Result<Outcome, DiscordError> {
         let id = discord_id::<InteractionId>("data.interactionId", reply.interaction_id)?;
         let key = id.get();
         let interactions = self.interactions();
         match interactions.claim_answer(key, self.request_timeout()).await {
             Route::Respond | Route::Unknown => {}
-            Route::Deferred(deferral) => return self.answer_after(reply, Some(deferral)).await,
-            Route::Answered => return self.answer_after(reply, None).await,
+            Route::Deferred(deferral) => {
+                return self.answer_after(reply, nonce, Some(deferral)).await;
+            }
+            Route::Answered => return self.answer_after(reply, nonce, None).await,
         }
         let body = json!({ "type": response_type(reply.kind()), "data": response_data(reply) });
         let sent = self
@@ -271,6 +321,7 @@ impl SerenityDiscord {
             .await;
         match sent {
             Ok(Ok(())) => {
+                interactions.responds(key, nonce);
                 interactions.set(key, &[State::Answering], State::Answered);
                 Ok(Outcome::Done)
             }
@@ -284,7 +335,7 @@ impl SerenityDiscord {
                     p::ReplyKind::Modal | p::ReplyKind::Autocomplete
                 )
                 .then_some(Deferral::Message);
-                self.answer_after(reply, deferral).await
+                self.answer_after(reply, nonce, deferral).await
             }
             Ok(Err(e)) => {
                 interactions.set(key, &[State::Answering], State::Waiting);
@@ -298,26 +349,39 @@ impl SerenityDiscord {
     }
 
     /// Sends `reply` to an interaction that already has its response: deferred as `deferral`
-    /// says, or answered (`None`: by this reply's earlier attempt, or by another host).
+    /// says, or answered (`None`: by a reply before this one, by this reply's earlier attempt,
+    /// or by another host).
     async fn answer_after(
         &self,
         reply: &p::InteractionReply,
+        nonce: &str,
         deferral: Option<Deferral>,
     ) -> Result<Outcome, DiscordError> {
+        let key = reply.interaction_id.get();
+        let interactions = self.interactions();
         match (reply.kind(), deferral) {
-            (p::ReplyKind::Message, Some(Deferral::Update)) => self.follow_up(reply).await,
-            (p::ReplyKind::Message | p::ReplyKind::Update, _) => self.edit_original(reply).await,
-            // A repeated modal or choices: the first went through; nothing is left to send.
-            (p::ReplyKind::Modal | p::ReplyKind::Autocomplete, None) => Ok(Outcome::Done),
-            (kind @ (p::ReplyKind::Modal | p::ReplyKind::Autocomplete), Some(_)) => {
+            (kind @ (p::ReplyKind::Modal | p::ReplyKind::Autocomplete), _) => {
+                // The first went through and this is its retry: nothing is left to send.
+                if deferral.is_none() && interactions.responds(key, nonce) {
+                    return Ok(Outcome::Done);
+                }
                 Err(DiscordError::Permanent {
                     code: u32::try_from(ALREADY_ACKNOWLEDGED).unwrap_or_default(),
                     message: format!(
                         "a {kind:?} answer must be the interaction's first, within Discord's 3 s; \
-                         the host had deferred it by then"
+                         the interaction had been deferred or answered by then"
                     ),
                 })
             }
+            // A component's message stays until an update edits it.
+            (p::ReplyKind::Update, _) => self.edit_original(reply).await,
+            (p::ReplyKind::Message, Some(Deferral::Update)) => self.follow_up(reply, nonce).await,
+            // The first message after "thinking…" (or its retry) replaces it; any further one
+            // is a message of its own.
+            (p::ReplyKind::Message, _) if interactions.responds(key, nonce) => {
+                self.edit_original(reply).await
+            }
+            (p::ReplyKind::Message, _) => self.follow_up(reply, nonce).await,
         }
     }
 
@@ -339,18 +403,41 @@ impl SerenityDiscord {
         })
     }
 
-    /// Sends `reply` as a new message after the interaction's (silent) response.
-    async fn follow_up(&self, reply: &p::InteractionReply) -> Result<Outcome, DiscordError> {
+    /// Sends `reply` as a message of its own after the interaction's response; a retry of the
+    /// same reply edits the follow-up it sent instead of posting it again.
+    async fn follow_up(
+        &self,
+        reply: &p::InteractionReply,
+        nonce: &str,
+    ) -> Result<Outcome, DiscordError> {
         self.application_id().await?;
+        let key = reply.interaction_id.get();
         let body = Value::Object(response_data(reply));
-        let sent = self
-            .timed(
-                "interaction follow-up",
-                self.http()
-                    .create_followup_message(&reply.token, &body, Vec::new()),
-            )
-            .await?
-            .map_err(classify)?;
+        let sent = match self.interactions().follow_up_of(key, nonce) {
+            Some(earlier) => {
+                self.timed(
+                    "edit interaction follow-up",
+                    self.http().edit_followup_message(
+                        &reply.token,
+                        MessageId::new(earlier),
+                        &body,
+                        Vec::new(),
+                    ),
+                )
+                .await?
+            }
+            None => {
+                self.timed(
+                    "interaction follow-up",
+                    self.http()
+                        .create_followup_message(&reply.token, &body, Vec::new()),
+                )
+                .await?
+            }
+        }
+        .map_err(classify)?;
+        self.interactions()
+            .note_follow_up(key, nonce, sent.id.get());
         Ok(Outcome::Sent {
             message_id: sent.id.to_string(),
         })

@@ -367,7 +367,7 @@ impl SerenityDiscord {
                     .await?;
                 self.done_or_already(result, &[UNKNOWN_MESSAGE])
             }
-            Payload::InteractionReply(reply) => self.answer_interaction(reply).await,
+            Payload::InteractionReply(reply) => self.answer_interaction(reply, action.nonce).await,
             Payload::PlayMusic(_)
             | Payload::PauseMusic(_)
             | Payload::SetVolume(_)

@@ -554,7 +554,7 @@ fn answer(inner: &mut Inner, shared: &Shared, request: &Recorded) -> Response {
             let content = request.body["content"].as_str().unwrap_or("");
             ok(fixtures::message(inner.next_id, 1, None, BOT_USER_ID, content))
         }
-        ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
+        ("PATCH", ["webhooks", _, _, "messages", _]) => {
             inner.next_id += 1;
             let content = request.body["content"].as_str().unwrap_or("");
             ok(fixtures::message(inner.next_id, 1, None, BOT_USER_ID, content))

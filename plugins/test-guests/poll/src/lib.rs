@@ -1,9 +1,9 @@
 //! Test guest: `/poll topic` answers with two buttons and a select menu. `poll:yes` updates the
-//! poll's message, `poll:why` opens a modal whose submission is answered with a new message,
-//! `poll:pick` answers with what was picked, for the member only. `topic` autocompletes from a
+//! poll's message and confirms the vote to the member alone (a second reply), `poll:why` opens
+//! a modal whose submission is answered with a new message, `poll:pick` answers with what was picked, for the member only. `topic` autocompletes from a
 //! fixed list. `poll:steal` answers with a button named after another plugin, which the host
 //! must refuse. `poll:late-yes`, `poll:late-note` and `poll:late-why` answer as `poll:yes` and
-//! `poll:why` do, and with a message, 3 s later: after the host acknowledged the click.
+//! `poll:why` do, and with a message, 5 s later: well after the host acknowledged the click.
 
 use guildhost_plugin::{
     Context, Error, Incoming, Interaction, InteractionKind, Output, Plugin, component,
@@ -45,7 +45,7 @@ impl Plugin for Poll {
                     [component::text_input("poll:reason", "Your reason")],
                 ),
             };
-            return Ok(vec![Output::execute_after(Duration::from_secs(3), reply)]);
+            return Ok(vec![Output::execute_after(Duration::from_secs(5), reply)]);
         }
         let reply = match interaction.kind {
             InteractionKind::Command => {
@@ -67,9 +67,13 @@ impl Plugin for Poll {
                 )
             }
             InteractionKind::Component => match custom_id {
-                "poll:yes" => interaction
-                    .update(format!("Poll: 1 vote, by <@{}>", interaction.user_id))
-                    .with_components(poll_components()),
+                "poll:yes" => {
+                    let update = interaction
+                        .update(format!("Poll: 1 vote, by <@{}>", interaction.user_id))
+                        .with_components(poll_components());
+                    let confirm = interaction.reply("Vote counted").ephemeral();
+                    return Ok(vec![Output::execute(update), Output::execute(confirm)]);
+                }
                 "poll:why" => interaction.modal(
                     "poll:reason-form",
                     "Why?",
