@@ -59,7 +59,7 @@ async fn fake() -> FakeDiscord {
 async fn host_on(fake: &FakeDiscord, plugins: &[&str]) -> Host {
     let base = fake.base_url();
     let host = Host::start_and(plugins, move |config| {
-        host_support::use_fake_discord(config, base);
+        guildhost_tests::fake_discord::use_fake_discord(config, base);
     })
     .await;
     if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {

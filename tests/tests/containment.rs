@@ -54,7 +54,7 @@ fn guild_scope() -> String {
 async fn host_on(fake: &FakeDiscord, setup: impl FnOnce(&mut Config)) -> Host {
     let base = fake.base_url();
     let host = Host::start_and(&["automod"], move |config| {
-        host_support::use_fake_discord(config, base);
+        guildhost_tests::fake_discord::use_fake_discord(config, base);
         setup(config);
     })
     .await;
@@ -297,7 +297,7 @@ async fn a_guild_plugin_cannot_take_a_first_party_plugins_name() {
     let fake = fake().await;
     let base = fake.base_url();
     let host = Host::start_and(&[], move |config| {
-        host_support::use_fake_discord(config, base);
+        guildhost_tests::fake_discord::use_fake_discord(config, base);
         // The embedded first-party plugins, and an impostor named like one of them.
         config.plugins.first_party = true;
         install_hostile(config, "automod", &guild_scope(), 100);

@@ -48,7 +48,7 @@ async fn host_on(fake: &FakeDiscord) -> Host {
 async fn host_with(fake: &FakeDiscord, guests: &[&str]) -> Host {
     let base = fake.base_url();
     let host = Host::start_with_guests_and(guests, move |config| {
-        host_support::use_fake_discord(config, base)
+        guildhost_tests::fake_discord::use_fake_discord(config, base)
     })
     .await;
     if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {

@@ -22,7 +22,7 @@ const MEMBER: u64 = 300_000_000_000_000_001;
 async fn host_on(fake: &FakeDiscord, plugins: &[&str]) -> Host {
     let base = fake.base_url();
     let host = Host::start_and(plugins, move |config| {
-        host_support::use_fake_discord(config, base)
+        guildhost_tests::fake_discord::use_fake_discord(config, base)
     })
     .await;
     if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {
@@ -374,7 +374,7 @@ async fn configured_intents_are_asked_for_and_a_refusal_names_the_privileged_one
     };
     let base = fake.base_url();
     let host = Host::start_and(&[], move |config| {
-        host_support::use_fake_discord(config, base);
+        guildhost_tests::fake_discord::use_fake_discord(config, base);
         config.discord.intents = Some(vec!["GUILDS".into(), "GUILD_MEMBERS".into()]);
     })
     .await;

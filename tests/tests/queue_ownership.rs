@@ -155,7 +155,7 @@ async fn a_notification_for_dashboard_and_discord_reaches_each_once() {
     };
     let base = fake.base_url();
     let host = Host::start_and(&["notifications"], move |config| {
-        host_support::use_fake_discord(config, base);
+        guildhost_tests::fake_discord::use_fake_discord(config, base);
         host_support::consume(config, "notifications");
     })
     .await;

@@ -38,10 +38,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures_util::StreamExt as _;
-use guildhost::config::{Config, ShardsConfig};
+use guildhost::config::Config;
 use guildhost::queue::{Backoff, JobOptions, KeepJobs, NewJob, Queue, RedisConn};
 use guildhost_tests::bench::{percentile, process_cpu_us, redis_cpu_us};
-use guildhost_tests::fake_discord::{FakeDiscord, fixtures};
+use guildhost_tests::fake_discord::{FakeDiscord, fixtures, use_fake_discord};
 use guildhost_tests::{KillOnDrop, LocalRedis, NodeScript, require_node_modules};
 use serde_json::{Value, json};
 
@@ -360,6 +360,40 @@ fn node_spec(url: &str, prefix: &str, role: &str, queue: &str, extra: Value) -> 
     spec
 }
 
+/// One drain of the command path: the Node producer adds the case's commands while the worker
+/// already runs; returns its figures from the producer's first add to the last completion,
+/// with the worker's CPU over that window from `worker_cpu_us` (called before and after).
+async fn drain_commands(
+    conn: &RedisConn,
+    url: &str,
+    prefix: &str,
+    case: Case,
+    completions: &Completions,
+    settings: &Settings,
+    mut worker_cpu_us: impl FnMut() -> anyhow::Result<f64>,
+) -> anyhow::Result<Figures> {
+    let Case::Commands { guilds, mix, .. } = case else {
+        bail!("not a command case");
+    };
+    let redis_before = redis_cpu_us(conn).await?;
+    let cpu_before = worker_cpu_us()?;
+    let started = Instant::now();
+    let produced_per_sec = Some(produce(url, prefix, guilds, mix, settings.jobs).await?);
+    let ended = completions
+        .wait_for(settings.jobs, Duration::from_secs(600))
+        .await?;
+    let redis_after = redis_cpu_us(conn).await?;
+    let cpu_after = worker_cpu_us()?;
+    let jobs = settings.jobs as f64;
+    Ok(Figures {
+        per_sec: jobs / ended.duration_since(started).as_secs_f64(),
+        worker_cpu_us: (cpu_after - cpu_before) / jobs,
+        redis_cpu_us: (redis_after - redis_before) / jobs,
+        latency: None,
+        produced_per_sec,
+    })
+}
+
 /// The Node producer adds the case's commands; returns when they are all added, with the
 /// producer's rate (messages per second).
 async fn produce(
@@ -388,9 +422,6 @@ async fn node_commands(
     case: Case,
     settings: &Settings,
 ) -> anyhow::Result<Figures> {
-    let Case::Commands { guilds, mix, .. } = case else {
-        bail!("not a command case");
-    };
     let prefix = prefix();
     let completions = Completions::follow(url, &prefix, case.queues()).await?;
     let spec = node_spec(
@@ -402,21 +433,13 @@ async fn node_commands(
     );
     let mut worker = NodeScript::spawn("e2e.js", &spec)?;
     worker.ready(Duration::from_secs(30)).await?;
-    let redis_before = redis_cpu_us(conn).await?;
-    let started = Instant::now();
-    let produced_per_sec = Some(produce(url, &prefix, guilds, mix, settings.jobs).await?);
-    let ended = completions
-        .wait_for(settings.jobs, Duration::from_secs(600))
-        .await?;
-    let redis_after = redis_cpu_us(conn).await?;
+    // Node measures its own CPU, from its first handler call to its last completion.
+    let drained =
+        drain_commands(conn, url, &prefix, case, &completions, settings, || Ok(0.0)).await?;
     let result = worker.result(Duration::from_secs(60)).await?;
-    let jobs = settings.jobs as f64;
     Ok(Figures {
-        per_sec: jobs / ended.duration_since(started).as_secs_f64(),
-        worker_cpu_us: result["cpuUs"].as_f64().unwrap_or(f64::NAN) / jobs,
-        redis_cpu_us: (redis_after - redis_before) / jobs,
-        latency: None,
-        produced_per_sec,
+        worker_cpu_us: result["cpuUs"].as_f64().unwrap_or(f64::NAN) / settings.jobs as f64,
+        ..drained
     })
 }
 
@@ -483,13 +506,7 @@ fn host_config(url: &str, prefix: &str, fake: Option<&FakeDiscord>) -> Config {
     config.redis.url = url.to_owned();
     config.redis.prefix = prefix.to_owned();
     if let Some(fake) = fake {
-        config.discord.token = Some("fake-token".into());
-        config.discord.proxy = Some(fake.base_url());
-        config.discord.shards = Some(ShardsConfig {
-            first: 0,
-            last: 0,
-            total: 1,
-        });
+        use_fake_discord(&mut config, fake.base_url());
     }
     config
 }
@@ -504,7 +521,7 @@ async fn host_commands(
     case: Case,
     settings: &Settings,
 ) -> anyhow::Result<Figures> {
-    let Case::Commands { guilds, mix, rest } = case else {
+    let Case::Commands { guilds, rest, .. } = case else {
         bail!("not a command case");
     };
     let prefix = prefix();
@@ -517,32 +534,22 @@ async fn host_commands(
         fake.wait_for_identify(Duration::from_secs(60)).await?;
     }
     let completions = Completions::follow(url, &prefix, case.queues()).await?;
-    let redis_before = redis_cpu_us(conn).await?;
-    let cpu_before = host.cpu_us()?;
-    let started = Instant::now();
-    let produced_per_sec = Some(produce(url, &prefix, guilds, mix, settings.jobs).await?);
-    let ended = completions
-        .wait_for(settings.jobs, Duration::from_secs(600))
-        .await?;
-    let redis_after = redis_cpu_us(conn).await?;
-    let cpu_after = host.cpu_us()?;
-    let jobs = settings.jobs as f64;
-    let per_sec = jobs / ended.duration_since(started).as_secs_f64();
+    let drained = drain_commands(conn, url, &prefix, case, &completions, settings, || {
+        host.cpu_us()
+    })
+    .await?;
     if let Some(fake) = &fake {
         let sent = fake.requests_to("POST", "/messages").len();
         if sent < settings.jobs {
             bail!("the fake received {sent} of {} messages", settings.jobs);
         }
     }
-    let latency =
-        command_latency(conn, &prefix, &completions, case, per_sec / 2.0, settings).await?;
+    let rate = drained.per_sec / 2.0;
+    let latency = command_latency(conn, &prefix, &completions, case, rate, settings).await?;
     drop(host);
     Ok(Figures {
-        per_sec,
-        worker_cpu_us: (cpu_after - cpu_before) / jobs,
-        redis_cpu_us: (redis_after - redis_before) / jobs,
         latency: Some(latency),
-        produced_per_sec,
+        ..drained
     })
 }
 

@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use guildhost::config::{Config, QueueOverrides, ShardsConfig};
+use guildhost::config::{Config, QueueOverrides};
 use guildhost::dispatch::routes::EXECUTE_QUEUE;
-use guildhost_tests::fake_discord::{FakeDiscord, fixtures};
+use guildhost_tests::fake_discord::{FakeDiscord, fixtures, use_fake_discord};
 use guildhost_tests::{cleanup, connect, redis_url, unique_prefix};
 
 const GUILD: u64 = 100_000_000_000_000_001;
@@ -45,13 +45,7 @@ async fn main() -> anyhow::Result<()> {
     config.plugins.dir = plugins.clone();
     config.plugins.first_party = false;
     config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    config.discord.token = Some("fake-token".into());
-    config.discord.proxy = Some(fake.base_url());
-    config.discord.shards = Some(ShardsConfig {
-        first: 0,
-        last: 0,
-        total: 1,
-    });
+    use_fake_discord(&mut config, fake.base_url());
     config.queues.per_queue.insert(
         EXECUTE_QUEUE.to_owned(),
         QueueOverrides {

@@ -175,6 +175,18 @@ pub const APPLICATION_ID: u64 = 900_000_000_000_000_002;
 /// sends tens of thousands at once).
 const DISPATCH_BACKLOG: usize = 1 << 16;
 
+/// Points `config` at the fake Discord at `base_url` (a token, REST through it, one shard), so
+/// a host runs serenity's real client against it.
+pub fn use_fake_discord(config: &mut guildhost::config::Config, base_url: String) {
+    config.discord.token = Some("fake-token".into());
+    config.discord.proxy = Some(base_url);
+    config.discord.shards = Some(guildhost::config::ShardsConfig {
+        first: 0,
+        last: 0,
+        total: 1,
+    });
+}
+
 impl FakeDiscord {
     /// Starts a fake whose gateway reports `guilds` in READY (each also gets a GUILD_CREATE).
     pub async fn start(guilds: &[u64]) -> anyhow::Result<Self> {

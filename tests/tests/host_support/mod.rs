@@ -372,18 +372,6 @@ pub fn consume(config: &mut Config, queue: &str) {
         .consume = Some(true);
 }
 
-/// Points `config` at the fake Discord at `base_url` (a token, REST through it, one shard), so
-/// the host runs serenity's real client against it.
-pub fn use_fake_discord(config: &mut Config, base_url: String) {
-    config.discord.token = Some("fake-token".into());
-    config.discord.proxy = Some(base_url);
-    config.discord.shards = Some(guildhost::config::ShardsConfig {
-        first: 0,
-        last: 0,
-        total: 1,
-    });
-}
-
 /// A `MESSAGE_CREATED` from the gateway in `guild`, as ingest writes it.
 pub fn message_created(guild: &str, content: &str) -> Value {
     let mut message = envelope(
