@@ -33,6 +33,9 @@ use crate::protocol::{Envelope, Message, Payload, Source};
 use crate::queue::{JobHandler, RedisConn, Worker, WorkerOptions};
 use crate::runtime::lanes::Lanes;
 use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::PluginStore;
+use crate::store::commands::{StoreCommands, StoreContext};
+use crate::store::sync::StoreSync;
 
 /// How long past the workers' shutdown timeout the host waits for them before giving up.
 const WORKER_STOP_MARGIN: Duration = Duration::from_secs(10);
@@ -74,7 +77,27 @@ pub async fn run_serving(
     );
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(conn.clone()));
+    // The runtime starts after the endpoints; /metrics lists its plugins once it exists.
+    let serving_runtime: Arc<std::sync::OnceLock<Arc<Runtime>>> = Arc::default();
+    let served_by = serving_runtime.clone();
     let endpoints = Endpoints {
+        serving: Some(Arc::new(move || {
+            let Some(runtime) = served_by.get() else {
+                return Vec::new();
+            };
+            runtime
+                .registry()
+                .plugins()
+                .iter()
+                .map(|plugin| {
+                    (
+                        plugin.name().to_owned(),
+                        plugin.origin().to_string(),
+                        plugin.manifest().version.clone(),
+                    )
+                })
+                .collect()
+        })),
         metrics: metrics.clone(),
         health: health.clone(),
         redis: conn.clone(),
@@ -92,6 +115,7 @@ pub async fn run_serving(
     let runtime = Arc::new(
         Runtime::new(RuntimeConfig::default(), kv).context("starting the plugin runtime")?,
     );
+    let _ = serving_runtime.set(runtime.clone());
     if config.plugins.first_party {
         for (name, outcome) in crate::bundled::install(&runtime) {
             match outcome {
@@ -170,6 +194,37 @@ pub async fn run_serving(
             executor.clone(),
         )),
     );
+    let store = PluginStore::new(conn.clone(), &prefix);
+    let store_sync = config.plugins.store.enabled.then(|| {
+        Arc::new(StoreSync::new(
+            store.clone(),
+            runtime.clone(),
+            config.plugins.guild_policy.clone(),
+        ))
+    });
+    if let Some(sync) = &store_sync {
+        // Before the workers: a host started after an install serves it from its first message.
+        match sync.reconcile().await {
+            Ok(report) => tracing::info!(?report, "plugin store loaded"),
+            Err(error) => {
+                tracing::error!(%error, "reading the plugin store failed; the periodic check retries")
+            }
+        }
+        tokio::spawn(sync.clone().run(
+            Duration::from_millis(config.plugins.store.reconcile_interval_ms),
+            stop_rx.clone(),
+        ));
+    }
+    let handler = Arc::new(StoreCommands::new(
+        StoreContext {
+            store,
+            runtime: runtime.clone(),
+            config: config.clone(),
+            guild_config: GuildConfigStore::new(conn.clone(), &prefix),
+            sync: store_sync,
+        },
+        dispatcher.clone(),
+    ));
     let mut workers = tokio::task::JoinSet::new();
     // Bull gives each job to one consumer: the queues the API owns are left to it.
     let (consumed, left): (Vec<&str>, Vec<&str>) = INBOUND_QUEUES
@@ -184,7 +239,7 @@ pub async fn run_serving(
             &conn,
             &config,
             queue,
-            metrics.meter(dispatcher.clone()),
+            metrics.meter(handler.clone()),
             stop_rx.clone(),
             health.worker_running(),
         );

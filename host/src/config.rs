@@ -258,6 +258,91 @@ pub struct PluginsConfig {
     pub first_party: bool,
     /// How much work plugins may cause (`[plugins.budget]`).
     pub budget: BudgetConfig,
+    /// Guild admins' plugins, installed through the API (`[plugins.store]`).
+    pub store: StoreConfig,
+    /// What a guild admin's plugin may be and do (`[plugins.guild_policy]`).
+    pub guild_policy: GuildPolicy,
+}
+
+/// `[plugins.store]`: the plugin store in Redis that guild admins install into through the API
+/// (`PLUGIN_*` commands on `bot:config`) and every host serves.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Accept `PLUGIN_*` commands and serve the store's plugins.
+    pub enabled: bool,
+    /// How often a host compares the store's revision with what it serves, in milliseconds
+    /// (the change stream tells it at once; this catches what it missed).
+    pub reconcile_interval_ms: u64,
+    /// Versions kept per plugin, the current one included (what `PLUGIN_ROLLBACK` can go back to).
+    pub versions_kept: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reconcile_interval_ms: 1000,
+            versions_kept: 5,
+        }
+    }
+}
+
+/// `[plugins.guild_policy]`: the ceilings of a guild admin's plugin, whatever its manifest asks,
+/// and the guild's quota. A manifest asking for more is lowered to the ceiling (and told so in
+/// the install's `notices`); one that emits a type not in `allowed_outputs` is refused.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuildPolicy {
+    /// Message types a guild's plugin may emit.
+    pub allowed_outputs: Vec<String>,
+    /// Plugins one guild may have installed.
+    pub max_plugins: u32,
+    /// Largest component, in bytes.
+    pub max_component_bytes: u64,
+    /// Components of one guild's installed plugins together (current versions), in bytes.
+    pub max_total_bytes: u64,
+    /// Longest an install's compilation may take, in milliseconds.
+    pub compile_timeout_ms: u64,
+    /// Wall time per call, in milliseconds.
+    pub wall_time_ms: u64,
+    /// Linear memory per instance, in bytes.
+    pub memory_bytes: u64,
+    /// Fuel per call (always metered for a guild's plugin).
+    pub fuel: u64,
+    /// Outputs per call.
+    pub max_outputs: u32,
+    /// KV keys per guild.
+    pub kv_keys: u64,
+    /// KV bytes per guild.
+    pub kv_bytes: u64,
+}
+
+impl Default for GuildPolicy {
+    fn default() -> Self {
+        Self {
+            allowed_outputs: [
+                "SEND_MESSAGE",
+                "DELETE_MESSAGE",
+                "WARN_USER",
+                "TIMEOUT_USER",
+                "INTERACTION_REPLY",
+                "AUTOMOD_TRIGGERED",
+            ]
+            .map(String::from)
+            .to_vec(),
+            max_plugins: 10,
+            max_component_bytes: 8 << 20,
+            max_total_bytes: 32 << 20,
+            compile_timeout_ms: 10_000,
+            wall_time_ms: 200,
+            memory_bytes: 16 << 20,
+            fuel: 500_000_000,
+            max_outputs: 16,
+            kv_keys: 1_000,
+            kv_bytes: 1 << 20,
+        }
+    }
 }
 
 /// `[plugins.budget]`: the work one message may cause, and what one plugin may add per guild.
@@ -573,6 +658,8 @@ impl Default for PluginsConfig {
             dir: PathBuf::from("plugins.d"),
             first_party: true,
             budget: BudgetConfig::default(),
+            store: StoreConfig::default(),
+            guild_policy: GuildPolicy::default(),
         }
     }
 }
@@ -733,6 +820,26 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1, got 0".to_owned()));
+            }
+        }
+        if self.plugins.store.versions_kept == 0 {
+            return Err(invalid(
+                "plugins.store.versions_kept",
+                "must be at least 1, got 0".to_owned(),
+            ));
+        }
+        if self.plugins.store.reconcile_interval_ms == 0 {
+            return Err(invalid(
+                "plugins.store.reconcile_interval_ms",
+                "must be at least 1, got 0".to_owned(),
+            ));
+        }
+        for (index, name) in self.plugins.guild_policy.allowed_outputs.iter().enumerate() {
+            if name.parse::<crate::protocol::MessageType>().is_err() {
+                return Err(invalid(
+                    &format!("plugins.guild_policy.allowed_outputs[{index}]"),
+                    format!("is not a message type: {name:?}"),
+                ));
             }
         }
         if let Some(token) = &self.discord.token

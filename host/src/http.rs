@@ -109,8 +109,11 @@ impl Health {
     }
 }
 
+/// Lists the plugins served now as `(name, origin, version)`.
+pub type ServingPlugins = Arc<dyn Fn() -> Vec<(String, String, String)> + Send + Sync>;
+
 /// What the endpoints serve from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoints {
     /// The host's metrics.
     pub metrics: Arc<Metrics>,
@@ -122,6 +125,17 @@ pub struct Endpoints {
     pub prefix: String,
     /// The queues whose depths `/metrics` reports.
     pub queues: Vec<String>,
+    /// The plugins served now, `(name, origin, version)`, read at scrape time.
+    pub serving: Option<ServingPlugins>,
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoints")
+            .field("prefix", &self.prefix)
+            .field("queues", &self.queues)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The running server.
@@ -189,6 +203,9 @@ pub fn router(endpoints: Endpoints) -> Router {
 }
 
 async fn metrics(State(endpoints): State<Arc<Endpoints>>) -> Response {
+    if let Some(serving) = &endpoints.serving {
+        endpoints.metrics.set_serving(serving());
+    }
     let sample = endpoints.metrics.sample_queue_depths(
         &endpoints.redis,
         &endpoints.prefix,

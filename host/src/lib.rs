@@ -13,6 +13,7 @@ pub mod local_redis;
 pub mod metrics;
 pub mod ops;
 pub mod scheduler;
+pub mod store;
 
 pub use guildhost_discord as discord;
 pub use guildhost_protocol as protocol;

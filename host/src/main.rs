@@ -72,8 +72,12 @@ enum DlqCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
-    /// The plugins in the configured directory and the embedded first-party ones.
+    /// The embedded first-party plugins, the configured directory's and the guilds' plugins in
+    /// the store.
     List,
+    /// The plugin store: guild admins' plugins, installed through the API.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Check a component and its manifest: world version, imports, subscriptions and grants.
     Check {
         /// The component, `<name>.wasm`, with its manifest `<name>.toml` beside it.
@@ -91,6 +95,58 @@ enum PluginCommand {
         /// (Not `--config`, which names the host's configuration file everywhere.)
         #[arg(long = "guild-config", value_name = "JSON")]
         guild_config: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Every guild's plugins (or one guild's) and the components stopped everywhere.
+    List {
+        /// Only this guild's.
+        #[arg(long)]
+        guild: Option<String>,
+    },
+    /// One guild's plugin: its record (versions, manifest, who installed it and when).
+    Show {
+        /// The guild's id.
+        guild: String,
+        /// The plugin's name in that guild.
+        name: String,
+    },
+    /// Serve a disabled plugin again.
+    Enable {
+        /// The guild's id.
+        guild: String,
+        /// The plugin's name in that guild.
+        name: String,
+    },
+    /// Stop serving a plugin, keeping it installed.
+    Disable {
+        /// The guild's id.
+        guild: String,
+        /// The plugin's name in that guild.
+        name: String,
+    },
+    /// Uninstall a plugin and its kept versions.
+    Remove {
+        /// The guild's id.
+        guild: String,
+        /// The plugin's name in that guild.
+        name: String,
+    },
+    /// The kill switch: stop one component in every guild on every host, and refuse it to
+    /// installs.
+    Kill {
+        /// The component's SHA-256 (`plugin store list` shows its first digits, `show` all).
+        sha256: String,
+        /// Why, kept with it.
+        #[arg(long, default_value = "stopped by the operator")]
+        reason: String,
+    },
+    /// Lift a kill: the component serves again wherever it is installed and enabled.
+    Revive {
+        /// The component's SHA-256.
+        sha256: String,
     },
 }
 
@@ -161,8 +217,30 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Plugin(PluginCommand::List) => {
             let config = load_config(config_path)?;
-            print!("{}", guildhost::ops::plugin_list(&config)?);
-            Ok(true)
+            block_on_report(async { guildhost::ops::plugin_list(&config).await })
+        }
+        Command::Plugin(PluginCommand::Store(command)) => {
+            use guildhost::ops::{StoreAction, store_change, store_kill, store_list, store_show};
+            let config = load_config(config_path)?;
+            block_on_report(async {
+                match command {
+                    StoreCommand::List { guild } => store_list(&config, guild.as_deref()).await,
+                    StoreCommand::Show { guild, name } => store_show(&config, &guild, &name).await,
+                    StoreCommand::Enable { guild, name } => {
+                        store_change(&config, &guild, &name, StoreAction::Enable).await
+                    }
+                    StoreCommand::Disable { guild, name } => {
+                        store_change(&config, &guild, &name, StoreAction::Disable).await
+                    }
+                    StoreCommand::Remove { guild, name } => {
+                        store_change(&config, &guild, &name, StoreAction::Remove).await
+                    }
+                    StoreCommand::Kill { sha256, reason } => {
+                        store_kill(&config, &sha256, Some(&reason)).await
+                    }
+                    StoreCommand::Revive { sha256 } => store_kill(&config, &sha256, None).await,
+                }
+            })
         }
         Command::Plugin(PluginCommand::Check { file }) => guildhost::runtime::tool::check(&file)
             .map(|report| {

@@ -78,6 +78,13 @@ struct PluginLabel {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ServingLabels {
+    plugin: String,
+    origin: String,
+    version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct PluginResultLabels {
     plugin: String,
     result: &'static str,
@@ -132,6 +139,7 @@ pub struct Metrics {
     plugin_limit_violations: Family<PluginLimitLabels, Counter>,
     plugin_outputs_refused: Family<PluginReasonLabels, Counter>,
     plugin_log_dropped: Family<PluginLabel, Counter>,
+    plugin_serving: Family<ServingLabels, Gauge>,
     discord_requests: Family<RouteCodeLabels, Counter>,
     discord_errors: Family<RouteCodeLabels, Counter>,
     discord_rate_limit_waits: HistogramFamily<RouteLabel>,
@@ -236,6 +244,12 @@ impl Metrics {
             "Plugin log and stdout/stderr lines kept out of the host's log by the per-call or per-minute log caps, by plugin",
             plugin_log_dropped.clone(),
         );
+        let plugin_serving = Family::<ServingLabels, Gauge>::default();
+        registry.register(
+            "guildhost_plugin_serving",
+            "The plugins this host serves now (1 each), by plugin (a guild's store plugin as <name>@<guild>), origin (first-party, plugins-directory, store) and version, read at scrape time",
+            plugin_serving.clone(),
+        );
         let discord_requests = Family::<RouteCodeLabels, Counter>::default();
         registry.register(
             "guildhost_discord_requests",
@@ -271,6 +285,7 @@ impl Metrics {
             plugin_limit_violations,
             plugin_outputs_refused,
             plugin_log_dropped,
+            plugin_serving,
             discord_requests,
             discord_errors,
             discord_rate_limit_waits,
@@ -424,6 +439,21 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(wait.as_secs_f64());
+    }
+
+    /// Sets the serving gauge to exactly `plugins`: `(name, origin, version)` of each plugin
+    /// the host serves now.
+    pub fn set_serving(&self, plugins: impl IntoIterator<Item = (String, String, String)>) {
+        self.plugin_serving.clear();
+        for (plugin, origin, version) in plugins {
+            self.plugin_serving
+                .get_or_create(&ServingLabels {
+                    plugin,
+                    origin,
+                    version,
+                })
+                .set(1);
+        }
     }
 
     /// Sets the queue depth gauges of `queue` from `counts`.

@@ -10,6 +10,8 @@ use crate::dispatch::outputs::job_options;
 use crate::dispatch::routes::type_policy;
 use crate::protocol::Message;
 use crate::queue::{DeadLetters, Queue, RedisConn};
+use crate::store::sync::served_name;
+use crate::store::{Change, PluginStore, Record};
 
 pub use crate::dispatch::routes::known_queues;
 
@@ -228,9 +230,10 @@ fn render_output(incoming: Option<&Message>, output: &crate::runtime::bindings::
     }
 }
 
-/// `guildhost plugin list`: the embedded first-party plugins and the plugins directory, as the
-/// host would load them (a directory plugin replaces an embedded one of the same name).
-pub fn plugin_list(config: &Config) -> anyhow::Result<String> {
+/// `guildhost plugin list`: the embedded first-party plugins, the plugins directory (as the host
+/// would load them: a directory plugin replaces an embedded one of the same name) and the
+/// guilds' plugins in the store, served as `<name>@<guild>`.
+pub async fn plugin_list(config: &Config) -> anyhow::Result<String> {
     use crate::runtime::{Manifest, RuntimeLimits, Scope};
     let limits = RuntimeLimits::default();
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -275,6 +278,35 @@ pub fn plugin_list(config: &Config) -> anyhow::Result<String> {
             }
         }
     }
+    if config.plugins.store.enabled {
+        match connect(config).await {
+            Ok(conn) => {
+                let store = PluginStore::new(conn, &config.redis.prefix);
+                for installed in store.all().await? {
+                    let current = &installed.record.current;
+                    let state = if installed.record.enabled {
+                        "store"
+                    } else {
+                        "store:off"
+                    };
+                    describe(
+                        state.to_owned(),
+                        Manifest::parse(&current.manifest, &limits)
+                            .map(|mut manifest| {
+                                manifest.name = served_name(&installed.guild, &installed.name);
+                                manifest.scope = Scope::Guild(installed.guild.clone());
+                                manifest
+                            })
+                            .map_err(|e| e.to_string()),
+                    );
+                }
+            }
+            Err(error) => rows.push((
+                "~".to_owned(),
+                format!("(the plugin store was not read: {error:#})"),
+            )),
+        }
+    }
     rows.sort();
     let mut out = format!(
         "{:<16} {:<9} {:<22} {:<10} {}\n",
@@ -284,4 +316,123 @@ pub fn plugin_list(config: &Config) -> anyhow::Result<String> {
         let _ = writeln!(out, "{row}");
     }
     Ok(out)
+}
+
+/// `guildhost plugin store list [--guild]`: every guild's plugins (or one guild's), with their
+/// state, version, component and kept versions, and the components stopped everywhere.
+pub async fn store_list(config: &Config, guild: Option<&str>) -> anyhow::Result<String> {
+    let store = PluginStore::new(connect(config).await?, &config.redis.prefix);
+    let guilds = match guild {
+        Some(guild) => vec![guild.to_owned()],
+        None => store.guilds().await?,
+    };
+    let killed: std::collections::HashMap<String, String> =
+        store.killed().await?.into_iter().collect();
+    let mut out = format!(
+        "{:<20} {:<20} {:<9} {:<9} {:<14} {}\n",
+        "guild", "plugin", "state", "version", "sha256", "kept"
+    );
+    for guild in guilds {
+        for (name, record) in store.guild(&guild).await? {
+            let line = match record {
+                Ok(record) => {
+                    let sha = &record.current.sha256;
+                    let state = if killed.contains_key(sha) {
+                        "killed"
+                    } else if record.enabled {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    };
+                    let kept: Vec<&str> =
+                        record.previous.iter().map(|v| v.version.as_str()).collect();
+                    format!(
+                        "{guild:<20} {name:<20} {state:<9} {:<9} {:<14} {}",
+                        record.current.version,
+                        sha.get(..12).unwrap_or(sha),
+                        kept.join(", ")
+                    )
+                }
+                Err(error) => format!("{guild:<20} {name:<20} {error}"),
+            };
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    for (sha, reason) in &killed {
+        let _ = writeln!(out, "killed {sha}: {reason}");
+    }
+    Ok(out)
+}
+
+/// `guildhost plugin store show <guild> <name>`: the plugin's record, as JSON.
+pub async fn store_show(config: &Config, guild: &str, name: &str) -> anyhow::Result<String> {
+    let store = PluginStore::new(connect(config).await?, &config.redis.prefix);
+    let record = store
+        .guild(guild)
+        .await?
+        .into_iter()
+        .find(|(installed, _)| installed == name)
+        .map(|(_, record)| record)
+        .ok_or_else(|| anyhow::anyhow!("guild {guild} has no plugin {name:?}"))?
+        .map_err(|error| anyhow::anyhow!("{name:?} in guild {guild}: {error}"))?;
+    Ok(format!("{}\n", serde_json::to_string_pretty(&record)?))
+}
+
+/// `guildhost plugin store enable|disable|remove <guild> <name>`: the operator's hand on one
+/// guild's plugin; every host follows within a second.
+pub async fn store_change(
+    config: &Config,
+    guild: &str,
+    name: &str,
+    action: StoreAction,
+) -> anyhow::Result<String> {
+    let store = PluginStore::new(connect(config).await?, &config.redis.prefix);
+    let verb = match action {
+        StoreAction::Enable => "enable",
+        StoreAction::Disable => "disable",
+        StoreAction::Remove => "remove",
+    };
+    store
+        .update(guild, name, verb, |record| {
+            let Some(record) = record else {
+                return Err(format!("guild {guild} has no plugin {name:?}"));
+            };
+            Ok(match action {
+                StoreAction::Enable | StoreAction::Disable => Change::Put(Record {
+                    enabled: action == StoreAction::Enable,
+                    ..record.clone()
+                }),
+                StoreAction::Remove => Change::Delete,
+            })
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok(format!("{verb}d {name} in guild {guild}\n"))
+}
+
+/// What [`store_change`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreAction {
+    /// Serve it again.
+    Enable,
+    /// Keep it, but stop serving it.
+    Disable,
+    /// Delete it and its versions.
+    Remove,
+}
+
+/// `guildhost plugin store kill <sha256> [--reason]` and `revive`: stops one component in every
+/// guild on every host (and refuses it to installs), or lifts that.
+pub async fn store_kill(
+    config: &Config,
+    sha256: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<String> {
+    crate::store::admission::check_sha256(sha256).map_err(|r| anyhow::anyhow!("{}", r.reason))?;
+    let store = PluginStore::new(connect(config).await?, &config.redis.prefix);
+    store.set_killed(sha256, reason).await?;
+    Ok(match reason {
+        Some(_) => format!("killed {sha256}: it stops on every host within a second\n"),
+        None => format!("revived {sha256}\n"),
+    })
 }

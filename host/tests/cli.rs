@@ -181,7 +181,16 @@ fn documented_forms() -> Vec<String> {
             .next()
             .unwrap_or_default()
             .replace("\\|", "|");
-        let (group, rest) = cell.split_once(' ').unwrap_or((cell.as_str(), ""));
+        // The group is the words before the first alternative (`plugin store` in `plugin store
+        // show|enable`), else the first word.
+        let words: Vec<&str> = cell.split(' ').collect();
+        let first_choice = words
+            .iter()
+            .position(|word| word.contains('|') && !word.starts_with('<'))
+            .unwrap_or(1)
+            .max(1);
+        let group = words[..first_choice].join(" ");
+        let rest = words[first_choice..].join(" ");
         // `|` separates alternatives, except inside a placeholder (`<json|@file>`).
         let mut depth = 0;
         let mut alternative = String::new();
@@ -280,6 +289,40 @@ async fn every_operator_command_in_the_readme_runs() {
         panic!("the failed command never reached the dead letters");
     };
 
+    // A guild's plugin in the store, for the `plugin store` commands.
+    const GUILD: &str = "123456789012345678";
+    let component = b"\0asm a guild's component".to_vec();
+    let sha = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&component))
+    };
+    let store = guildhost::store::PluginStore::new(conn.clone(), &prefix);
+    let mut c = conn.clone();
+    let _: () = redis::cmd("SET")
+        .arg(store.blob_key(&sha))
+        .arg(&component)
+        .query_async(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    let record = guildhost::store::Record {
+        enabled: true,
+        current: guildhost::store::Version {
+            version: "1.0.0".into(),
+            sha256: sha.clone(),
+            size: component.len() as u64,
+            manifest: "name = \"greeter\"".into(),
+            installed_by: None,
+            installed_at: "2026-12-07T12:00:00.000Z".into(),
+        },
+        previous: Vec::new(),
+    };
+    store
+        .update(GUILD, "greeter", "install", |_| {
+            Ok::<_, ()>(guildhost::store::Change::Put(record.clone()))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("install in the store: {e:?}"));
+
     let forms = documented_forms();
     assert!(forms.len() >= 10, "the README's command table: {forms:?}");
     for form in &forms {
@@ -295,6 +338,15 @@ async fn every_operator_command_in_the_readme_runs() {
             "plugin list" => vec!["plugin", "list"],
             "plugin check" => vec!["plugin", "check", &wasm],
             "plugin run" => vec!["plugin", "run", &wasm, "--message", &message],
+            "plugin store list [--guild <id>]" => vec!["plugin", "store", "list", "--guild", GUILD],
+            "plugin store show" => vec!["plugin", "store", "show", GUILD, "greeter"],
+            "plugin store enable" => vec!["plugin", "store", "enable", GUILD, "greeter"],
+            "plugin store disable" => vec!["plugin", "store", "disable", GUILD, "greeter"],
+            "plugin store remove <guild> <name>" => {
+                vec!["plugin", "store", "remove", GUILD, "greeter"]
+            }
+            "plugin store kill" => vec!["plugin", "store", "kill", &sha, "--reason", "test"],
+            "plugin store revive <sha256>" => vec!["plugin", "store", "revive", &sha],
             other => panic!("the README documents `guildhost {other}`; teach this test to run it"),
         };
         run(&args);

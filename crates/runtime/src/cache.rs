@@ -1,8 +1,11 @@
 //! Compiled components, cached on disk as precompiled artifacts so a plugin is compiled once per
 //! engine configuration: the file name is a digest of the engine's compatibility key and the
-//! component's bytes.
+//! component's bytes. While a component is loaded, a second load of the same bytes (many guilds
+//! installing one store plugin) shares its compiled code from memory instead of compiling again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -14,20 +17,33 @@ use super::engine::PluginEngine;
 pub enum CompiledFrom {
     /// Deserialized from the cache.
     Cache,
+    /// Shared with a loaded plugin of the same bytes.
+    Memory,
     /// Compiled now (and stored in the cache when there is one).
     Compiled,
 }
 
-/// A directory of precompiled artifacts, or none (compile every time).
+/// A directory of precompiled artifacts, or none (compile every time), and the components
+/// loaded now, by the digest of their bytes (held weakly: the plugins own them).
 #[derive(Debug, Clone)]
 pub struct ArtifactCache {
     dir: Option<PathBuf>,
+    loaded: Arc<Mutex<HashMap<[u8; 32], Weak<Component>>>>,
 }
 
 impl ArtifactCache {
     /// A cache in `dir` (created on first write), or no cache.
     pub fn new(dir: Option<PathBuf>) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            loaded: Arc::default(),
+        }
+    }
+
+    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Weak<Component>>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The cache file for these component bytes under this engine.
@@ -40,9 +56,27 @@ impl ArtifactCache {
         Some(dir.join(format!("{}.cwasm", hex::encode(digest.finalize()))))
     }
 
-    /// Returns the compiled component, from the cache when a valid artifact exists, compiling
-    /// (and caching) otherwise. A cache that cannot be read or written is logged and bypassed.
+    /// Returns the compiled component: shared with a loaded plugin of the same bytes, else from
+    /// the cache when a valid artifact exists, else compiled (and cached). A cache that cannot
+    /// be read or written is logged and bypassed.
     pub fn load_or_compile(
+        &self,
+        engine: &PluginEngine,
+        wasm: &[u8],
+    ) -> anyhow::Result<(Arc<Component>, CompiledFrom)> {
+        let digest: [u8; 32] = Sha256::digest(wasm).into();
+        if let Some(component) = self.loaded().get(&digest).and_then(Weak::upgrade) {
+            return Ok((component, CompiledFrom::Memory));
+        }
+        let (component, from) = self.deserialize_or_compile(engine, wasm)?;
+        let component = Arc::new(component);
+        let mut loaded = self.loaded();
+        loaded.retain(|_, held| held.strong_count() > 0);
+        loaded.insert(digest, Arc::downgrade(&component));
+        Ok((component, from))
+    }
+
+    fn deserialize_or_compile(
         &self,
         engine: &PluginEngine,
         wasm: &[u8],

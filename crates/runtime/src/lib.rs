@@ -51,7 +51,7 @@ pub use host::{LogLevel, LogLine, LogSource};
 pub use kv::{KvStore, MemoryKv};
 pub use limits::{PluginLimits, RuntimeLimits};
 pub use logs::LogBudget;
-pub use manifest::{DeclaredCommand, InstancePolicy, Manifest, Scope};
+pub use manifest::{DeclaredCommand, InstancePolicy, MAX_MANIFEST_BYTES, Manifest, Scope};
 pub use outputs::{DropReason, DroppedOutput};
 pub use plugin::{CallError, CallResult, GuildContext, LoadedPlugin};
 pub use registry::{Installed, Origin, PluginRegistry};

@@ -55,7 +55,7 @@ use super::logs::escape_line;
 pub(crate) const ANY_OUTPUT: &str = "*";
 
 /// Largest manifest file [`Manifest::load`] reads, in bytes.
-pub(crate) const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
 
 /// Longest syntax error message kept (it may quote a key of the file).
 const MAX_SYNTAX_MESSAGE_BYTES: usize = 512;

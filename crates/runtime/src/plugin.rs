@@ -133,6 +133,8 @@ pub struct LoadedPlugin {
     surface: Surface,
     generation: u64,
     compiled_from: CompiledFrom,
+    /// Keeps the compiled code alive for other loads of the same bytes to share.
+    _component: Arc<wasmtime::component::Component>,
     default_config: Arc<Value>,
     pre: Pre,
     /// Set once `handle`'s signature has been checked against the bindings on a live instance;
@@ -219,6 +221,7 @@ impl LoadedPlugin {
             surface,
             generation,
             compiled_from,
+            _component: component,
             pre,
             handle_checked: std::sync::OnceLock::new(),
             idle: Mutex::new(Vec::new()),
@@ -234,6 +237,16 @@ impl LoadedPlugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.manifest.name
+    }
+
+    /// The name the plugin's author gave it: [`name`](Self::name) without the `@<guild>` a
+    /// store-installed plugin is served under. It names the plugin's section of a guild's
+    /// configuration and the prefix of the `custom_id`s it sends.
+    pub fn authored_name(&self) -> &str {
+        self.manifest
+            .name
+            .split_once('@')
+            .map_or(self.manifest.name.as_str(), |(name, _)| name)
     }
 
     /// The validated manifest.

@@ -22,6 +22,10 @@ pub enum Origin {
     FirstParty,
     /// A `<name>.wasm` + `<name>.toml` pair in the operator's plugins directory.
     Directory,
+    /// Installed by a guild's admin through the plugin store, served as `<name>@<guild>` and
+    /// always scoped to that guild: a name no other origin can take (manifest names never
+    /// contain `@`), so a store plugin never meets another origin's plugin under one name.
+    Store,
 }
 
 impl std::fmt::Display for Origin {
@@ -29,6 +33,7 @@ impl std::fmt::Display for Origin {
         f.write_str(match self {
             Self::FirstParty => "first-party",
             Self::Directory => "plugins-directory",
+            Self::Store => "store",
         })
     }
 }
@@ -137,7 +142,11 @@ fn decide(new: Claim, serving: Option<Claim>, shadowed_first_party: bool) -> Dec
         // A guild's plugin never keeps a first-party name, whichever was installed first.
         (Origin::FirstParty, _, Origin::Directory, false) => Decision::DisplaceGuild,
         (Origin::FirstParty, _, Origin::FirstParty, _)
-        | (Origin::Directory, _, Origin::Directory, _) => Decision::Replace,
+        | (Origin::Directory, _, Origin::Directory, _)
+        | (Origin::Store, _, Origin::Store, _) => Decision::Replace,
+        // Store names (`<name>@<guild>`) and the others never meet; should one ever, neither
+        // side gives way.
+        (Origin::Store, _, _, _) | (_, _, Origin::Store, _) => Decision::Refuse,
     }
 }
 

@@ -135,11 +135,18 @@ impl Dispatcher {
         };
         if let Payload::InteractionCreated(interaction) = &message.payload {
             if !interaction.kind.is_command() {
+                // A guild's own store plugin (`<name>@<guild>`) before a plugin of that name.
+                let registry = self.runtime.registry();
                 let owner = interaction
                     .custom_id
                     .as_deref()
                     .and_then(custom_ids::owner)
-                    .and_then(|name| self.runtime.registry().get(name));
+                    .and_then(|name| {
+                        guild
+                            .as_deref()
+                            .and_then(|guild| registry.get(&format!("{name}@{guild}")))
+                            .or_else(|| registry.get(name))
+                    });
                 return owner.filter(sees).into_iter().collect();
             }
             let command = interaction.command_name.as_deref().unwrap_or_default();
@@ -475,7 +482,7 @@ impl Dispatcher {
         let mut replies = Vec::with_capacity(outputs.len());
         for (offset, output) in outputs.into_iter().enumerate() {
             match self.reply(job, incoming, first + offset, output) {
-                Ok(reply) => match custom_ids::check(plugin.name(), &reply.message) {
+                Ok(reply) => match custom_ids::check(plugin.authored_name(), &reply.message) {
                     Ok(()) => replies.push(reply),
                     Err(reason) => {
                         let reason = format!("{}: {reason}", reply.message.payload.type_name());
@@ -689,7 +696,7 @@ impl JobHandler for Dispatcher {
             let config = match incoming.envelope.guild_id {
                 Some(guild) => self
                     .configs
-                    .cached_section(&guild.to_string(), plugin.name())
+                    .cached_section(&guild.to_string(), plugin.authored_name())
                     .await
                     .map_err(|e| {
                         JobFailure::retryable(format!("reading guild configuration: {e}"))

@@ -60,6 +60,7 @@ pub fn known_queues() -> Vec<&'static str> {
         .chain([
             GATEWAY_QUEUE,
             EXECUTE_QUEUE,
+            crate::store::commands::PLUGIN_EVENTS_QUEUE,
             crate::queue::DEFAULT_DEAD_LETTER_QUEUE,
         ])
         .collect()
