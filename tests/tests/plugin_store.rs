@@ -822,3 +822,189 @@ async fn a_guild_plugin_stays_in_its_guild_and_the_kill_switch_stops_it_everywhe
     let _ = std::fs::remove_dir_all(&setup.dir);
     let _ = cleanup(&conn, prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_lives_as_long_as_a_kept_version_names_it() {
+    use guildhost::store::{Change, PluginStore, Record, Version};
+    let conn = connect().await;
+    let prefix = unique_prefix("store-blobs");
+    let store = PluginStore::new(conn.clone(), &prefix);
+    let version = |n: u8, sha: &str| Version {
+        version: format!("{n}.0.0"),
+        sha256: sha.to_owned(),
+        size: 1,
+        manifest: String::new(),
+        installed_by: None,
+        installed_at: "2026-12-07T12:00:00.000Z".to_owned(),
+    };
+    let exists = |sha: String| {
+        let (conn, key) = (conn.clone(), store.blob_key(&sha));
+        async move {
+            let mut c = conn;
+            let ttl: i64 = redis::cmd("TTL")
+                .arg(key)
+                .query_async(&mut c)
+                .await
+                .expect("TTL");
+            ttl
+        }
+    };
+    let (a, b, c) = (
+        upload(&conn, &prefix, b"a").await,
+        upload(&conn, &prefix, b"b").await,
+        upload(&conn, &prefix, b"c").await,
+    );
+    // Installing makes the upload permanent (TTL -1); an upload nobody installs keeps expiring.
+    let put = |record: Record| move |_: Option<&Record>| Ok::<_, ()>(Change::Put(record.clone()));
+    let first = Record {
+        enabled: true,
+        current: version(1, &a),
+        previous: vec![],
+    };
+    store
+        .update(GUILD, "p", "install", put(first))
+        .await
+        .expect("install");
+    assert_eq!(exists(a.clone()).await, -1);
+    assert!(exists(b.clone()).await > 0);
+    let second = Record {
+        enabled: true,
+        current: version(2, &b),
+        previous: vec![version(1, &a)],
+    };
+    store
+        .update(GUILD, "p", "install", put(second))
+        .await
+        .expect("upgrade");
+    // A version no longer kept frees its blob.
+    let third = Record {
+        enabled: true,
+        current: version(3, &c),
+        previous: vec![version(2, &b)],
+    };
+    store
+        .update(GUILD, "p", "install", put(third))
+        .await
+        .expect("upgrade");
+    assert_eq!(
+        exists(a.clone()).await,
+        -2,
+        "the blob of a version no longer kept is deleted"
+    );
+    // One blob shared by two guilds stays while either names it.
+    let other = Record {
+        enabled: true,
+        current: version(1, &c),
+        previous: vec![],
+    };
+    store
+        .update(OTHER_GUILD, "q", "install", put(other))
+        .await
+        .expect("install");
+    store
+        .update(GUILD, "p", "uninstall", |_| Ok::<_, ()>(Change::Delete))
+        .await
+        .expect("uninstall");
+    assert_eq!(exists(b.clone()).await, -2);
+    assert_eq!(
+        exists(c.clone()).await,
+        -1,
+        "still named by the other guild"
+    );
+    assert_eq!(
+        store.guilds().await.expect("guilds"),
+        vec![OTHER_GUILD.to_owned()]
+    );
+    store
+        .update(OTHER_GUILD, "q", "uninstall", |_| {
+            Ok::<_, ()>(Change::Delete)
+        })
+        .await
+        .expect("uninstall");
+    assert_eq!(exists(c).await, -2);
+    assert!(store.guilds().await.expect("guilds").is_empty());
+    // An install naming a blob that expired changes nothing.
+    let missing = sha256(b"expired");
+    let refused = store
+        .update(
+            GUILD,
+            "p",
+            "install",
+            put(Record {
+                enabled: true,
+                current: version(1, &missing),
+                previous: vec![],
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(guildhost::store::UpdateError::MissingBlob(_))),
+        "{refused:?}"
+    );
+    assert!(store.guild(GUILD).await.expect("guild").is_empty());
+    let _ = cleanup(&conn, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_enable_and_configure_take_effect_on_the_host() {
+    let conn = connect().await;
+    let setup = Setup::new("store-toggle", "");
+    let host = setup.start();
+    ready(&host).await;
+    let prefix = setup.prefix.as_str();
+    let served = format!("greeter@{GUILD}");
+    let echo = upload(&conn, prefix, &wasm("echo")).await;
+    let mut run = async |kind: &str, data: Value| {
+        let job = command(&conn, prefix, Some(GUILD), kind, data).await;
+        event_of(&conn, prefix, &job).await
+    };
+    let installed = run(
+        "PLUGIN_INSTALL",
+        json!({ "sha256": echo, "manifest": manifest("1.0.0", "v1: ") }),
+    )
+    .await;
+    assert_eq!(installed["type"], "PLUGIN_INSTALLED", "{installed}");
+    wait_serving(&[&host], &served, Some("1.0.0")).await;
+    assert_eq!(
+        run("PLUGIN_DISABLE", json!({ "name": "greeter" })).await["type"],
+        "PLUGIN_DISABLED"
+    );
+    wait_serving(&[&host], &served, None).await;
+    assert_eq!(
+        run("PLUGIN_ENABLE", json!({ "name": "greeter" })).await["type"],
+        "PLUGIN_ENABLED"
+    );
+    wait_serving(&[&host], &served, Some("1.0.0")).await;
+    let configured = run(
+        "PLUGIN_CONFIGURE",
+        json!({ "name": "greeter", "config": { "prefix": "cfg: " } }),
+    )
+    .await;
+    assert_eq!(configured["type"], "PLUGIN_CONFIGURED", "{configured}");
+    // The plugin reads its section by its own name: the next message is answered with it.
+    let gateway = Queue::new(conn.clone(), prefix, "guildhost:gateway");
+    eventually(
+        Duration::from_secs(20),
+        "a reply with the configured prefix",
+        || async {
+            gateway
+                .add(
+                    "MESSAGE_CREATED",
+                    &message_created(0, GUILD),
+                    JobOptions::default(),
+                )
+                .await
+                .ok()?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let replies = replies(&conn, prefix).await;
+            replies
+                .values()
+                .flatten()
+                .any(|reply| reply.starts_with("cfg: "))
+                .then_some(())
+        },
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&setup.dir);
+    let _ = cleanup(&conn, prefix).await;
+}

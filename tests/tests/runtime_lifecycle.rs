@@ -96,6 +96,24 @@ fn compiled_components_come_from_the_artifact_cache_the_second_time() {
 }
 
 #[test]
+fn a_second_load_of_the_same_bytes_shares_the_compiled_code() {
+    let (runtime, _) = runtime_with(RuntimeConfig {
+        cache_dir: None,
+        ..config()
+    });
+    let first = load(&runtime, "echo");
+    assert_eq!(first.compiled_from(), CompiledFrom::Compiled);
+    let second = load(&runtime, "echo");
+    assert_eq!(second.compiled_from(), CompiledFrom::Memory);
+    // Once no plugin holds it, the code is compiled again.
+    drop((first, second));
+    assert_eq!(
+        load(&runtime, "echo").compiled_from(),
+        CompiledFrom::Compiled
+    );
+}
+
+#[test]
 fn kv_is_namespaced_per_plugin_and_guild_and_config_overlays_defaults() {
     let (runtime, kv) = runtime_with(config());
     let automod = load(&runtime, "automod-like");
