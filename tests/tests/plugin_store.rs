@@ -954,7 +954,7 @@ async fn disable_enable_and_configure_take_effect_on_the_host() {
     let prefix = setup.prefix.as_str();
     let served = format!("greeter@{GUILD}");
     let echo = upload(&conn, prefix, &wasm("echo")).await;
-    let mut run = async |kind: &str, data: Value| {
+    let run = async |kind: &str, data: Value| {
         let job = command(&conn, prefix, Some(GUILD), kind, data).await;
         event_of(&conn, prefix, &job).await
     };
