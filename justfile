@@ -26,3 +26,8 @@ bench-e2e *ARGS:
 # Regenerate the README's bull-board screenshot (needs Debian's chromium and `npm ci` in tests/node).
 board-screenshot:
     GUILDHOST_BOARD_SCREENSHOT=docs/bull-board.png cargo test -p guildhost-tests --test bull_board
+
+# The plugin store: install → serving on two hosts, memory per installed plugin, throughput with
+# 100 guild plugins against none (needs redis-server).
+bench-store *ARGS:
+    cargo run --release -p guildhost-tests --bin store_bench -- {{ARGS}}

@@ -222,6 +222,7 @@ pub async fn run_serving(
             config: config.clone(),
             guild_config: GuildConfigStore::new(conn.clone(), &prefix),
             sync: store_sync,
+            compiles: crate::store::commands::compile_slots(),
         },
         dispatcher.clone(),
     ));

@@ -20,7 +20,7 @@ mod worker;
 pub use cluster::LocalCluster;
 pub use local_redis::LocalRedis;
 pub use node::{NodeScript, node, node_dir, node_ready, require_node_modules};
-pub use process::KillOnDrop;
+pub use process::{HostProcess, KillOnDrop};
 pub use reports::{assert_each_reported_once, assert_queues_drained, moderation_reports_per_user};
 pub use server::{cleanup, cmd, connect, redis_url, try_connect, unique_prefix};
 pub use voice::{PlayerCall, RecordingPlayer};

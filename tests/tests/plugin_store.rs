@@ -285,6 +285,7 @@ async fn upload(conn: &RedisConn, prefix: &str, bytes: &[u8]) -> String {
         .arg(bytes)
         .arg("EX")
         .arg(3600)
+        .arg("NX")
         .query_async(&mut c)
         .await
         .expect("upload");

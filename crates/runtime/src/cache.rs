@@ -29,6 +29,9 @@ pub enum CompiledFrom {
 pub struct ArtifactCache {
     dir: Option<PathBuf>,
     loaded: Arc<Mutex<HashMap<[u8; 32], Weak<Component>>>>,
+    /// One gate per digest being compiled: a second load of the same bytes waits for the first
+    /// compilation and shares it instead of compiling in parallel.
+    compiling: Arc<Mutex<HashMap<[u8; 32], Arc<Mutex<()>>>>>,
 }
 
 impl ArtifactCache {
@@ -37,13 +40,12 @@ impl ArtifactCache {
         Self {
             dir,
             loaded: Arc::default(),
+            compiling: Arc::default(),
         }
     }
 
     fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Weak<Component>>> {
-        self.loaded
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.loaded)
     }
 
     /// The cache file for these component bytes under this engine.
@@ -65,6 +67,12 @@ impl ArtifactCache {
         wasm: &[u8],
     ) -> anyhow::Result<(Arc<Component>, CompiledFrom)> {
         let digest: [u8; 32] = Sha256::digest(wasm).into();
+        let gate = {
+            let mut compiling = lock(&self.compiling);
+            compiling.retain(|_, gate| Arc::strong_count(gate) > 1);
+            compiling.entry(digest).or_default().clone()
+        };
+        let _one_at_a_time = lock(&gate);
         if let Some(component) = self.loaded().get(&digest).and_then(Weak::upgrade) {
             return Ok((component, CompiledFrom::Memory));
         }
@@ -104,6 +112,13 @@ impl ArtifactCache {
         }
         Ok((component, CompiledFrom::Compiled))
     }
+}
+
+/// A poisoned lock still holds whole maps: a panic never left one half-written.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Writes atomically: a reader never sees a half-written artifact.

@@ -67,6 +67,15 @@ pub struct StoreContext {
     pub guild_config: GuildConfigStore,
     /// This host's view, told of a change at once.
     pub sync: Option<Arc<StoreSync>>,
+    /// Compilations of installs at once: a burst of installs queues here, so each one's
+    /// `compile_timeout_ms` measures its own compilation, not its wait for a core.
+    pub compiles: Arc<tokio::sync::Semaphore>,
+}
+
+/// As many compilations at once as the machine has cores.
+pub fn compile_slots() -> Arc<tokio::sync::Semaphore> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    Arc::new(tokio::sync::Semaphore::new(cores))
 }
 
 /// A job handler that carries out `PLUGIN_*` jobs of `bot:config` and hands every other job to
@@ -410,7 +419,14 @@ impl<H> StoreCommands<H> {
             name.map(str::to_owned),
             manifest_text.to_owned(),
         );
+        let slot = context
+            .compiles
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|closed| Failure::Store(closed.to_string()))?;
         let compile = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             admission::prepare(
                 &runtime,
                 &task_policy,

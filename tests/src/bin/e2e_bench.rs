@@ -32,7 +32,6 @@
 //! dispatch → the API's copy for the gateway).
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,9 +39,9 @@ use anyhow::{Context as _, bail};
 use futures_util::StreamExt as _;
 use guildhost::config::Config;
 use guildhost::queue::{Backoff, JobOptions, KeepJobs, NewJob, Queue, RedisConn};
-use guildhost_tests::bench::{percentile, process_cpu_us, redis_cpu_us};
+use guildhost_tests::bench::{percentile, redis_cpu_us};
 use guildhost_tests::fake_discord::{FakeDiscord, fixtures, use_fake_discord};
-use guildhost_tests::{KillOnDrop, LocalRedis, NodeScript, require_node_modules};
+use guildhost_tests::{HostProcess, LocalRedis, NodeScript, require_node_modules};
 use serde_json::{Value, json};
 
 // The allocator of the `guildhost` binary, so the host process is the product.
@@ -139,10 +138,8 @@ fn parse_settings() -> anyhow::Result<Settings> {
 
 fn main() -> anyhow::Result<()> {
     // The host side: `e2e_bench --host <guildhost.toml>` is `guildhost run`.
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--host") {
-        let path = args.get(2).context("--host needs a configuration file")?;
-        return guildhost::app::run_command(Some(std::path::Path::new(path)));
+    if let Some(host) = HostProcess::run_if_asked() {
+        return host;
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -444,63 +441,6 @@ async fn node_commands(
 }
 
 /// A `guildhost run` process (this binary with `--host`) on `config`, killed when dropped.
-struct HostProcess {
-    process: KillOnDrop,
-    dir: std::path::PathBuf,
-}
-
-impl HostProcess {
-    async fn start(mut config: Config) -> anyhow::Result<HostProcess> {
-        let dir = std::env::temp_dir().join(format!("e2e-host-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(dir.join("plugins"))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        config.plugins.dir = dir.join("plugins");
-        config.cleanup.enabled = false;
-        let path = dir.join("guildhost.toml");
-        std::fs::write(&path, toml::to_string(&config)?)?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg("--host")
-            .arg(&path)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the host process")?;
-        let host = HostProcess {
-            process: KillOnDrop(child),
-            dir,
-        };
-        let ready = format!("http://127.0.0.1:{port}/readyz");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(response) = reqwest::get(&ready).await
-                && response.status().is_success()
-            {
-                return Ok(host);
-            }
-            if Instant::now() > deadline {
-                bail!("the host was not ready within 120 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn cpu_us(&self) -> anyhow::Result<f64> {
-        process_cpu_us(self.process.id())
-    }
-}
-
-impl Drop for HostProcess {
-    fn drop(&mut self) {
-        self.process.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn host_config(url: &str, prefix: &str, fake: Option<&FakeDiscord>) -> Config {
     let mut config = Config::default();
     config.redis.url = url.to_owned();
