@@ -31,8 +31,11 @@ pub struct ArtifactCache {
     loaded: Arc<Mutex<HashMap<[u8; 32], Weak<Component>>>>,
     /// One gate per digest being compiled: a second load of the same bytes waits for the first
     /// compilation and shares it instead of compiling in parallel.
-    compiling: Arc<Mutex<HashMap<[u8; 32], Arc<Mutex<()>>>>>,
+    compiling: Arc<Mutex<HashMap<[u8; 32], Gate>>>,
 }
+
+/// Held while one digest compiles.
+type Gate = Arc<Mutex<()>>;
 
 impl ArtifactCache {
     /// A cache in `dir` (created on first write), or no cache.
