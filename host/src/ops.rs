@@ -398,8 +398,10 @@ pub async fn store_change(
                 return Err(format!("guild {guild} has no plugin {name:?}"));
             };
             Ok(match action {
+                // The operator's disable holds: the guild's admin cannot undo it.
                 StoreAction::Enable | StoreAction::Disable => Change::Put(Record {
                     enabled: action == StoreAction::Enable,
+                    operator_hold: action == StoreAction::Disable,
                     ..record.clone()
                 }),
                 StoreAction::Remove => Change::Delete,

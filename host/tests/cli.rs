@@ -306,6 +306,7 @@ async fn every_operator_command_in_the_readme_runs() {
         .unwrap_or_else(|e| panic!("upload: {e}"));
     let record = guildhost::store::Record {
         enabled: true,
+        operator_hold: false,
         current: guildhost::store::Version {
             version: "1.0.0".into(),
             sha256: sha.clone(),

@@ -90,7 +90,7 @@ impl Setup {
             format!(
                 "[redis]\nurl = \"{}\"\nprefix = \"{}\"\n[plugins]\ndir = \"{}\"\nfirst_party = false\n\
                  [http]\nlisten = \"127.0.0.1:{port}\"\n\
-                 [queues.defaults]\nconcurrency = 4\n{}",
+                 [queues.defaults]\nconcurrency = 4\nlock_duration_ms = 2000\nstalled_interval_ms = 1000\n{}",
                 redis_url(),
                 self.prefix,
                 self.dir.join("plugins").display(),
@@ -859,6 +859,7 @@ async fn a_blob_lives_as_long_as_a_kept_version_names_it() {
     let put = |record: Record| move |_: Option<&Record>| Ok::<_, ()>(Change::Put(record.clone()));
     let first = Record {
         enabled: true,
+        operator_hold: false,
         current: version(1, &a),
         previous: vec![],
     };
@@ -870,6 +871,7 @@ async fn a_blob_lives_as_long_as_a_kept_version_names_it() {
     assert!(exists(b.clone()).await > 0);
     let second = Record {
         enabled: true,
+        operator_hold: false,
         current: version(2, &b),
         previous: vec![version(1, &a)],
     };
@@ -880,6 +882,7 @@ async fn a_blob_lives_as_long_as_a_kept_version_names_it() {
     // A version no longer kept frees its blob.
     let third = Record {
         enabled: true,
+        operator_hold: false,
         current: version(3, &c),
         previous: vec![version(2, &b)],
     };
@@ -895,6 +898,7 @@ async fn a_blob_lives_as_long_as_a_kept_version_names_it() {
     // One blob shared by two guilds stays while either names it.
     let other = Record {
         enabled: true,
+        operator_hold: false,
         current: version(1, &c),
         previous: vec![],
     };
@@ -933,6 +937,7 @@ async fn a_blob_lives_as_long_as_a_kept_version_names_it() {
             "install",
             put(Record {
                 enabled: true,
+                operator_hold: false,
                 current: version(1, &missing),
                 previous: vec![],
             }),
@@ -975,6 +980,27 @@ async fn disable_enable_and_configure_take_effect_on_the_host() {
         run("PLUGIN_ENABLE", json!({ "name": "greeter" })).await["type"],
         "PLUGIN_ENABLED"
     );
+    wait_serving(&[&host], &served, Some("1.0.0")).await;
+    // The operator's disable holds against the guild's admin until the operator releases it.
+    let mut operator = guildhost::config::Config::default();
+    operator.redis.url = redis_url();
+    operator.redis.prefix = prefix.to_owned();
+    use guildhost::ops::{StoreAction, store_change};
+    store_change(&operator, GUILD, "greeter", StoreAction::Disable)
+        .await
+        .expect("the operator disables it");
+    wait_serving(&[&host], &served, None).await;
+    let refused = run("PLUGIN_ENABLE", json!({ "name": "greeter" })).await;
+    assert_eq!(refused["type"], "PLUGIN_REJECTED", "{refused}");
+    assert!(
+        refused["data"]["reason"]
+            .to_string()
+            .contains("held by the bot's operator"),
+        "{refused}"
+    );
+    store_change(&operator, GUILD, "greeter", StoreAction::Enable)
+        .await
+        .expect("the operator releases it");
     wait_serving(&[&host], &served, Some("1.0.0")).await;
     let configured = run(
         "PLUGIN_CONFIGURE",

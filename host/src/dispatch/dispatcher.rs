@@ -124,6 +124,18 @@ impl Dispatcher {
         self
     }
 
+    /// The prefix `plugin`'s `custom_id`s must carry: its own name, or for a guild's store
+    /// plugin whose name the operator's plugin also has, its served name (the short one routes
+    /// to the operator's plugin).
+    fn custom_id_prefix<'a>(&self, plugin: &'a LoadedPlugin) -> &'a str {
+        let authored = plugin.authored_name();
+        if authored != plugin.name() && self.runtime.registry().get(authored).is_some() {
+            plugin.name()
+        } else {
+            authored
+        }
+    }
+
     /// Plugins subscribed to the message that may see it (a guild-scoped plugin only sees its
     /// guild); for an interaction, the one plugin it belongs to: the one that declared its
     /// command, or the one whose name prefixes the component's or the modal's `customId`.
@@ -135,17 +147,19 @@ impl Dispatcher {
         };
         if let Payload::InteractionCreated(interaction) = &message.payload {
             if !interaction.kind.is_command() {
-                // A guild's own store plugin (`<name>@<guild>`) before a plugin of that name.
+                // The operator's plugin of that name, else the guild's own store plugin
+                // (`<name>@<guild>`): a guild's plugin never takes the operator's clicks.
                 let registry = self.runtime.registry();
                 let owner = interaction
                     .custom_id
                     .as_deref()
                     .and_then(custom_ids::owner)
                     .and_then(|name| {
-                        guild
-                            .as_deref()
-                            .and_then(|guild| registry.get(&format!("{name}@{guild}")))
-                            .or_else(|| registry.get(name))
+                        registry.get(name).or_else(|| {
+                            guild
+                                .as_deref()
+                                .and_then(|guild| registry.get(&format!("{name}@{guild}")))
+                        })
                     });
                 return owner.filter(sees).into_iter().collect();
             }
@@ -482,7 +496,8 @@ impl Dispatcher {
         let mut replies = Vec::with_capacity(outputs.len());
         for (offset, output) in outputs.into_iter().enumerate() {
             match self.reply(job, incoming, first + offset, output) {
-                Ok(reply) => match custom_ids::check(plugin.authored_name(), &reply.message) {
+                Ok(reply) => match custom_ids::check(self.custom_id_prefix(plugin), &reply.message)
+                {
                     Ok(()) => replies.push(reply),
                     Err(reason) => {
                         let reason = format!("{}: {reason}", reply.message.payload.type_name());

@@ -88,9 +88,8 @@ pub fn check_sha256(sha256: &str) -> Result<(), Rejection> {
     }
 }
 
-/// Checks that `wasm` is what `sha256` names and fits the policy.
-pub fn check_component(sha256: &str, wasm: &[u8], policy: &GuildPolicy) -> Result<(), Rejection> {
-    let size = u64::try_from(wasm.len()).unwrap_or(u64::MAX);
+/// Checks a component's size against the policy (before it is read, when the store can say).
+pub fn check_size(size: u64, policy: &GuildPolicy) -> Result<(), Rejection> {
     if size > policy.max_component_bytes {
         return Err(Rejection::new(
             "data.sha256",
@@ -100,6 +99,12 @@ pub fn check_component(sha256: &str, wasm: &[u8], policy: &GuildPolicy) -> Resul
             ),
         ));
     }
+    Ok(())
+}
+
+/// Checks that `wasm` is what `sha256` names and fits the policy.
+pub fn check_component(sha256: &str, wasm: &[u8], policy: &GuildPolicy) -> Result<(), Rejection> {
+    check_size(u64::try_from(wasm.len()).unwrap_or(u64::MAX), policy)?;
     if hex::encode(Sha256::digest(wasm)) != sha256 {
         return Err(Rejection::new(
             "data.sha256",

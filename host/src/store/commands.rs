@@ -216,6 +216,50 @@ fn guild(head: &Head) -> Result<String, Rejection> {
     }
 }
 
+/// Whether `guild`'s plugins, with `name` at `size` bytes, stay within the policy's quota.
+fn check_quota(
+    name: &str,
+    size: u64,
+    exists: bool,
+    others: &[(String, Record)],
+    policy: &crate::config::GuildPolicy,
+) -> Result<(), Rejection> {
+    let count = others.iter().filter(|(other, _)| other != name).count();
+    if !exists && count >= usize::try_from(policy.max_plugins).unwrap_or(usize::MAX) {
+        return Err(Rejection::new(
+            "data.name",
+            format!("this guild already has {count} plugins, the most this bot allows"),
+        ));
+    }
+    let total = others
+        .iter()
+        .filter(|(other, _)| other != name)
+        .map(|(_, record)| record.current.size)
+        .sum::<u64>()
+        .saturating_add(size);
+    if total > policy.max_total_bytes {
+        return Err(Rejection::new(
+            "data.sha256",
+            format!(
+                "the guild's plugins would take {total} bytes, over this bot's limit of {} bytes",
+                policy.max_total_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a guild admin's change to a plugin the operator holds.
+fn check_hold(name: &str, record: Option<&Record>) -> Result<(), Rejection> {
+    if record.is_some_and(|record| record.operator_hold) {
+        return Err(Rejection::new(
+            "data.name",
+            format!("{name:?} is held by the bot's operator; only the operator can release it"),
+        ));
+    }
+    Ok(())
+}
+
 fn not_installed(name: &str) -> Rejection {
     Rejection::new(
         "data.name",
@@ -284,10 +328,13 @@ impl<H> StoreCommands<H> {
                     .context
                     .store
                     .update(&guild, name, action, |record| match record {
-                        Some(record) => Ok(Change::Put(Record {
-                            enabled,
-                            ..record.clone()
-                        })),
+                        Some(record) => {
+                            check_hold(name, Some(record))?;
+                            Ok(Change::Put(Record {
+                                enabled,
+                                ..record.clone()
+                            }))
+                        }
                         None => Err(not_installed(name)),
                     })
                     .await?;
@@ -303,11 +350,14 @@ impl<H> StoreCommands<H> {
                 let name = text(head, "name")?;
                 let wanted = optional_text(head, "version")?;
                 let mut to = None;
+                let killed = self.context.store.killed().await?;
+                let policy = &self.context.config.plugins.guild_policy;
                 let before = self
                     .context
                     .store
-                    .update(&guild, name, "rollback", |record| {
+                    .update_in_guild(&guild, name, "rollback", |record, others| {
                         let record = record.ok_or_else(|| not_installed(name))?;
+                        check_hold(name, Some(record))?;
                         let index = match wanted {
                             None if record.previous.is_empty() => {
                                 return Err(Rejection::new(
@@ -332,12 +382,19 @@ impl<H> StoreCommands<H> {
                         };
                         let mut previous = record.previous.clone();
                         let target = previous.remove(index);
+                        if killed.iter().any(|(sha, _)| *sha == target.sha256) {
+                            return Err(Rejection::new(
+                                "data.version",
+                                "that version's component was stopped by the bot's operator",
+                            ));
+                        }
+                        check_quota(name, target.size, true, others, policy)?;
                         previous.insert(0, record.current.clone());
                         to = Some(target.version.clone());
                         Ok(Change::Put(Record {
-                            enabled: record.enabled,
                             current: target,
                             previous,
+                            ..record.clone()
                         }))
                     })
                     .await?;
@@ -401,15 +458,21 @@ impl<H> StoreCommands<H> {
             )
             .into());
         }
-        if size > policy.max_component_bytes {
-            return Err(Rejection::new(
-                "data.sha256",
-                format!(
-                    "the component is {size} bytes, over this bot's limit of {} bytes",
-                    policy.max_component_bytes
-                ),
-            )
-            .into());
+        admission::check_size(size, policy)?;
+        // The quota before the compilation (a full guild cannot make the host compile), and
+        // again in the write, on the guild as it is then.
+        let installed: Vec<(String, Record)> = context
+            .store
+            .guild(guild)
+            .await?
+            .into_iter()
+            .filter_map(|(installed, record)| Some((installed, record.ok()?)))
+            .collect();
+        if let Some(name) = name {
+            admission::check_name(name, &context.runtime)?;
+            let existing = installed.iter().find(|(other, _)| other == name);
+            check_hold(name, existing.map(|(_, record)| record))?;
+            check_quota(name, size, existing.is_some(), &installed, policy)?;
         }
         let wasm = context.store.blob(sha256).await?.unwrap_or_default();
         admission::check_component(sha256, &wasm, policy)?;
@@ -448,7 +511,13 @@ impl<H> StoreCommands<H> {
                 )
                 .into());
             }
-            Ok(Err(panicked)) => return Err(Failure::Store(format!("compiling: {panicked}"))),
+            Ok(Err(panicked)) => {
+                return Err(Rejection::new(
+                    "data.sha256",
+                    format!("the component could not be compiled: {panicked}"),
+                )
+                .into());
+            }
             Ok(Ok(prepared)) => prepared?,
         };
         let served = prepared.plugin.name().to_owned();
@@ -467,51 +536,31 @@ impl<H> StoreCommands<H> {
                 .and_then(|value| value.as_str().map(str::to_owned))
                 .unwrap_or_default(),
         };
-        let others = context.store.guild(guild).await?;
         let kept = usize::try_from(context.config.plugins.store.versions_kept).unwrap_or(1);
         let before = context
             .store
-            .update(guild, &name, "install", |record| {
-                if record.is_none() {
-                    let count = others.iter().filter(|(other, _)| *other != name).count();
-                    if count >= policy.max_plugins as usize {
-                        return Err(Rejection::new(
-                            "data.name",
-                            format!(
-                                "this guild already has {count} plugins, the most this bot allows"
-                            ),
-                        ));
-                    }
-                }
-                let total: u64 = others
-                    .iter()
-                    .filter(|(other, _)| *other != name)
-                    .filter_map(|(_, record)| record.as_ref().ok())
-                    .map(|record| record.current.size)
-                    .sum::<u64>()
-                    + size;
-                if total > policy.max_total_bytes {
-                    return Err(Rejection::new(
-                        "data.sha256",
-                        format!(
-                            "the guild's plugins would take {total} bytes, over this bot's limit of {} bytes",
-                            policy.max_total_bytes
-                        ),
-                    ));
-                }
+            .update_in_guild(guild, &name, "install", |record, others| {
+                check_hold(&name, record)?;
+                check_quota(&name, size, record.is_some(), others, policy)?;
                 let mut previous = Vec::new();
                 if let Some(record) = record {
                     previous.push(record.current.clone());
                     previous.extend(record.previous.iter().cloned());
                 }
                 previous.truncate(kept.saturating_sub(1));
-                Ok(Change::Put(Record {
+                Ok::<_, Rejection>(Change::Put(Record {
                     enabled: true,
+                    operator_hold: false,
                     current: version.clone(),
                     previous,
                 }))
             })
             .await?;
+        let notices = prepared.notices.clone();
+        if let Some(sync) = &context.sync {
+            // This host serves the version it compiled; the others load it from the store.
+            sync.adopt(guild, &name, &version, prepared).await;
+        }
         tracing::info!(plugin = %served_name(guild, &name), version = %version.version, %sha256, "store plugin installed");
         Ok((
             "PLUGIN_INSTALLED",
@@ -521,7 +570,7 @@ impl<H> StoreCommands<H> {
                 "sha256": sha256,
                 "size": size,
                 "previousVersion": before.map(|record| record.current.version),
-                "notices": prepared.notices,
+                "notices": notices,
             }),
         ))
     }

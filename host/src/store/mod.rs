@@ -17,6 +17,7 @@
 //! | `guilds` | set | the guilds with at least one plugin |
 //! | `refs` | hash | sha256 → how many kept versions name the blob; a blob no version names is deleted |
 //! | `killed` | hash | sha256 → why the operator stopped it everywhere (`plugin store kill`) |
+//! | `guild-revisions` | hash | guild id → bumped by every change of its plugins (a quota is decided on one revision) |
 //! | `revision` | integer | bumped by every change; hosts compare it with what they serve |
 //! | `changes` | stream | one entry per change (`guild`, `plugin`, `action`, `revision`), capped near 1,000 |
 //!
@@ -67,6 +68,10 @@ pub struct Version {
 pub struct Record {
     /// Whether it serves (a disabled plugin is kept, not run).
     pub enabled: bool,
+    /// Disabled by the bot's operator: the guild's admin cannot enable, upgrade or roll it back
+    /// (`guildhost plugin store enable` releases it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub operator_hold: bool,
     /// The version that serves.
     pub current: Version,
     /// Earlier versions, newest first (what a rollback can return to).
@@ -304,20 +309,49 @@ impl PluginStore {
         action: &str,
         mut decide: impl FnMut(Option<&Record>) -> Result<Change, R>,
     ) -> Result<Option<Record>, UpdateError<R>> {
+        self.update_in_guild(guild, name, action, |record, _| decide(record))
+            .await
+    }
+
+    /// [`update`](Self::update) for a decision that looks at the guild's other plugins too (a
+    /// quota): it is written only if none of the guild's plugins changed since they were read.
+    pub async fn update_in_guild<R>(
+        &self,
+        guild: &str,
+        name: &str,
+        action: &str,
+        mut decide: impl FnMut(Option<&Record>, &[(String, Record)]) -> Result<Change, R>,
+    ) -> Result<Option<Record>, UpdateError<R>> {
         let mut conn = self.conn.clone();
         let guild_key = self.guild_key(guild);
+        let revisions_key = self.key("guild-revisions");
         for _ in 0..MAX_UPDATE_ROUNDS {
-            let read: Option<String> = redis::cmd("HGET")
-                .arg(&guild_key)
-                .arg(name)
+            // The revision first: a change after it is read fails the write, never slips by.
+            let guild_revision: Option<String> = redis::cmd("HGET")
+                .arg(&revisions_key)
+                .arg(guild)
                 .query_async(&mut conn)
                 .await
                 .map_err(QueueError::from)?;
+            let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+                .arg(&guild_key)
+                .query_async(&mut conn)
+                .await
+                .map_err(QueueError::from)?;
+            let read = fields
+                .iter()
+                .find(|(field, _)| field == name)
+                .map(|(_, text)| text.clone());
             // A record that does not parse can only be replaced or removed.
             let before: Option<Record> = read
                 .as_deref()
                 .and_then(|text| serde_json::from_str(text).ok());
-            let change = decide(before.as_ref()).map_err(UpdateError::Refused)?;
+            let others: Vec<(String, Record)> = fields
+                .iter()
+                .filter(|(field, _)| field != name)
+                .filter_map(|(field, text)| Some((field.clone(), serde_json::from_str(text).ok()?)))
+                .collect();
+            let change = decide(before.as_ref(), &others).map_err(UpdateError::Refused)?;
             let old_blobs = before.as_ref().map(Record::blobs).unwrap_or_default();
             let (new_text, new_blobs) = match &change {
                 Change::Put(record) => (
@@ -335,6 +369,7 @@ impl PluginStore {
                 .key(self.key("refs"))
                 .key(self.key("revision"))
                 .key(self.changes_key())
+                .key(&revisions_key)
                 .arg(name)
                 .arg(read.unwrap_or_default())
                 .arg(new_text)
@@ -342,6 +377,7 @@ impl PluginStore {
                 .arg(action)
                 .arg(&*self.key("blob:"))
                 .arg(STREAM_LENGTH)
+                .arg(guild_revision.unwrap_or_else(|| "0".to_owned()))
                 .arg(added.len())
                 .arg(&added)
                 .arg(&dropped);
@@ -351,8 +387,9 @@ impl PluginStore {
                 .map_err(QueueError::from)?;
             match outcome {
                 CONFLICT => continue,
-                MISSING_BLOB => {
-                    let missing = added.first().copied().unwrap_or_default();
+                missing if missing <= MISSING_BLOB => {
+                    let index = usize::try_from(MISSING_BLOB - missing).unwrap_or(0);
+                    let missing = added.get(index).copied().unwrap_or_default();
                     return Err(UpdateError::MissingBlob(missing.to_owned()));
                 }
                 _ => return Ok(before),
@@ -366,5 +403,5 @@ impl PluginStore {
 
 /// `change.lua`'s reply when the record was not what the writer read.
 const CONFLICT: i64 = -1;
-/// `change.lua`'s reply when a blob to reference is gone.
-const MISSING_BLOB: i64 = -2;
+/// `change.lua`'s reply when the first blob to reference is gone (`-2 - i` for the i-th, 0-based).
+const MISSING_BLOB: i64 = -3;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::admission::{self, Prepared};
-use super::{Installed, PluginStore};
+use super::{Installed, PluginStore, Version};
 use crate::config::GuildPolicy;
 use crate::queue::QueueError;
 use crate::runtime::{Origin, Runtime};
@@ -27,6 +27,21 @@ struct Serving {
     manifest: String,
 }
 
+/// Why a store plugin does not serve.
+#[derive(Debug)]
+enum LoadFailure {
+    /// The record or its component is refused: tried again only when the record changes.
+    Refused(String),
+    /// Redis did not answer: tried again at the next check.
+    Unavailable(String),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// What one reconcile did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncReport {
@@ -34,7 +49,10 @@ pub struct SyncReport {
     pub loaded: Vec<String>,
     /// Served names removed.
     pub removed: Vec<String>,
-    /// Served names whose load failed, with why (retried at the next reconcile).
+    /// Served names refused (admission, compilation), with why: tried again when the record
+    /// changes.
+    pub refused: Vec<(String, String)>,
+    /// Served names not loaded for want of Redis, with why (retried at the next check).
     pub failed: Vec<(String, String)>,
 }
 
@@ -44,6 +62,9 @@ pub struct StoreSync {
     runtime: Arc<Runtime>,
     policy: Arc<GuildPolicy>,
     serving: Mutex<HashMap<String, Serving>>,
+    /// Versions refused at load (admission, compilation): not tried again until the record
+    /// changes, so a bad record costs one compilation, not one a second.
+    refused: Mutex<HashMap<String, Serving>>,
     /// Serializes reconciles (the stream listener and the periodic check may both ask).
     reconciling: tokio::sync::Mutex<u64>,
 }
@@ -67,14 +88,13 @@ impl StoreSync {
             runtime,
             policy: Arc::new(policy),
             serving: Mutex::default(),
+            refused: Mutex::default(),
             reconciling: tokio::sync::Mutex::new(UNSYNCED),
         }
     }
 
     fn serving(&self) -> std::sync::MutexGuard<'_, HashMap<String, Serving>> {
-        self.serving
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.serving)
     }
 
     /// Reads the whole store and makes the registry match it.
@@ -113,7 +133,9 @@ impl StoreSync {
             .await?
             .into_iter()
             .filter(|installed| {
-                installed.record.enabled && !killed.contains(&installed.record.current.sha256)
+                installed.record.enabled
+                    && !installed.record.operator_hold
+                    && !killed.contains(&installed.record.current.sha256)
             })
             .map(|installed| (served_name(&installed.guild, &installed.name), installed))
             .collect();
@@ -144,16 +166,27 @@ impl StoreSync {
                 sha256: current.sha256.clone(),
                 manifest: current.manifest.clone(),
             };
-            if self.serving().get(&served) == Some(&serving) {
+            if self.serving().get(&served) == Some(&serving)
+                || lock(&self.refused).get(&served) == Some(&serving)
+            {
                 continue;
             }
-            match self.load(&installed).await {
-                Ok(prepared) => {
-                    self.serve(&served, serving, prepared);
+            let outcome = match self.load(&installed).await {
+                Ok(prepared) => self.serve(&served, serving.clone(), prepared),
+                Err(failure) => Err(failure),
+            };
+            match outcome {
+                Ok(()) => {
+                    lock(&self.refused).remove(&served);
                     report.loaded.push(served);
                 }
-                Err(reason) => {
-                    tracing::error!(plugin = %served, %reason, "store plugin failed to load; retried at the next reconcile");
+                Err(LoadFailure::Refused(reason)) => {
+                    tracing::error!(plugin = %served, %reason, "store plugin refused; tried again when its record changes");
+                    lock(&self.refused).insert(served.clone(), serving);
+                    report.refused.push((served, reason));
+                }
+                Err(LoadFailure::Unavailable(reason)) => {
+                    tracing::warn!(plugin = %served, %reason, "store plugin not loaded; retried at the next check");
                     report.failed.push((served, reason));
                 }
             }
@@ -162,46 +195,60 @@ impl StoreSync {
     }
 
     /// Installs `prepared` in the registry as the version `serving` describes.
-    fn serve(&self, served: &str, serving: Serving, prepared: Prepared) {
+    fn serve(&self, served: &str, serving: Serving, prepared: Prepared) -> Result<(), LoadFailure> {
         let version = prepared.plugin.manifest().version.clone();
-        match self.runtime.registry().install(prepared.plugin) {
-            Ok(_) => {
-                tracing::info!(plugin = %served, %version, sha256 = %serving.sha256, "store plugin serves");
-                self.serving().insert(served.to_owned(), serving);
-            }
-            Err(error) => {
-                tracing::error!(plugin = %served, %error, "store plugin refused by the registry")
-            }
+        self.runtime
+            .registry()
+            .install(prepared.plugin)
+            .map_err(|error| LoadFailure::Refused(format!("refused by the registry: {error}")))?;
+        tracing::info!(plugin = %served, %version, sha256 = %serving.sha256, "store plugin serves");
+        self.serving().insert(served.to_owned(), serving);
+        Ok(())
+    }
+
+    /// Serves the version an install on this host just compiled and wrote to the store, so the
+    /// host that took the command does not compile it again.
+    pub async fn adopt(&self, guild: &str, name: &str, version: &Version, prepared: Prepared) {
+        let _reconciling = self.reconciling.lock().await;
+        let serving = Serving {
+            sha256: version.sha256.clone(),
+            manifest: version.manifest.clone(),
+        };
+        if let Err(LoadFailure::Refused(reason) | LoadFailure::Unavailable(reason)) =
+            self.serve(&served_name(guild, name), serving, prepared)
+        {
+            tracing::error!(plugin = %served_name(guild, name), %reason, "an installed plugin could not serve here");
         }
     }
 
     /// Loads a record as if hostile: its blob read, hashed and sized, its manifest and
     /// component held to the policy as at install.
-    async fn load(&self, installed: &Installed) -> Result<Prepared, String> {
+    async fn load(&self, installed: &Installed) -> Result<Prepared, LoadFailure> {
         let current = &installed.record.current;
-        admission::check_sha256(&current.sha256).map_err(|r| r.to_string())?;
+        let refused = |rejection: admission::Rejection| LoadFailure::Refused(rejection.to_string());
+        let unavailable = |error: QueueError| LoadFailure::Unavailable(error.to_string());
+        admission::check_sha256(&current.sha256).map_err(refused)?;
         if installed.guild.is_empty() || !installed.guild.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("guild id {:?} is not a snowflake", installed.guild));
+            return Err(LoadFailure::Refused(format!(
+                "guild id {:?} is not a snowflake",
+                installed.guild
+            )));
         }
         let size = self
             .store
             .blob_size(&current.sha256)
             .await
-            .map_err(|e| e.to_string())?;
-        if size > self.policy.max_component_bytes {
-            return Err(format!(
-                "component of {size} bytes is over the policy's {}",
-                self.policy.max_component_bytes
-            ));
-        }
+            .map_err(unavailable)?;
+        admission::check_size(size, &self.policy).map_err(refused)?;
         let wasm = self
             .store
             .blob(&current.sha256)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("component {} is missing", current.sha256))?;
-        admission::check_component(&current.sha256, &wasm, &self.policy)
-            .map_err(|r| r.to_string())?;
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                LoadFailure::Refused(format!("component {} is missing", current.sha256))
+            })?;
+        admission::check_component(&current.sha256, &wasm, &self.policy).map_err(refused)?;
         let (runtime, policy) = (self.runtime.clone(), self.policy.clone());
         let (guild, name, manifest) = (
             installed.guild.clone(),
@@ -212,8 +259,8 @@ impl StoreSync {
             admission::prepare(&runtime, &policy, &guild, Some(&name), &manifest, &wasm)
         })
         .await
-        .map_err(|e| format!("the load panicked: {e}"))?
-        .map_err(|r| r.to_string())
+        .map_err(|e| LoadFailure::Refused(format!("the load panicked: {e}")))?
+        .map_err(refused)
     }
 
     /// Follows the change stream and the revision until `stop` turns true.
