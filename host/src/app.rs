@@ -113,7 +113,15 @@ pub async fn run_serving(
 
     let kv = Arc::new(RedisKv::new(conn.clone(), &prefix));
     let runtime = Arc::new(
-        Runtime::new(RuntimeConfig::default(), kv).context("starting the plugin runtime")?,
+        Runtime::new(
+            RuntimeConfig {
+                // A restart (and a host catching up with the store) loads what it compiled before.
+                cache_dir: Some(config.plugins.artifact_dir()),
+                ..RuntimeConfig::default()
+            },
+            kv,
+        )
+        .context("starting the plugin runtime")?,
     );
     let _ = serving_runtime.set(runtime.clone());
     if config.plugins.first_party {

@@ -256,12 +256,25 @@ pub struct PluginsConfig {
     /// Load the first-party plugins embedded in the binary (a plugin of the same name in `dir`
     /// replaces one).
     pub first_party: bool,
+    /// Where compiled plugins are kept, so a restart does not compile them again; absent:
+    /// `<dir>/.cache`. Only the operator may write there: its files are native code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
     /// How much work plugins may cause (`[plugins.budget]`).
     pub budget: BudgetConfig,
     /// Guild admins' plugins, installed through the API (`[plugins.store]`).
     pub store: StoreConfig,
     /// What a guild admin's plugin may be and do (`[plugins.guild_policy]`).
     pub guild_policy: GuildPolicy,
+}
+
+impl PluginsConfig {
+    /// Where compiled plugins are kept: `cache_dir`, else `<dir>/.cache`.
+    pub fn artifact_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.join(".cache"))
+    }
 }
 
 /// `[plugins.store]`: the plugin store in Redis that guild admins install into through the API
@@ -657,6 +670,7 @@ impl Default for PluginsConfig {
         Self {
             dir: PathBuf::from("plugins.d"),
             first_party: true,
+            cache_dir: None,
             budget: BudgetConfig::default(),
             store: StoreConfig::default(),
             guild_policy: GuildPolicy::default(),
@@ -762,6 +776,9 @@ impl Config {
             }
         };
         from_dir(&mut self.plugins.dir);
+        if let Some(cache) = &mut self.plugins.cache_dir {
+            from_dir(cache);
+        }
         if let Some(media) = &mut self.discord.media_dir {
             from_dir(media);
         }

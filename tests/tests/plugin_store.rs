@@ -187,6 +187,76 @@ async fn install_with_node(prefix: &str, guild: &str, wasm: &[u8], manifest: &st
     })
 }
 
+/// Posts a component to the Node example's upload route (`node plugins.js serve 0`); returns the
+/// HTTP status and the JSON it answered.
+async fn install_through_route(
+    prefix: &str,
+    guild: &str,
+    wasm: &[u8],
+    manifest: &str,
+) -> (u16, Value) {
+    use tokio::io::AsyncBufReadExt as _;
+    guildhost_tests::require_node_modules().expect("npm ci in tests/node");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/node-api/plugins.js");
+    let mut server = tokio::process::Command::new("node")
+        .arg(example)
+        .arg("serve")
+        .arg("0")
+        .env(
+            "NODE_PATH",
+            guildhost_tests::node_dir().join("node_modules"),
+        )
+        .env("REDIS_URL", redis_url())
+        .env("BULL_PREFIX", prefix)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (Node.js 20+)");
+    let stdout = server.stdout.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the route listens within 30 s")
+        .expect("its output")
+        .expect("a line naming its address");
+    // `POST http://127.0.0.1:<port>/guilds/<guildId>/plugins`
+    let base = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|url| url.split("/guilds").next())
+        .expect("the address")
+        .to_owned();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/guilds/{guild}/plugins"))
+        .header("x-plugin-manifest", base64_encode(manifest.as_bytes()))
+        .body(wasm.to_vec())
+        .send()
+        .await
+        .expect("the route answers");
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.expect("JSON");
+    (status, body)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Adds a `PLUGIN_*` command as the API would and returns the job's id.
 async fn command(
     conn: &RedisConn,
@@ -959,17 +1029,26 @@ async fn disable_enable_and_configure_take_effect_on_the_host() {
     ready(&host).await;
     let prefix = setup.prefix.as_str();
     let served = format!("greeter@{GUILD}");
-    let echo = upload(&conn, prefix, &wasm("echo")).await;
     let run = async |kind: &str, data: Value| {
         let job = command(&conn, prefix, Some(GUILD), kind, data).await;
         event_of(&conn, prefix, &job).await
     };
-    let installed = run(
-        "PLUGIN_INSTALL",
-        json!({ "sha256": echo, "manifest": manifest("1.0.0", "v1: ") }),
-    )
-    .await;
-    assert_eq!(installed["type"], "PLUGIN_INSTALLED", "{installed}");
+    // Installed through the example's upload route, as a dashboard would.
+    let (status, installed) =
+        install_through_route(prefix, GUILD, &wasm("echo"), &manifest("1.0.0", "v1: ")).await;
+    assert_eq!(
+        (status, &installed["type"]),
+        (201, &json!("PLUGIN_INSTALLED")),
+        "{installed}"
+    );
+    let (status, refused) =
+        install_through_route(prefix, GUILD, b"not wasm", &manifest("1.0.0", "v1: ")).await;
+    assert_eq!(
+        (status, &refused["type"]),
+        (422, &json!("PLUGIN_REJECTED")),
+        "{refused}"
+    );
+    assert_eq!(refused["data"]["field"], "data.sha256", "{refused}");
     wait_serving(&[&host], &served, Some("1.0.0")).await;
     assert_eq!(
         run("PLUGIN_DISABLE", json!({ "name": "greeter" })).await["type"],
