@@ -13,7 +13,8 @@ const { ExpressAdapter } = require('@bull-board/express');
 const { args, openQueue, line, run } = require('./lib');
 
 // The seed's nine inbound queues (host/src/dispatch/routes.rs INBOUND_QUEUES), its three event
-// queues, guildhost's own two, and the dead-letter queue (host/src/queue/worker.rs).
+// queues, guildhost's own two, the plugin store's events (host/src/store/commands.rs) and the
+// dead-letter queue (host/src/queue/worker.rs).
 const GUILDHOST_QUEUES = [
   'bot:commands',
   'bot:moderation',
@@ -29,6 +30,7 @@ const GUILDHOST_QUEUES = [
   'cleanup:tasks',
   'guildhost:gateway',
   'guildhost:execute',
+  'plugins:events',
   'dead-letters',
 ];
 

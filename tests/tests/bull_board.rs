@@ -237,6 +237,7 @@ async fn bull_board_shows_guildhosts_queues_counts_workers_and_failed_jobs() {
         EVENTS,
         "discord:events",
         "music:events",
+        guildhost::store::commands::PLUGIN_EVENTS_QUEUE,
         "dead-letters",
         "notifications",
         "webhooks",
