@@ -9,6 +9,7 @@ mod cluster;
 pub mod fake_discord;
 pub mod file_server;
 mod local_redis;
+pub mod messages;
 mod node;
 mod process;
 mod reports;

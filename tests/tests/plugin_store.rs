@@ -312,6 +312,18 @@ async fn event_of(conn: &RedisConn, prefix: &str, job: &str) -> Value {
     .await
 }
 
+/// Adds a `PLUGIN_*` command for `guild` and waits for the event it ends in.
+async fn carried_out(
+    conn: &RedisConn,
+    prefix: &str,
+    guild: &str,
+    kind: &str,
+    data: Value,
+) -> Value {
+    let job = command(conn, prefix, Some(guild), kind, data).await;
+    event_of(conn, prefix, &job).await
+}
+
 /// Waits until `queues` have nothing waiting or active, then asserts none failed.
 async fn drained(conn: &RedisConn, prefix: &str, queues: &[&str]) {
     for name in queues {
@@ -363,25 +375,12 @@ async fn upload(conn: &RedisConn, prefix: &str, bytes: &[u8]) -> String {
 }
 
 fn message_created(id: u64, guild: &str) -> String {
-    json!({
-        "id": format!("evt-{guild}-{id}"),
-        "type": "MESSAGE_CREATED",
-        "timestamp": "2026-12-07T12:00:00.000Z",
-        "source": "bot",
-        "guildId": guild,
-        "data": {
-            "messageId": format!("{}", 300_000_000_000_000_000u64 + id),
-            "channelId": if guild == GUILD { CHANNEL } else { "200000000000000002" },
-            "authorId": "400000000000000001",
-            "content": format!("m-{id}"),
-            "mentions": { "users": [], "roles": [], "everyone": false },
-            "attachmentCount": 0,
-            "timestamp": "2026-12-07T12:00:00.000Z",
-            "authorRoles": [],
-            "isBot": false,
-        },
-    })
-    .to_string()
+    let channel = if guild == GUILD {
+        CHANNEL
+    } else {
+        "200000000000000002"
+    };
+    guildhost_tests::messages::message_created(id, guild, channel).to_string()
 }
 
 /// The replies the hosts executed (dry run), by the message they answer: `m-<id>` → contents.
@@ -517,15 +516,14 @@ async fn a_plugin_installed_from_node_serves_on_every_host_through_upgrade_rollb
     let v2_from = traffic.mark();
 
     let v2_until = answered_through(&conn, &setup.prefix, &traffic).await;
-    let job = command(
+    let rolled = carried_out(
         &conn,
         &setup.prefix,
-        Some(GUILD),
+        GUILD,
         "PLUGIN_ROLLBACK",
         json!({ "name": "greeter" }),
     )
     .await;
-    let rolled = event_of(&conn, &setup.prefix, &job).await;
     assert_eq!(rolled["type"], "PLUGIN_ROLLED_BACK", "{rolled}");
     assert_eq!(
         (&rolled["data"]["version"], &rolled["data"]["from"]),
@@ -535,18 +533,15 @@ async fn a_plugin_installed_from_node_serves_on_every_host_through_upgrade_rollb
     let back_from = traffic.mark();
 
     let back_until = answered_through(&conn, &setup.prefix, &traffic).await;
-    let job = command(
+    let event = carried_out(
         &conn,
         &setup.prefix,
-        Some(GUILD),
+        GUILD,
         "PLUGIN_UNINSTALL",
         json!({ "name": "greeter" }),
     )
     .await;
-    assert_eq!(
-        event_of(&conn, &setup.prefix, &job).await["type"],
-        "PLUGIN_UNINSTALLED"
-    );
+    assert_eq!(event["type"], "PLUGIN_UNINSTALLED");
     wait_serving(&hosts, &served, None).await;
     let gone_from = traffic.mark();
     // Let some messages pass with nothing installed.
@@ -605,18 +600,15 @@ async fn every_rejection_names_its_field_and_changes_nothing() {
     let echo = upload(&conn, prefix, &wasm("echo")).await;
     let good = manifest("1.0.0", "v1: ");
     // One plugin installed fills the guild's quota.
-    let job = command(
+    let event = carried_out(
         &conn,
         prefix,
-        Some(GUILD),
+        GUILD,
         "PLUGIN_INSTALL",
         json!({ "sha256": echo, "manifest": good }),
     )
     .await;
-    assert_eq!(
-        event_of(&conn, prefix, &job).await["type"],
-        "PLUGIN_INSTALLED"
-    );
+    assert_eq!(event["type"], "PLUGIN_INSTALLED");
 
     let mismatched = sha256(b"something else");
     {
@@ -812,18 +804,15 @@ async fn a_guild_plugin_stays_in_its_guild_and_the_kill_switch_stops_it_everywhe
     let claim = "name = \"reach\"\nversion = \"1.0.0\"\nsubscribes = [\"MESSAGE_CREATED\"]\n\
                  emits = [\"SEND_MESSAGE\"]\nscope = \"global\"\n[config]\ntarget_guild = \"100000000000000002\"\n";
     for guild in [GUILD, "100000000000000003"] {
-        let job = command(
+        let event = carried_out(
             &conn,
             prefix,
-            Some(guild),
+            guild,
             "PLUGIN_INSTALL",
             json!({ "sha256": hostile, "manifest": claim }),
         )
         .await;
-        assert_eq!(
-            event_of(&conn, prefix, &job).await["type"],
-            "PLUGIN_INSTALLED"
-        );
+        assert_eq!(event["type"], "PLUGIN_INSTALLED");
     }
     let hosts = [&first, &second];
     for guild in [GUILD, "100000000000000003"] {
@@ -1029,10 +1018,7 @@ async fn disable_enable_and_configure_take_effect_on_the_host() {
     ready(&host).await;
     let prefix = setup.prefix.as_str();
     let served = format!("greeter@{GUILD}");
-    let run = async |kind: &str, data: Value| {
-        let job = command(&conn, prefix, Some(GUILD), kind, data).await;
-        event_of(&conn, prefix, &job).await
-    };
+    let run = async |kind: &str, data: Value| carried_out(&conn, prefix, GUILD, kind, data).await;
     // Installed through the example's upload route, as a dashboard would.
     let (status, installed) =
         install_through_route(prefix, GUILD, &wasm("echo"), &manifest("1.0.0", "v1: ")).await;

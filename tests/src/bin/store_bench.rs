@@ -149,24 +149,8 @@ fn install_job(guild: u64, sha: &str, manifest: &str) -> NewJob {
 }
 
 fn message(id: u64, guild: u64) -> NewJob {
-    let data = json!({
-        "id": format!("evt-{id}"),
-        "type": "MESSAGE_CREATED",
-        "timestamp": "2026-12-07T12:00:00.000Z",
-        "source": "bot",
-        "guildId": guild.to_string(),
-        "data": {
-            "messageId": (400_000_000_000_000_000 + id).to_string(),
-            "channelId": (500_000_000_000_000_000 + guild % 1_000).to_string(),
-            "authorId": "300000000000000001",
-            "content": format!("m-{id}"),
-            "mentions": { "users": [], "roles": [], "everyone": false },
-            "attachmentCount": 0,
-            "timestamp": "2026-12-07T12:00:00.000Z",
-            "authorRoles": [],
-            "isBot": false,
-        },
-    });
+    let channel = (500_000_000_000_000_000 + guild % 1_000).to_string();
+    let data = guildhost_tests::messages::message_created(id, &guild.to_string(), &channel);
     NewJob::new("guildhost:gateway", "MESSAGE_CREATED", data.to_string()).with_opts(JobOptions {
         remove_on_complete: Some(guildhost::queue::KeepJobs::Remove(true)),
         ..JobOptions::default()
