@@ -12,6 +12,7 @@ pub mod http;
 pub mod local_redis;
 pub mod metrics;
 pub mod ops;
+pub mod scaffold;
 pub mod scheduler;
 pub mod store;
 

@@ -78,15 +78,33 @@ enum PluginCommand {
     /// The plugin store: guild admins' plugins, installed through the API.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Write a new plugin project: manifest, source, tests, a sample message and the SDK.
+    New {
+        /// The plugin's name: 1 to 32 of [a-z0-9_-], starting with a letter.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: guildhost::scaffold::Lang,
+        /// Where to write it (default: ./<name>); must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Check a component and its manifest: world version, imports, subscriptions and grants.
     Check {
         /// The component, `<name>.wasm`, with its manifest `<name>.toml` beside it.
         file: PathBuf,
+        /// The manifest, when it is not `<name>.toml` beside the component (e.g. `plugin.toml`
+        /// of a cargo project, whose build writes `target/…/<crate>.wasm`).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
     /// Run one message through a plugin: prints outputs, dropped outputs, logs, time and fuel.
     Run {
         /// The component, `<name>.wasm`, with its manifest `<name>.toml` beside it.
         file: PathBuf,
+        /// The manifest, when it is not `<name>.toml` beside the component.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
         /// A JSON message: a queue message as the API sends it, or `{"envelope", "message"}`
         /// in the WIT shape.
         #[arg(long)]
@@ -242,21 +260,34 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
                 }
             })
         }
-        Command::Plugin(PluginCommand::Check { file }) => guildhost::runtime::tool::check(&file)
-            .map(|report| {
+        Command::Plugin(PluginCommand::New { name, lang, dir }) => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            guildhost::scaffold::new_plugin(&dir, &name, lang).map(|next| {
+                print!("{next}");
+                true
+            })
+        }
+        Command::Plugin(PluginCommand::Check { file, manifest }) => {
+            guildhost::runtime::tool::check(&file, manifest.as_deref()).map(|report| {
                 print!("{report}");
                 true
-            }),
+            })
+        }
         Command::Plugin(PluginCommand::Run {
             file,
+            manifest,
             message,
             guild_config,
-        }) => guildhost::ops::plugin_run(&file, &message, guild_config.as_deref()).map(
-            |(report, ok)| {
-                print!("{report}");
-                ok
-            },
-        ),
+        }) => guildhost::ops::plugin_run(
+            &file,
+            manifest.as_deref(),
+            &message,
+            guild_config.as_deref(),
+        )
+        .map(|(report, ok)| {
+            print!("{report}");
+            ok
+        }),
     }
 }
 

@@ -169,6 +169,7 @@ pub async fn enqueue(config: &Config, queue: &str, message: &str) -> anyhow::Res
 /// as the queue message it becomes (`execute {…}`, `publish {…}`, `execute after N ms {…}`).
 pub fn plugin_run(
     wasm: &std::path::Path,
+    manifest: Option<&std::path::Path>,
     fixture: &std::path::Path,
     config: Option<&str>,
 ) -> anyhow::Result<(String, bool)> {
@@ -188,7 +189,7 @@ pub fn plugin_run(
     };
     let render =
         |output: &crate::runtime::bindings::Output| render_output(incoming.as_ref(), output);
-    crate::runtime::tool::run(wasm, &envelope, &message, config, &render)
+    crate::runtime::tool::run(wasm, manifest, &envelope, &message, config, &render)
 }
 
 /// One plugin output as what it becomes on the queues: where it goes, then the JSON message

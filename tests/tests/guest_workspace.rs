@@ -125,10 +125,10 @@ fn the_guild_admin_example_builds_checks_and_runs() {
     )
     .expect("the manifest");
 
-    let report = guildhost::runtime::tool::check(&wasm).expect("plugin check");
+    let report = guildhost::runtime::tool::check(&wasm, None).expect("plugin check");
     assert!(report.contains("guild 123456789012345678"), "{report}");
-    let (report, ok) =
-        guildhost::ops::plugin_run(&wasm, &example.join("message.json"), None).expect("plugin run");
+    let (report, ok) = guildhost::ops::plugin_run(&wasm, None, &example.join("message.json"), None)
+        .expect("plugin run");
     assert!(ok, "{report}");
     assert!(report.contains("outputs (2)"), "{report}");
     assert!(report.contains(r#"execute {"#), "{report}");

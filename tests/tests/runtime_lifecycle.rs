@@ -344,7 +344,7 @@ fn tempdir(label: &str) -> std::path::PathBuf {
 
 #[test]
 fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
-    let report = guildhost::runtime::tool::check(&runtime_support::wasm("automod-like"))
+    let report = guildhost::runtime::tool::check(&runtime_support::wasm("automod-like"), None)
         .expect("check succeeds");
     assert!(
         report.contains("world      guildhost:plugin@0.1.x"),
@@ -367,6 +367,7 @@ fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
     .expect("write the fixture");
     let (report, ok) = guildhost::ops::plugin_run(
         &runtime_support::wasm("echo"),
+        None,
         &fixture,
         Some(r#"{"prefix": "cli: "}"#),
     )
@@ -377,8 +378,9 @@ fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
     assert!(report.contains("logs (1)"), "{report}");
     assert!(report.contains("fuel    "), "{report}");
 
-    let (report, ok) = guildhost::ops::plugin_run(&runtime_support::wasm("panic"), &fixture, None)
-        .expect("run reports the failure");
+    let (report, ok) =
+        guildhost::ops::plugin_run(&runtime_support::wasm("panic"), None, &fixture, None)
+            .expect("run reports the failure");
     assert!(!ok);
     assert!(report.contains("panicked on purpose"), "{report}");
 }

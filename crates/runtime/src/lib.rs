@@ -180,6 +180,26 @@ impl Runtime {
                 name: manifest.name,
             });
         }
+        self.load_component_file(wasm_path, manifest)
+    }
+
+    /// Loads a component with a manifest kept elsewhere (a plugin author's build output and the
+    /// project's `plugin.toml`), as [`Runtime::load_file`] does but without asking the file to
+    /// be named after the plugin.
+    pub fn load_file_with_manifest(
+        &self,
+        wasm_path: &Path,
+        manifest_path: &Path,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let manifest = Manifest::load(manifest_path, &self.config.limits)?;
+        self.load_component_file(wasm_path, manifest)
+    }
+
+    fn load_component_file(
+        &self,
+        wasm_path: &Path,
+        manifest: Manifest,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
         let max = self.config.limits.max_component_bytes;
         let wasm = read_regular(wasm_path, max).map_err(|refusal| match refusal {
             Refusal::NotRegular(kind) => LoadError::NotRegularFile {

@@ -24,11 +24,23 @@ fn tool_runtime() -> anyhow::Result<Runtime> {
     Runtime::new(config, Arc::new(MemoryKv::new()))
 }
 
-/// Loads `<file>.wasm` with its `<file>.toml` and describes it.
-pub fn check(wasm: &Path) -> anyhow::Result<String> {
+/// Loads `<file>.wasm` with its manifest (`manifest`, or `<file>.toml` beside it) and describes
+/// it.
+pub fn check(wasm: &Path, manifest: Option<&Path>) -> anyhow::Result<String> {
     let runtime = tool_runtime()?;
-    let plugin = runtime.load_file(wasm)?;
+    let plugin = load(&runtime, wasm, manifest)?;
     Ok(describe(&plugin))
+}
+
+fn load(
+    runtime: &Runtime,
+    wasm: &Path,
+    manifest: Option<&Path>,
+) -> Result<Arc<LoadedPlugin>, crate::LoadError> {
+    match manifest {
+        Some(manifest) => runtime.load_file_with_manifest(wasm, manifest),
+        None => runtime.load_file(wasm),
+    }
 }
 
 fn describe(plugin: &LoadedPlugin) -> String {
@@ -110,6 +122,7 @@ pub fn parse_wit_fixture(value: &Value) -> anyhow::Result<Option<(Envelope, Mess
 /// the caller's users know it (the host renders the JSON message it becomes on its queue).
 pub fn run(
     wasm: &Path,
+    manifest: Option<&Path>,
     envelope: &Envelope,
     message: &Message,
     config: Option<&str>,
@@ -135,7 +148,7 @@ pub fn run(
         }
     };
     let runtime = tool_runtime()?;
-    let plugin = runtime.load_file(wasm)?;
+    let plugin = load(&runtime, wasm, manifest)?;
     let outcome = plugin.call(
         envelope,
         message,

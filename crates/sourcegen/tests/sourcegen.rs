@@ -732,6 +732,175 @@ fn protocol_coverage(wit: &Wit) -> String {
     out
 }
 
+/// The JavaScript SDK's TypeScript declarations of the WIT's types, as componentize-js lifts and
+/// lowers them: records are objects with lowerCamelCase fields, an `option` field may be left
+/// out, variants are `{ tag, val }`, enums are their case names, 64-bit integers are `bigint`
+/// and `list<u8>` is a `Uint8Array`.
+fn js_sdk_types(wit: &Wit) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    let resolve = &wit.resolve;
+    let mut interfaces: Vec<_> = resolve
+        .interfaces
+        .iter()
+        .filter(|(_, interface)| interface.name.is_some())
+        .collect();
+    interfaces.sort_by_key(|(_, interface)| interface.name.as_deref() != Some("types"));
+    for (_, interface) in interfaces {
+        for (name, id) in &interface.types {
+            let def = &resolve.types[*id];
+            // `use types.{…}` in another interface re-exports a type already written.
+            if matches!(def.kind, TypeDefKind::Type(Type::Id(other)) if resolve.types[other].name.as_deref() == Some(name.as_str()))
+            {
+                continue;
+            }
+            js_doc(
+                &mut out,
+                "",
+                def.docs.contents.as_deref().unwrap_or_default(),
+            );
+            let ts = upper_camel(name);
+            match &def.kind {
+                TypeDefKind::Record(record) => {
+                    writeln!(out, "export interface {ts} {{").unwrap();
+                    for field in &record.fields {
+                        js_doc(
+                            &mut out,
+                            "  ",
+                            field.docs.contents.as_deref().unwrap_or_default(),
+                        );
+                        let (optional, ty) = match field.ty {
+                            Type::Id(inner) => match &resolve.types[inner].kind {
+                                TypeDefKind::Option(ty) => ("?", js_type(resolve, ty)),
+                                _ => ("", js_type(resolve, &field.ty)),
+                            },
+                            _ => ("", js_type(resolve, &field.ty)),
+                        };
+                        writeln!(out, "  {}{optional}: {ty};", lower_camel(&field.name)).unwrap();
+                    }
+                    out.push_str("}\n\n");
+                }
+                TypeDefKind::Variant(variant) => {
+                    writeln!(out, "export type {ts} =").unwrap();
+                    for case in &variant.cases {
+                        js_doc(
+                            &mut out,
+                            "  ",
+                            case.docs.contents.as_deref().unwrap_or_default(),
+                        );
+                        match &case.ty {
+                            Some(ty) => writeln!(
+                                out,
+                                "  | {{ tag: '{}'; val: {} }}",
+                                case.name,
+                                js_type(resolve, ty)
+                            ),
+                            None => writeln!(out, "  | {{ tag: '{}' }}", case.name),
+                        }
+                        .unwrap();
+                    }
+                    out.push_str(";\n\n");
+                }
+                TypeDefKind::Enum(cases) => {
+                    let names: Vec<String> = cases
+                        .cases
+                        .iter()
+                        .map(|case| format!("'{}'", case.name))
+                        .collect();
+                    writeln!(out, "export type {ts} = {};\n", names.join(" | ")).unwrap();
+                }
+                TypeDefKind::Type(ty) => {
+                    writeln!(out, "export type {ts} = {};\n", js_type(resolve, ty)).unwrap();
+                }
+                other => panic!("type `{name}`: no TypeScript form for {other:?}"),
+            }
+        }
+    }
+    out.push_str(
+        "/** The wire name of each message case (`'send-message'` → `'SEND_MESSAGE'`). */\n",
+    );
+    out.push_str("export interface WireNames {\n");
+    for entry in &wit.entries {
+        if let Some((case, _)) = &entry.case {
+            writeln!(out, "  '{case}': '{}';", entry.wire).unwrap();
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The runtime table behind `WireNames`, for the SDK's JavaScript.
+fn js_sdk_wire_names(wit: &Wit) -> String {
+    let mut out = String::from(HEADER);
+    out.push_str(
+        "\n/** The wire name of each message case (`'send-message'` → `'SEND_MESSAGE'`). */\n",
+    );
+    out.push_str("export const WIRE_NAMES = Object.freeze({\n");
+    for entry in &wit.entries {
+        if let Some((case, _)) = &entry.case {
+            writeln!(out, "  '{case}': '{}',", entry.wire).unwrap();
+        }
+    }
+    out.push_str("});\n");
+    out
+}
+
+fn js_type(resolve: &Resolve, ty: &Type) -> String {
+    match ty {
+        Type::Bool => "boolean".into(),
+        Type::U8
+        | Type::U16
+        | Type::U32
+        | Type::S8
+        | Type::S16
+        | Type::S32
+        | Type::F32
+        | Type::F64 => "number".into(),
+        Type::U64 | Type::S64 => "bigint".into(),
+        Type::Char | Type::String => "string".into(),
+        Type::Id(id) => {
+            let def = &resolve.types[*id];
+            if let Some(name) = &def.name {
+                return upper_camel(name);
+            }
+            match &def.kind {
+                TypeDefKind::List(Type::U8) => "Uint8Array".into(),
+                TypeDefKind::List(inner) => format!("Array<{}>", js_type(resolve, inner)),
+                TypeDefKind::Option(inner) => format!("{} | undefined", js_type(resolve, inner)),
+                TypeDefKind::Type(inner) => js_type(resolve, inner),
+                other => panic!("no TypeScript form for {other:?}"),
+            }
+        }
+        other => panic!("no TypeScript form for {other:?}"),
+    }
+}
+
+/// Writes WIT docs as a JSDoc comment: the item's own, without the `// ----` section headings
+/// and carried-as-custom lines wit-parser keeps with them.
+fn js_doc(out: &mut String, indent: &str, docs: &str) {
+    let docs = own_docs(docs);
+    let lines: Vec<&str> = docs.lines().collect();
+    let after_headings = lines
+        .iter()
+        .rposition(|line| !line.trim().is_empty() && line.trim().chars().all(|c| c == '-'))
+        .map_or(0, |last| last + 1);
+    let docs = lines[after_headings..].join("\n");
+    let docs = docs.trim();
+    if docs.is_empty() {
+        return;
+    }
+    writeln!(out, "{indent}/**").unwrap();
+    for line in docs.lines() {
+        let line = line.trim_end().replace("*/", "*\\/");
+        if line.is_empty() {
+            writeln!(out, "{indent} *").unwrap();
+        } else {
+            writeln!(out, "{indent} * {line}").unwrap();
+        }
+    }
+    writeln!(out, "{indent} */").unwrap();
+}
+
 #[test]
 fn generated_files_are_fresh() {
     let wit = load();
@@ -759,15 +928,21 @@ fn generated_files_are_fresh() {
             host_conversions(&wit),
         ),
         ("plugins/sdk/src/message_cases.rs", sdk_cases(&wit)),
+        ("plugins/sdk-js/types.d.ts", js_sdk_types(&wit)),
+        ("plugins/sdk-js/wire-names.js", js_sdk_wire_names(&wit)),
     ];
     // The SDK carries the WIT it is built from, so it builds outside this repository (as a
     // path, git or registry dependency): a copy of `wit/`, kept identical.
-    let wit_copies = ["types.wit", "host.wit", "world.wit"].map(|file| {
-        let source = root().join("wit").join(file);
-        let text = std::fs::read_to_string(&source)
-            .unwrap_or_else(|error| panic!("{}: {error}", source.display()));
-        (format!("plugins/sdk/wit/{file}"), text)
-    });
+    let wit_copies = ["plugins/sdk", "plugins/sdk-js"]
+        .into_iter()
+        .flat_map(|sdk| {
+            ["types.wit", "host.wit", "world.wit"].map(|file| {
+                let source = root().join("wit").join(file);
+                let text = std::fs::read_to_string(&source)
+                    .unwrap_or_else(|error| panic!("{}: {error}", source.display()));
+                (format!("{sdk}/wit/{file}"), text)
+            })
+        });
     let files = files
         .into_iter()
         .map(|(relative, contents)| (relative.to_owned(), contents))
