@@ -15,13 +15,27 @@ use super::manifest::{InstancePolicy, Scope};
 use super::plugin::{GuildContext, LoadedPlugin};
 use super::{Runtime, RuntimeConfig};
 
-/// A runtime sized for one-off use: on-demand allocation, no artifact cache.
+/// A runtime sized for one-off use: on-demand allocation, and the author's artifact cache, so
+/// checking and running the same build again does not compile it again (a JavaScript plugin
+/// embeds its engine: seconds of compilation).
 fn tool_runtime() -> anyhow::Result<Runtime> {
     let config = RuntimeConfig {
         pooling: false,
+        cache_dir: author_cache_dir(),
         ..RuntimeConfig::default()
     };
     Runtime::new(config, Arc::new(MemoryKv::new()))
+}
+
+/// Where `plugin check` and `plugin run` keep compiled components: `$GUILDHOST_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/guildhost`, else `~/.cache/guildhost`; none when none of them is set.
+/// Entries are keyed by the engine and the component's hash, so a stale one is never used.
+pub fn author_cache_dir() -> Option<std::path::PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    var("GUILDHOST_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| var("XDG_CACHE_HOME").map(|dir| Path::new(&dir).join("guildhost")))
+        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".cache").join("guildhost")))
 }
 
 /// Loads `<file>.wasm` with its manifest (`manifest`, or `<file>.toml` beside it) and describes
