@@ -175,3 +175,74 @@ pub fn deploy(dir: &Path, guest: &str, as_name: &str) {
     std::fs::copy(wasm(guest), &staged).expect("stage the component");
     std::fs::rename(&staged, dir.join(format!("{as_name}.wasm"))).expect("rename into place");
 }
+
+/// Builds the JavaScript test guest `plugins/test-guests-js/<name>` with the SDK's
+/// `guildhost-plugin build` (once per content: the result is kept under the target directory,
+/// keyed by the hash of the guest's and the SDK's sources) and loads it as a plugins-directory
+/// plugin. Needs Node.js 20+ and `npm ci` in `plugins/sdk-js` (`bash .ci/run` does it).
+pub fn load_js(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
+    let wasm = js_guest(name);
+    runtime
+        .load_file(&wasm)
+        .unwrap_or_else(|error| panic!("loading the JavaScript guest {name}: {error}"))
+}
+
+/// The built JavaScript guest's `<name>.wasm` (its manifest beside it).
+pub fn js_guest(name: &str) -> PathBuf {
+    use sha2::Digest as _;
+    use std::sync::Mutex;
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sdk = repo.join("plugins").join("sdk-js");
+    let source = repo.join("plugins").join("test-guests-js").join(name);
+    let mut hash = sha2::Sha256::new();
+    let mut files = Vec::new();
+    for dir in [&source, &sdk, &sdk.join("bin"), &sdk.join("wit")] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+            .map(|entry| entry.expect("a directory entry").path())
+            .filter(|path| path.is_file())
+            .collect();
+        entries.sort();
+        files.extend(entries);
+    }
+    for file in &files {
+        hash.update(file.to_string_lossy().as_bytes());
+        hash.update(std::fs::read(file).expect("a source file"));
+    }
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("js-guests")
+        .join(&hex::encode(hash.finalize())[..16]);
+    let wasm = out.join(format!("{name}.wasm"));
+    let _one_build_at_a_time = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if wasm.is_file() {
+        return wasm;
+    }
+    assert!(
+        sdk.join("node_modules").is_dir(),
+        "the JavaScript guests need the SDK's packages: run `npm ci` in {} (Node.js 20+; \
+         `bash .ci/run` does it)",
+        sdk.display()
+    );
+    std::fs::create_dir_all(&out).expect("the guests' directory");
+    let staged = out.join(format!(".{name}.wasm.staged"));
+    let output = std::process::Command::new("node")
+        .arg(sdk.join("bin").join("guildhost-plugin.js"))
+        .args(["build", "index.js", "--out"])
+        .arg(&staged)
+        .current_dir(&source)
+        .output()
+        .unwrap_or_else(|error| panic!("running node (install Node.js 20+): {error}"));
+    assert!(
+        output.status.success(),
+        "building the JavaScript guest {name}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::copy(source.join("plugin.toml"), out.join(format!("{name}.toml")))
+        .expect("the guest's manifest");
+    std::fs::rename(&staged, &wasm).expect("the component into place");
+    wasm
+}

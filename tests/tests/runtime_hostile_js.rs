@@ -1,0 +1,202 @@
+//! The hostile suite's attacks, repeated as a JavaScript plugin (componentize-js, on the
+//! `guildhost-plugin` npm package): each is contained exactly as for Rust — the call fails with a
+//! typed error naming the plugin and the limit, or the offending outputs are dropped — while a
+//! healthy plugin keeps serving on the same runtime. `fetch` is refused with a reason, and
+//! `console` reaches the plugin's log.
+
+mod runtime_support;
+
+use std::sync::Arc;
+
+use guildhost::runtime::bindings::{Message, Output};
+use guildhost::runtime::{DropReason, LoadedPlugin, PluginError, Runtime};
+use runtime_support::{GUILD, config, load, load_js, message_created, ping, runtime_with};
+
+fn setup() -> (Arc<Runtime>, Arc<LoadedPlugin>, Arc<LoadedPlugin>) {
+    let (runtime, _kv) = runtime_with(config());
+    let echo = load(&runtime, "echo");
+    let hostile = load_js(&runtime, "hostile");
+    (runtime, echo, hostile)
+}
+
+fn healthy_call(echo: &LoadedPlugin, id: &str) {
+    let (envelope, message) = ping(id, Some(GUILD));
+    let result = echo
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| panic!("the healthy plugin failed: {failure}"));
+    assert_eq!(result.outputs.len(), 1, "echo answers every ping");
+}
+
+/// Mounts `attack` between two healthy calls; the hostile call's error.
+fn failed(echo: &LoadedPlugin, hostile: &LoadedPlugin, attack: &str) -> PluginError {
+    healthy_call(echo, &format!("{attack}-before"));
+    let (envelope, message) = message_created(attack, GUILD, attack);
+    let failure = hostile
+        .call(&envelope, &message, &Default::default())
+        .expect_err("the hostile call must fail");
+    assert_eq!(
+        failure.error.plugin(),
+        hostile.name(),
+        "the error names the plugin"
+    );
+    healthy_call(echo, &format!("{attack}-after"));
+    // The JavaScript plugin itself recovers too: its next message is served.
+    let (envelope, message) = ping(&format!("{attack}-recovered"), Some(GUILD));
+    let answered = hostile
+        .call(&envelope, &message, &Default::default())
+        .unwrap_or_else(|failure| {
+            panic!("after `{attack}`, the plugin's next call failed: {failure}")
+        });
+    assert_eq!(answered.outputs.len(), 1);
+    failure.error
+}
+
+fn limit_of(error: PluginError) -> String {
+    match error {
+        PluginError::Limit { limit, .. } => limit,
+        other => panic!("expected a limit error, got {other}"),
+    }
+}
+
+#[test]
+fn an_infinite_loop_hits_the_wall_time_limit() {
+    let (_runtime, echo, hostile) = setup();
+    let started = std::time::Instant::now();
+    let limit = limit_of(failed(&echo, &hostile, "loop"));
+    assert!(limit.starts_with("wall-time 100ms"), "{limit}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped promptly"
+    );
+}
+
+#[test]
+fn a_growing_heap_hits_the_memory_limit() {
+    let (_runtime, echo, hostile) = setup();
+    let limit = limit_of(failed(&echo, &hostile, "memory"));
+    assert!(limit.starts_with("memory 33554432"), "{limit}");
+}
+
+#[test]
+fn a_thousand_outputs_hit_the_output_limit() {
+    let (_runtime, echo, hostile) = setup();
+    let limit = limit_of(failed(&echo, &hostile, "flood"));
+    assert!(limit.starts_with("outputs 16"), "{limit}");
+}
+
+#[test]
+fn a_kv_flood_hits_the_quota() {
+    let (_runtime, echo, hostile) = setup();
+    let limit = limit_of(failed(&echo, &hostile, "kv"));
+    assert_eq!(limit, "kv-keys 100");
+}
+
+#[test]
+fn outputs_for_another_guild_are_dropped_and_reported() {
+    let (_runtime, echo, hostile) = setup();
+    healthy_call(&echo, "before");
+    let (envelope, message) = message_created("cross", GUILD, "cross 999999999999999999");
+    let result = hostile
+        .call(&envelope, &message, &Default::default())
+        .expect("the call itself succeeds");
+    assert_eq!(result.outputs.len(), 1, "the post at home is kept");
+    assert_eq!(
+        result
+            .dropped
+            .iter()
+            .map(|d| d.reason.clone())
+            .collect::<Vec<_>>(),
+        vec![DropReason::OtherGuild {
+            target: "999999999999999999".into(),
+            scope: GUILD.into()
+        }]
+    );
+    // A guild-scoped plugin never receives another guild's messages.
+    let (foreign, message) = message_created("foreign", "100000000000000043", "cross");
+    let refused = hostile
+        .call(&foreign, &message, &Default::default())
+        .expect_err("out of scope");
+    assert!(
+        matches!(refused.error, PluginError::OutOfScope { .. }),
+        "{}",
+        refused.error
+    );
+    healthy_call(&echo, "after");
+}
+
+#[test]
+fn an_ungranted_output_type_is_dropped_and_the_granted_one_kept() {
+    let (_runtime, echo, hostile) = setup();
+    let (envelope, message) = message_created("grants", GUILD, "ungranted");
+    let result = hostile
+        .call(&envelope, &message, &Default::default())
+        .expect("the call succeeds");
+    assert_eq!(result.outputs.len(), 1);
+    assert!(matches!(
+        &result.outputs[0],
+        Output::Execute(emission) if matches!(emission.message, Message::SendMessage(_))
+    ));
+    assert_eq!(
+        result
+            .dropped
+            .iter()
+            .map(|d| d.reason.clone())
+            .collect::<Vec<_>>(),
+        vec![DropReason::NotGranted {
+            type_name: "BAN_USER".into()
+        }]
+    );
+    healthy_call(&echo, "after");
+}
+
+#[test]
+fn fetch_is_refused_with_a_reason() {
+    let (_runtime, echo, hostile) = setup();
+    match failed(&echo, &hostile, "fetch") {
+        PluginError::Returned {
+            message, retryable, ..
+        } => {
+            assert!(message.contains("fetch is not available"), "{message}");
+            assert!(!retryable);
+        }
+        other => panic!("expected the plugin's error, got {other}"),
+    }
+}
+
+#[test]
+fn thrown_errors_fail_the_call_with_their_message() {
+    let (_runtime, echo, hostile) = setup();
+    match failed(&echo, &hostile, "throw") {
+        PluginError::Returned {
+            message, retryable, ..
+        } => {
+            assert_eq!(message, "the database is down");
+            assert!(retryable, "PluginError.retryable keeps its flag");
+        }
+        other => panic!("expected the plugin's error, got {other}"),
+    }
+    match failed(&echo, &hostile, "crash") {
+        PluginError::Returned {
+            message, retryable, ..
+        } => {
+            assert!(message.starts_with("TypeError: "), "{message}");
+            assert!(!retryable);
+        }
+        other => panic!("expected the plugin's error, got {other}"),
+    }
+}
+
+#[test]
+fn console_writes_reach_the_plugin_log() {
+    let (_runtime, _echo, hostile) = setup();
+    let (envelope, message) = message_created("console", GUILD, "console");
+    let result = hostile
+        .call(&envelope, &message, &Default::default())
+        .expect("the call succeeds");
+    let lines: Vec<&str> = result
+        .logs
+        .iter()
+        .map(|line| line.message.as_str())
+        .collect();
+    assert_eq!(lines, [r#"to stdout {"n":1}"#, "to stderr"]);
+}
