@@ -31,3 +31,10 @@ board-screenshot:
 # 100 guild plugins against none (needs redis-server).
 bench-store *ARGS:
     cargo run --release -p guildhost-tests --bin store_bench -- {{ARGS}}
+
+# JavaScript plugins against Rust ones: the automod example in both languages, in the runtime
+# (compile, warm and fresh calls, memory per instance) and through the pipeline against Bull's
+# no-op worker (needs redis-server, Node 20+, and `npm ci` in plugins/sdk-js,
+# examples/guild-automod-ts and tests/node).
+bench-js *ARGS:
+    cargo run --release -p guildhost-tests --bin js_bench -- {{ARGS}}

@@ -345,9 +345,10 @@ impl Default for GuildPolicy {
             .map(String::from)
             .to_vec(),
             max_plugins: 10,
-            max_component_bytes: 8 << 20,
-            max_total_bytes: 32 << 20,
-            compile_timeout_ms: 10_000,
+            // A JavaScript plugin embeds its engine: about 15 MiB, compiled in seconds.
+            max_component_bytes: 24 << 20,
+            max_total_bytes: 64 << 20,
+            compile_timeout_ms: 30_000,
             wall_time_ms: 200,
             memory_bytes: 16 << 20,
             fuel: 500_000_000,

@@ -18,10 +18,9 @@ pub enum Lang {
     Js,
     /// TypeScript, on the same package, type-checked with `tsc`.
     Ts,
+    /// Python, with componentize-py's bindings of the WIT (no SDK package).
+    Py,
 }
-
-/// Where the vendored SDK goes inside a new project.
-const SDK_DIR: &str = "guildhost-plugin";
 
 macro_rules! embed {
     ($root:literal: $($file:literal),* $(,)?) => {
@@ -60,6 +59,9 @@ const JS_SDK: &[(&str, &str)] = embed!("plugins/sdk-js":
     "wit/types.wit", "wit/host.wit", "wit/world.wit",
 );
 
+/// The WIT itself, for componentize-py.
+const WIT: &[(&str, &str)] = embed!("wit": "types.wit", "host.wit", "world.wit");
+
 const TEMPLATE_README: &str = include_str!("../templates/plugin-new/common/README.md");
 const TEMPLATE_MANIFEST: &str = include_str!("../templates/plugin-new/common/plugin.toml");
 const TEMPLATE_MESSAGE: &str = include_str!("../templates/plugin-new/common/message.json");
@@ -68,6 +70,8 @@ const TEMPLATE_MESSAGE: &str = include_str!("../templates/plugin-new/common/mess
 struct Project {
     files: &'static [(&'static str, &'static str)],
     sdk: &'static [(&'static str, &'static str)],
+    /// Where the vendored SDK (or WIT) goes inside the project.
+    sdk_dir: &'static str,
     build: &'static str,
     build_note: &'static str,
     test: &'static str,
@@ -96,6 +100,7 @@ fn project(lang: Lang) -> Project {
                 ),
             ],
             sdk: RUST_SDK,
+            sdk_dir: "guildhost-plugin",
             build: "rustup target add wasm32-wasip2   # once\n\
                     cargo build --release --target wasm32-wasip2",
             build_note: ". Or, with `cargo component` installed, `cargo component build \
@@ -157,6 +162,7 @@ fn project(lang: Lang) -> Project {
                     ]
                 },
                 sdk: JS_SDK,
+                sdk_dir: "guildhost-plugin",
                 build: "npm install   # once\nnpm run build",
                 build_note: " and its manifest beside it.",
                 test: "npm test",
@@ -177,11 +183,55 @@ fn project(lang: Lang) -> Project {
                      - `package.json`: `npm run build` builds the component with \
                      componentize-js."
                 },
-                // The JavaScript engine's heap is in the component's memory: ~10 MiB at rest.
+                // The JavaScript engine's heap is in the component's memory: ~11 MiB at rest.
                 wall_time_ms: 100,
                 memory_bytes: 32 << 20,
             }
         }
+        Lang::Py => Project {
+            files: &[
+                ("app.py", include_str!("../templates/plugin-new/py/app.py")),
+                (
+                    "test_app.py",
+                    include_str!("../templates/plugin-new/py/test_app.py"),
+                ),
+                (
+                    "guildhost_testing.py",
+                    include_str!("../templates/plugin-new/py/guildhost_testing.py"),
+                ),
+                (
+                    "build.sh",
+                    include_str!("../templates/plugin-new/py/build.sh"),
+                ),
+                (
+                    "requirements.txt",
+                    include_str!("../templates/plugin-new/py/requirements.txt"),
+                ),
+                (
+                    ".gitignore",
+                    include_str!("../templates/plugin-new/py/.gitignore"),
+                ),
+            ],
+            sdk: WIT,
+            sdk_dir: "wit",
+            build: "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt   # once\n\
+                    sh build.sh",
+            build_note: " and its manifest beside it (`--stub-wasi`: the Python runtime's WASI \
+                         imports become stubs that trap, so the component imports only the \
+                         guildhost interfaces).",
+            test: "python3 -m unittest test_app   # after a build, which writes the bindings it imports",
+            component: "dist/{{name}}.wasm",
+            manifest_arg: "",
+            listing: "- `app.py`: the handler, on componentize-py's bindings of the WIT \
+                      (`wit_world`, written by the build); `test_app.py`: its unit tests.\n\
+                      - `guildhost_testing.py`: a test host (in-memory key-value store, clock, \
+                      configuration, log) in place of the WIT imports.\n\
+                      - `wit/`: the WIT the plugin is built against.\n\
+                      - `build.sh`, `requirements.txt`: componentize-py 0.25 builds the component.",
+            // CPython and its heap are in the component's memory: ~12 MiB at rest.
+            wall_time_ms: 100,
+            memory_bytes: 32 << 20,
+        },
     }
 }
 
@@ -234,11 +284,11 @@ pub fn new_plugin(dir: &Path, name: &str, lang: Lang) -> anyhow::Result<String> 
     files.push(("plugin.toml".into(), fill(TEMPLATE_MANIFEST)));
     files.push(("message.json".into(), TEMPLATE_MESSAGE.to_owned()));
     for (path, text) in project.sdk {
-        files.push((format!("{SDK_DIR}/{path}"), (*text).to_owned()));
+        files.push((format!("{}/{path}", project.sdk_dir), (*text).to_owned()));
     }
     if lang == Lang::Rust {
         files.push((
-            format!("{SDK_DIR}/Cargo.toml"),
+            format!("{}/Cargo.toml", project.sdk_dir),
             RUST_SDK_MANIFEST.to_owned(),
         ));
     }
@@ -252,11 +302,17 @@ pub fn new_plugin(dir: &Path, name: &str, lang: Lang) -> anyhow::Result<String> 
             .with_context(|| format!("cannot write {}", target.display()))?;
     }
     #[cfg(unix)]
-    if lang != Lang::Rust {
+    {
         use std::os::unix::fs::PermissionsExt as _;
-        let bin = dir.join(SDK_DIR).join("bin/guildhost-plugin.js");
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("cannot make {} executable", bin.display()))?;
+        let executable = match lang {
+            Lang::Rust => None,
+            Lang::Js | Lang::Ts => Some(dir.join(project.sdk_dir).join("bin/guildhost-plugin.js")),
+            Lang::Py => Some(dir.join("build.sh")),
+        };
+        if let Some(file) = executable {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("cannot make {} executable", file.display()))?;
+        }
     }
     let mut next = String::new();
     let _ = writeln!(next, "created {} ({} files)", dir.display(), files.len());

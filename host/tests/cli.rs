@@ -324,6 +324,7 @@ async fn every_operator_command_in_the_readme_runs() {
         .await
         .unwrap_or_else(|e| panic!("install in the store: {e:?}"));
 
+    let new_project = dir.join("readme-plugin").display().to_string();
     let forms = documented_forms();
     assert!(forms.len() >= 10, "the README's command table: {forms:?}");
     for form in &forms {
@@ -336,6 +337,17 @@ async fn every_operator_command_in_the_readme_runs() {
             "dlq purge" => vec!["dlq", "purge"],
             "enqueue <queue> <json|@file>" => vec!["enqueue", "bot:commands", &send],
             "config-check" => vec!["config-check"],
+            "plugin new <name> [--lang <rust|js|ts>]" => {
+                vec![
+                    "plugin",
+                    "new",
+                    "readme-plugin",
+                    "--lang",
+                    "ts",
+                    "--dir",
+                    &new_project,
+                ]
+            }
             "plugin list" => vec!["plugin", "list"],
             "plugin check" => vec!["plugin", "check", &wasm],
             "plugin run" => vec!["plugin", "run", &wasm, "--message", &message],

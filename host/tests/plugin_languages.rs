@@ -1,11 +1,12 @@
 //! Plugins in every language, through the front door: `guildhost plugin new` in Rust,
-//! JavaScript and TypeScript, and the TypeScript example (`examples/guild-automod-ts`). Each is
+//! JavaScript, TypeScript and Python, and the TypeScript example (`examples/guild-automod-ts`). Each is
 //! built with its one command and unit-tested as its README says, passes `guildhost plugin
 //! check` and `guildhost plugin run` unmodified, and is then served by a live `guildhost run`
 //! that acts on a `MESSAGE_CREATED` (the dry-run record of its command, in Redis).
 //!
 //! Needs Node.js 20+ with npm (the JavaScript projects install their packages from the npm
-//! registry or npm's cache), the `wasm32-wasip2` Rust target and Redis on 127.0.0.1:6379.
+//! registry or npm's cache), Python 3.11+ with venv and pip (componentize-py, from PyPI or pip's
+//! cache), the `wasm32-wasip2` Rust target and Redis on 127.0.0.1:6379.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -44,9 +45,15 @@ fn report(what: &str, output: &Output) -> String {
 
 /// Runs `program args` in `dir` and returns its stdout; fails the test with its output otherwise.
 fn run(dir: &Path, program: &str, args: &[&str], hint: &str) -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(python_env().join("bin")).chain(std::env::split_paths(&path)),
+    )
+    .expect("a PATH");
     let output = Command::new(program)
         .args(args)
         .current_dir(dir)
+        .env("PATH", path)
         .env("GUILDHOST_CACHE_DIR", cache())
         .env_remove("GUILDHOST_CONFIG")
         .stdin(Stdio::null())
@@ -69,6 +76,49 @@ fn guildhost(dir: &Path, args: &[&str]) -> String {
 }
 
 const NPM: &str = "Node.js 20+ and npm (apt install nodejs npm)";
+const PYTHON: &str = "Python 3.11+ with venv and pip (apt install python3-venv python3-pip)";
+
+/// A virtual environment with the Python scaffold's requirements (componentize-py), made once
+/// and shared; its `bin` leads the `PATH` of every command these tests run, as an activated
+/// environment would.
+fn python_env() -> PathBuf {
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let env = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-env");
+        if !env.join("bin").join("componentize-py").is_file() {
+            let requirements = repo().join("host/templates/plugin-new/py/requirements.txt");
+            for args in [
+                vec!["-m".to_owned(), "venv".into(), env.display().to_string()],
+                vec![
+                    env.join("bin/python").display().to_string(),
+                    "-m".into(),
+                    "pip".into(),
+                    "install".into(),
+                    "--quiet".into(),
+                    "-r".into(),
+                    requirements.display().to_string(),
+                ],
+            ] {
+                let (program, args) = if args[0] == "-m" {
+                    ("python3".to_owned(), &args[..])
+                } else {
+                    (args[0].clone(), &args[1..])
+                };
+                let output = Command::new(&program)
+                    .args(args)
+                    .output()
+                    .unwrap_or_else(|e| panic!("running {program} ({PYTHON}): {e}"));
+                assert!(
+                    output.status.success(),
+                    "{}",
+                    report(&format!("{program} {args:?} ({PYTHON})"), &output)
+                );
+            }
+        }
+        env
+    })
+    .clone()
+}
 
 /// `npm install` as the README says, from npm's cache when it has the packages.
 fn npm_install(dir: &Path) {
@@ -123,6 +173,25 @@ fn build_and_test(dir: &Path, name: &str, lang: Lang) -> (String, Vec<String>) {
                 wasm.display().to_string(),
                 vec!["--manifest".into(), "plugin.toml".into()],
             )
+        }
+        Lang::Py => {
+            run(dir, "sh", &["build.sh"], PYTHON);
+            let output = Command::new(python_env().join("bin/python"))
+                .args(["-m", "unittest", "test_app"])
+                .current_dir(dir)
+                .output()
+                .unwrap_or_else(|e| panic!("python ({PYTHON}): {e}"));
+            assert!(
+                output.status.success(),
+                "{}",
+                report("python -m unittest test_app", &output)
+            );
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains("\nOK"),
+                "{}",
+                report("unittest", &output)
+            );
+            (format!("dist/{name}.wasm"), Vec::new())
         }
         Lang::Js | Lang::Ts => {
             npm_install(dir);
@@ -282,6 +351,11 @@ fn a_new_javascript_plugin_builds_tests_checks_runs_and_is_served() {
 #[test]
 fn a_new_typescript_plugin_builds_tests_checks_runs_and_is_served() {
     scaffold_end_to_end(Lang::Ts, "pinger-ts");
+}
+
+#[test]
+fn a_new_python_plugin_builds_tests_checks_runs_and_is_served() {
+    scaffold_end_to_end(Lang::Py, "pinger-py");
 }
 
 /// The TypeScript automod example, from a copy outside the repository (its SDK dependency

@@ -103,6 +103,27 @@ impl HostProcess {
         self.dir.join("plugins")
     }
 
+    /// The plugins it serves now, `(plugin, version)`, from its `/metrics`
+    /// (`guildhost_plugin_serving`).
+    pub async fn serving(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with("guildhost_plugin_serving{"))
+            .filter_map(|line| {
+                let field = |name: &str| {
+                    let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+                    let end = line[start..].find('"')? + start;
+                    Some(line[start..end].to_owned())
+                };
+                Some((field("plugin")?, field("version")?))
+            })
+            .collect())
+    }
+
     /// CPU time the process used so far, in microseconds.
     pub fn cpu_us(&self) -> anyhow::Result<f64> {
         crate::bench::process_cpu_us(self.process.id())

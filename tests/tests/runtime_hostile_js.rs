@@ -200,3 +200,24 @@ fn console_writes_reach_the_plugin_log() {
         .collect();
     assert_eq!(lines, [r#"to stdout {"n":1}"#, "to stderr"]);
 }
+
+/// A warm instance whose memory passed three quarters of its limit is not reused: memory a
+/// plugin keeps across calls (or a garbage collector's growing heap) starts again from the
+/// component's initial memory instead of failing a later message at the limit.
+#[test]
+fn an_instance_near_its_memory_limit_is_replaced_before_it_fails() {
+    let (_runtime, _echo, hostile) = setup();
+    let mut fresh = Vec::new();
+    for call in 0..4 {
+        let (envelope, message) = message_created(&format!("hoard-{call}"), GUILD, "hoard 7");
+        let result = hostile
+            .call(&envelope, &message, &Default::default())
+            .unwrap_or_else(|failure| panic!("call {call} failed: {failure}"));
+        fresh.push(result.fresh_instance);
+    }
+    // 7 MiB more per call within 32 MiB: without the replacement the fourth call would pass it.
+    assert!(
+        fresh[1..].contains(&true),
+        "a new instance took over: {fresh:?}"
+    );
+}

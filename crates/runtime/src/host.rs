@@ -96,6 +96,8 @@ pub(crate) struct GuestLimiter {
     memory_bytes: usize,
     table_elements: usize,
     pub(crate) hit: Option<LimitHit>,
+    /// Linear memory the instance holds, summed over its memories (a component has several).
+    pub(crate) memory_in_use: usize,
 }
 
 /// Most table elements an instance may have (function tables of ordinary Rust guests hold a few
@@ -105,7 +107,7 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -118,6 +120,9 @@ impl ResourceLimiter for GuestLimiter {
                 self.memory_bytes
             ));
         }
+        self.memory_in_use = self
+            .memory_in_use
+            .saturating_add(desired.saturating_sub(current));
         Ok(true)
     }
 
@@ -137,12 +142,14 @@ impl ResourceLimiter for GuestLimiter {
         Ok(true)
     }
 
+    // A Rust guest has a handful of core instances; a Python one (componentize-py links
+    // CPython and its extension modules as separate modules) has about 40.
     fn instances(&self) -> usize {
-        32
+        64
     }
 
     fn tables(&self) -> usize {
-        32
+        64
     }
 
     fn memories(&self) -> usize {
@@ -300,6 +307,7 @@ impl HostState {
                 memory_bytes: usize::try_from(memory_bytes).unwrap_or(usize::MAX),
                 table_elements: MAX_TABLE_ELEMENTS,
                 hit: None,
+                memory_in_use: 0,
             },
             scope: None,
             stdio,

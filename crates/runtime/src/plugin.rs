@@ -55,6 +55,10 @@ pub struct CallResult {
     pub duration: Duration,
     /// Whether the call ran on a new instance (fresh mode, first call, or after a recycle).
     pub fresh_instance: bool,
+    /// Linear memory the instance held after the call, in bytes, summed over its memories: what
+    /// the plugin's `memory-bytes` limit is measured against (a JavaScript plugin's engine heap
+    /// lives there too).
+    pub memory_bytes: u64,
 }
 
 /// A failed call: the typed error plus what the plugin logged before failing.
@@ -401,6 +405,7 @@ impl LoadedPlugin {
             })?,
         };
         let outcome = self.run(&mut instance, envelope, message, context);
+        let memory_bytes = instance.store.data().limiter.memory_in_use as u64;
         let healthy = outcome.healthy;
         let result = match outcome.result {
             Ok((outputs, dropped)) => Ok(CallResult {
@@ -414,6 +419,7 @@ impl LoadedPlugin {
                 fuel: outcome.fuel,
                 duration: outcome.duration,
                 fresh_instance,
+                memory_bytes,
             }),
             Err(error) => {
                 self.record(guild, &error);
@@ -430,8 +436,14 @@ impl LoadedPlugin {
             self.breakers.record_success(guild, Instant::now());
         }
         instance.calls += 1;
+        // An instance whose memory has grown past three quarters of its limit is not reused:
+        // its next call starts from the component's initial memory instead of risking the limit
+        // mid-call. A garbage-collected guest (a JavaScript plugin's engine) grows its heap
+        // between collections and would otherwise fail a message once it reached the limit.
+        let memory_headroom = memory_bytes <= self.manifest.limits.memory_bytes / 4 * 3;
         if let InstancePolicy::Warm { recycle_after } = self.manifest.instance
             && healthy
+            && memory_headroom
             && instance.calls < recycle_after
         {
             let mut idle = self.lock_idle();

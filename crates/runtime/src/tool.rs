@@ -205,6 +205,14 @@ pub fn run(
         fuel.map(|fuel| fuel.to_string())
             .unwrap_or_else(|| "not metered".into())
     );
+    if let Ok(result) = &outcome {
+        let _ = writeln!(
+            out,
+            "memory  {} KiB (of the manifest's {} KiB)",
+            result.memory_bytes / 1024,
+            plugin.manifest().limits.memory_bytes / 1024
+        );
+    }
     Ok((out, ok))
 }
 

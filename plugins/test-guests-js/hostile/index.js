@@ -10,7 +10,8 @@
 // - `kv`: writes keys until the store refuses, then reports how far it got;
 // - `fetch`: calls `fetch`;
 // - `throw`: fails with a retryable PluginError; `crash`: throws a TypeError;
-// - `console`: writes with console.log and console.error.
+// - `console`: writes with console.log and console.error;
+// - `hoard <MiB>`: keeps <MiB> more of memory alive across calls (on the global object).
 
 import { definePlugin, execute, PluginError } from '../../sdk-js/index.js';
 
@@ -53,6 +54,11 @@ export default definePlugin((ctx, { message }) => {
       throw PluginError.retryable('the database is down');
     case 'crash':
       return undefined.property;
+    case 'hoard': {
+      globalThis.hoard = globalThis.hoard ?? [];
+      globalThis.hoard.push(new Uint8Array(Number(argument) << 20).fill(1));
+      return [];
+    }
     case 'console':
       console.log('to stdout', { n: 1 });
       console.error('to stderr');

@@ -157,25 +157,6 @@ fn message(id: u64, guild: u64) -> NewJob {
     })
 }
 
-async fn serving(port: u16) -> anyhow::Result<Vec<(String, String)>> {
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await?
-        .text()
-        .await?;
-    Ok(text
-        .lines()
-        .filter(|line| line.starts_with("guildhost_plugin_serving{"))
-        .filter_map(|line| {
-            let field = |name: &str| {
-                let start = line.find(&format!("{name}=\""))? + name.len() + 2;
-                let end = line[start..].find('"')? + start;
-                Some(line[start..end].to_owned())
-            };
-            Some((field("plugin")?, field("version")?))
-        })
-        .collect())
-}
-
 async fn dry_run_contents(conn: &RedisConn, prefix: &str) -> anyhow::Result<Vec<String>> {
     let mut c = conn.clone();
     let records: Vec<String> = redis::cmd("LRANGE")
@@ -240,7 +221,8 @@ async fn install_latency(url: &str, conn: &RedisConn, settings: &Settings) -> an
             }
             for (host, done) in hosts.iter().zip(host_done.iter_mut()) {
                 if done.is_none()
-                    && serving(host.port())
+                    && host
+                        .serving()
                         .await?
                         .iter()
                         .any(|(_, served)| *served == version)
@@ -315,7 +297,7 @@ async fn install_many(
     queue.add_bulk(&jobs).await?;
     let wanted = usize::try_from(guilds.end).unwrap_or(usize::MAX);
     let deadline = Instant::now() + Duration::from_secs(300);
-    while serving(host.port()).await?.len() < wanted {
+    while host.serving().await?.len() < wanted {
         if Instant::now() > deadline {
             let mut c = conn.clone();
             let failed: Vec<String> = redis::cmd("ZRANGE")
@@ -427,7 +409,7 @@ async fn run_throughput(
             // The same component as one global plugin of the operator's directory.
             std::fs::write(host.plugins_dir().join("quiet.toml"), noop_manifest)?;
             std::fs::write(host.plugins_dir().join("quiet.wasm"), &noop)?;
-            while serving(host.port()).await?.is_empty() {
+            while host.serving().await?.is_empty() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -439,7 +421,7 @@ async fn run_throughput(
                 .collect();
             queue.add_bulk(&jobs).await?;
             let wanted = usize::try_from(settings.guilds).unwrap_or(usize::MAX);
-            while serving(host.port()).await?.len() < wanted {
+            while host.serving().await?.len() < wanted {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
