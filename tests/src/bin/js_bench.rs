@@ -218,7 +218,7 @@ fn runtime_figures(examples: &[Example], settings: &Settings) -> anyhow::Result<
         settings.calls
     );
     println!(
-        "| plugin | component | compile | warm call p50 / p99 | fresh instance p50 / p99 | memory per instance |"
+        "| plugin | component | compile | warm call p50 / p99 | fresh instance p50 / p99 | memory of a new instance |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for example in examples {
@@ -310,18 +310,15 @@ async fn through_host(
         host.plugins_dir().join(format!("{name}.wasm")),
         &example.wasm,
     )?;
-    // Loaded once a message is answered: one warm-up job.
-    let queue = Queue::new(conn.clone(), &prefix, "guildhost:gateway");
-    let events = Queue::new(conn.clone(), &prefix, "moderation:events");
     let deadline = Instant::now() + Duration::from_secs(300);
-    add_all(&queue, &gateway_jobs(1)).await?;
-    while events.job_counts().await?.waiting == 0 {
+    while host.serving().await?.is_empty() {
         anyhow::ensure!(
             Instant::now() < deadline,
             "{name} was not serving within 300 s"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let queue = Queue::new(conn.clone(), &prefix, "guildhost:gateway");
     let jobs = gateway_jobs(messages);
     let started = Instant::now();
     add_all(&queue, &jobs).await?;
