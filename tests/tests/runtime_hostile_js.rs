@@ -149,41 +149,33 @@ fn an_ungranted_output_type_is_dropped_and_the_granted_one_kept() {
     healthy_call(&echo, "after");
 }
 
-#[test]
-fn fetch_is_refused_with_a_reason() {
-    let (_runtime, echo, hostile) = setup();
-    match failed(&echo, &hostile, "fetch") {
+/// The plugin's own error: its message and whether it is retryable.
+fn returned(error: PluginError) -> (String, bool) {
+    match error {
         PluginError::Returned {
             message, retryable, ..
-        } => {
-            assert!(message.contains("fetch is not available"), "{message}");
-            assert!(!retryable);
-        }
+        } => (message, retryable),
         other => panic!("expected the plugin's error, got {other}"),
     }
 }
 
 #[test]
+fn fetch_is_refused_with_a_reason() {
+    let (_runtime, echo, hostile) = setup();
+    let (message, retryable) = returned(failed(&echo, &hostile, "fetch"));
+    assert!(message.contains("fetch is not available"), "{message}");
+    assert!(!retryable);
+}
+
+#[test]
 fn thrown_errors_fail_the_call_with_their_message() {
     let (_runtime, echo, hostile) = setup();
-    match failed(&echo, &hostile, "throw") {
-        PluginError::Returned {
-            message, retryable, ..
-        } => {
-            assert_eq!(message, "the database is down");
-            assert!(retryable, "PluginError.retryable keeps its flag");
-        }
-        other => panic!("expected the plugin's error, got {other}"),
-    }
-    match failed(&echo, &hostile, "crash") {
-        PluginError::Returned {
-            message, retryable, ..
-        } => {
-            assert!(message.starts_with("TypeError: "), "{message}");
-            assert!(!retryable);
-        }
-        other => panic!("expected the plugin's error, got {other}"),
-    }
+    let (message, retryable) = returned(failed(&echo, &hostile, "throw"));
+    assert_eq!(message, "the database is down");
+    assert!(retryable, "PluginError.retryable keeps its flag");
+    let (message, retryable) = returned(failed(&echo, &hostile, "crash"));
+    assert!(message.starts_with("TypeError: "), "{message}");
+    assert!(!retryable);
 }
 
 #[test]
