@@ -247,6 +247,10 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
         valid,
         "plugin name {name:?}: must be 1 to 32 characters from [a-z0-9_-], starting with a letter"
     );
+    anyhow::ensure!(
+        name != "guildhost-plugin",
+        "plugin name {name:?}: is the SDK's own name (the project would depend on itself)"
+    );
     Ok(())
 }
 
@@ -399,7 +403,15 @@ mod tests {
         for good in ["a", "my-plugin", "x_9"] {
             assert!(check_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "9lives", "My", "a b", "../x", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "9lives",
+            "My",
+            "a b",
+            "../x",
+            "guildhost-plugin",
+            &"a".repeat(33),
+        ] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
     }

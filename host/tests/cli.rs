@@ -337,7 +337,7 @@ async fn every_operator_command_in_the_readme_runs() {
             "dlq purge" => vec!["dlq", "purge"],
             "enqueue <queue> <json|@file>" => vec!["enqueue", "bot:commands", &send],
             "config-check" => vec!["config-check"],
-            "plugin new <name> [--lang <rust|js|ts>]" => {
+            "plugin new <name> [--lang <rust|js|ts|py>]" => {
                 vec![
                     "plugin",
                     "new",

@@ -39,7 +39,7 @@ export class KvError extends PluginError {
 
 /** A message built from its case and record: `message('delete-message', {...})`. */
 export function message(tag, val) {
-  if (!(tag in WIRE_NAMES) && tag !== 'custom') {
+  if (!Object.hasOwn(WIRE_NAMES, tag) && tag !== 'custom') {
     throw new TypeError(`unknown message case '${tag}' (see WIRE_NAMES)`);
   }
   return { tag, val };
@@ -47,6 +47,7 @@ export function message(tag, val) {
 
 /** A custom message: any type name, with JSON data (an object is serialized). */
 export function custom(typeName, data) {
+  if (data === undefined) throw new TypeError(`custom('${typeName}', data): data is undefined`);
   return { tag: 'custom', val: { typeName, data: typeof data === 'string' ? data : JSON.stringify(data) } };
 }
 
@@ -66,6 +67,9 @@ export function publish(tag, val, options) {
 
 /** An output: execute this command after `delayMs` milliseconds. */
 export function executeAfter(delayMs, tag, val, options) {
+  if (!Number.isSafeInteger(delayMs) || delayMs < 0) {
+    throw new TypeError(`executeAfter: delayMs must be a non-negative integer, got ${delayMs}`);
+  }
   return {
     tag: 'execute-after',
     val: { ...emission(message(tag, val), options), delayMs: BigInt(delayMs) },
@@ -100,6 +104,9 @@ export class Kv {
 
   /** Stores bytes (a `Uint8Array`) under `key`. */
   set(key, value) {
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError('kv.set takes a Uint8Array (setString and setJson take text and values)');
+    }
     hostCall(() => this.#kv.set(key, value));
   }
 
@@ -108,9 +115,20 @@ export class Kv {
     return hostCall(() => this.#kv.delete(key));
   }
 
-  /** Adds `delta` (default 1) to the integer under `key` and returns the new value. */
+  /**
+   * Adds `delta` (default 1, an integer) to the integer under `key` and returns the new value
+   * (a `KvError` `not-an-integer` past JavaScript's safe integers, 2^53).
+   */
   increment(key, delta = 1) {
-    return Number(hostCall(() => this.#kv.increment(key, BigInt(delta))));
+    if (!Number.isSafeInteger(delta) && typeof delta !== 'bigint') {
+      throw new TypeError(`kv.increment: delta must be an integer, got ${delta}`);
+    }
+    const value = hostCall(() => this.#kv.increment(key, BigInt(delta)));
+    const number = Number(value);
+    if (!Number.isSafeInteger(number)) {
+      throw new KvError('not-an-integer', `${value} is past JavaScript's safe integers`);
+    }
+    return number;
   }
 
   /** The UTF-8 text under `key`, or `undefined`. */
@@ -160,7 +178,8 @@ export class Context {
   warn(text) { this.log('warn', text); }
   error(text) { this.log('error', text); }
 
-  /** Milliseconds since the Unix epoch, from the host's clock. */
+  /** Milliseconds since the Unix epoch, from the host's clock (a number; the WIT's timestamps,
+   * e.g. `envelope.timestamp`, are bigints: `BigInt(ctx.now())` to compare). */
   now() {
     return Number(this.#host.clock.now());
   }

@@ -8,9 +8,12 @@ let bound = null;
 /**
  * Binds the host functions a `Context` calls: `{ logging, kv, clock, config }`, shaped like the
  * WIT interfaces of the same names (componentize-js's import modules, or `TestHost`'s fakes).
- * It also routes `console.*` to the plugin's log, since a plugin has no stdout.
+ * It also routes `console.*` to the plugin's log, since a plugin has no stdout, and replaces
+ * `fetch`. Returns a function that puts back what it replaced (`TestHost` calls it, so a test
+ * file's own `console` and `fetch` are untouched between calls).
  */
 export function bindHost(host) {
+  const previous = { bound, console: globalThis.console, fetch: globalThis.fetch };
   bound = host;
   const write = (level) => (...parts) => host.logging.log(level, parts.map(show).join(' '));
   globalThis.console = {
@@ -28,6 +31,11 @@ export function bindHost(host) {
       'fetch is not available to guildhost plugins: a plugin reaches nothing outside the host; ' +
         'ask for what you need with an output (e.g. a custom event the API acts on)',
     );
+  };
+  return () => {
+    bound = previous.bound;
+    globalThis.console = previous.console;
+    globalThis.fetch = previous.fetch;
   };
 }
 

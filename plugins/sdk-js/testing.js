@@ -4,6 +4,8 @@
 import { bindHost, run, asPluginError } from './runtime.js';
 import { PluginError, WIRE_NAMES } from './index.js';
 
+const encoder = new TextEncoder();
+
 /** The error the WIT imports throw for an `err` result, as componentize-js does. */
 class HostError extends Error {
   constructor(payload) {
@@ -18,7 +20,8 @@ export class TestHost {
   #now = 1_796_000_000_000;
   #store = new Map();
   #guild = undefined;
-  #quota = { keys: 10_000, bytes: 1 << 20 };
+  // The runtime's default quota (a manifest's `kv-keys` / `kv-bytes`; `withKvQuota` to match it).
+  #quota = { keys: 1_000, bytes: 1 << 20 };
   /** The log lines written so far: `{ level, message }`. */
   logs = [];
 
@@ -48,12 +51,14 @@ export class TestHost {
   /** Runs `plugin` on `incoming`: its outputs, or throws the `PluginError` it failed with. */
   handle(plugin, incoming) {
     this.#guild = incoming.envelope.guildId;
-    bindHost(this.#imports());
+    const unbind = bindHost(this.#imports());
     try {
       return run(plugin, incoming.envelope, incoming.message);
     } catch (error) {
       const failure = error?.payload ?? asPluginError(error);
       throw new PluginError(failure.message, { retryable: failure.retryable });
+    } finally {
+      unbind();
     }
   }
 
@@ -84,19 +89,21 @@ export class TestHost {
   #imports() {
     const space = () => this.#space();
     const quota = this.#quota;
+    const utf8 = (text) => encoder.encode(text).length;
+    // As the host: a key is 1 to 512 bytes of UTF-8; the quota counts each key's and value's bytes.
     const check = (key) => {
-      if (typeof key !== 'string' || key.length === 0 || key.length > 256) {
-        throw new HostError({ tag: 'invalid-key', val: 'a key is 1 to 256 characters' });
+      if (typeof key !== 'string' || key.length === 0 || utf8(key) > 512) {
+        throw new HostError({ tag: 'invalid-key', val: 'a key must be 1 to 512 bytes' });
       }
     };
     const write = (key, value) => {
       const store = space();
-      const bytes = [...store].reduce((sum, [k, v]) => sum + (k === key ? 0 : k.length + v.length), 0);
+      const bytes = [...store].reduce((sum, [k, v]) => sum + (k === key ? 0 : utf8(k) + v.length), 0);
       if (!store.has(key) && store.size + 1 > quota.keys) {
-        throw new HostError({ tag: 'quota-exceeded', val: `more than ${quota.keys} keys` });
+        throw new HostError({ tag: 'quota-exceeded', val: `kv-keys ${quota.keys}` });
       }
-      if (bytes + key.length + value.length > quota.bytes) {
-        throw new HostError({ tag: 'quota-exceeded', val: `more than ${quota.bytes} bytes` });
+      if (bytes + utf8(key) + value.length > quota.bytes) {
+        throw new HostError({ tag: 'quota-exceeded', val: `kv-bytes ${quota.bytes}` });
       }
       store.set(key, value);
     };
@@ -108,14 +115,19 @@ export class TestHost {
         getKey: (key) => (key in this.#config ? JSON.stringify(this.#config[key]) : undefined),
       },
       kv: {
-        get: (key) => (check(key), space().get(key)),
-        set: (key, value) => (check(key), write(key, Uint8Array.from(value))),
+        get: (key) => (check(key), space().has(key) ? Uint8Array.from(space().get(key)) : undefined),
+        set: (key, value) => {
+          check(key);
+          // The component would refuse anything but bytes when lowering the call.
+          if (!(value instanceof Uint8Array)) throw new TypeError('kv.set takes a Uint8Array');
+          write(key, Uint8Array.from(value));
+        },
         delete: (key) => (check(key), space().delete(key)),
         increment: (key, delta) => {
           check(key);
           const old = space().get(key);
           const text = old === undefined ? '0' : new TextDecoder().decode(old);
-          if (!/^-?\d+$/.test(text)) throw new HostError({ tag: 'not-an-integer', val: `'${text}'` });
+          if (!/^[+-]?\d+$/.test(text)) throw new HostError({ tag: 'not-an-integer', val: `'${text}'` });
           const next = BigInt(text) + delta;
           if (next > 2n ** 63n - 1n || next < -(2n ** 63n)) {
             throw new HostError({ tag: 'not-an-integer', val: 'the result overflows' });
@@ -133,7 +145,7 @@ export class TestHost {
  * envelope's type name is the case's wire name (or a custom message's own type name).
  */
 export function incoming(tag, val, { guildId, userId, id = 'test-message', timestamp = 1_796_000_000_000, source = 'api' } = {}) {
-  const typeName = tag === 'custom' ? val.typeName : WIRE_NAMES[tag];
+  const typeName = tag === 'custom' ? val.typeName : Object.hasOwn(WIRE_NAMES, tag) ? WIRE_NAMES[tag] : undefined;
   if (typeName === undefined) throw new TypeError(`unknown message case '${tag}'`);
   return {
     envelope: { id, typeName, timestamp: BigInt(timestamp), source, guildId, userId },

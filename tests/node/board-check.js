@@ -86,7 +86,9 @@ async function jobPage(page, base, job) {
   await page.goto(new URL(`queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}`, base).href);
   await page.waitForSelector('[role="tab"]', { timeout: WAIT_MS });
   const title = await page.$eval('main [class*="jobId-"]', (id) => id.parentElement.textContent.trim());
-  const tab = async (label) => {
+  // `previous`: the text of the tab shown before, which the panel keeps until React renders the
+  // clicked one (read too early, the Error tab showed nothing on a loaded machine).
+  const tab = async (label, previous) => {
     await page.getByRole('tab', { name: label, exact: true }).first().click();
     const panel = page.locator('[role="tabpanel"]').first();
     await panel.waitFor({ timeout: WAIT_MS });
@@ -95,9 +97,16 @@ async function jobPage(page, base, job) {
     for (let i = 0; i < 100 && (await folded.count()) > 0; i += 1) {
       await folded.first().click();
     }
-    return (await panel.innerText()).trim();
+    const until = Date.now() + WAIT_MS;
+    let text = (await panel.innerText()).trim();
+    while ((text === '' || text === previous) && Date.now() < until) {
+      await page.waitForTimeout(20);
+      text = (await panel.innerText()).trim();
+    }
+    return text;
   };
-  return { queue: job.queue, id: job.id, title, data: await tab('Data'), error: await tab('Error') };
+  const data = await tab('Data');
+  return { queue: job.queue, id: job.id, title, data, error: await tab('Error', data) };
 }
 
 run(async () => {

@@ -98,6 +98,8 @@ pub(crate) struct GuestLimiter {
     pub(crate) hit: Option<LimitHit>,
     /// Linear memory the instance holds, summed over its memories (a component has several).
     pub(crate) memory_in_use: usize,
+    /// The last growth allowed, taken back if wasmtime then refuses it.
+    pending_growth: usize,
 }
 
 /// Most table elements an instance may have (function tables of ordinary Rust guests hold a few
@@ -111,7 +113,11 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
+        // The limit holds for all of an instance's memories together (a component may have
+        // several), as `CallResult::memory_bytes` reports them.
+        let growth = desired.saturating_sub(current);
+        let total = self.memory_in_use.saturating_add(growth);
+        if total > self.memory_bytes {
             self.hit = Some(LimitHit::Memory(self.memory_bytes as u64));
             // Trapping (rather than returning false) ends the call with a host-attributable
             // error instead of a guest allocation failure that looks like a bug.
@@ -120,10 +126,16 @@ impl ResourceLimiter for GuestLimiter {
                 self.memory_bytes
             ));
         }
-        self.memory_in_use = self
-            .memory_in_use
-            .saturating_add(desired.saturating_sub(current));
+        self.memory_in_use = total;
+        self.pending_growth = growth;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // Allowed here, refused by wasmtime after (the module's own maximum): not in use.
+        self.memory_in_use = self.memory_in_use.saturating_sub(self.pending_growth);
+        self.pending_growth = 0;
+        Ok(())
     }
 
     fn table_growing(
@@ -149,7 +161,7 @@ impl ResourceLimiter for GuestLimiter {
     }
 
     fn tables(&self) -> usize {
-        64
+        32
     }
 
     fn memories(&self) -> usize {
@@ -308,6 +320,7 @@ impl HostState {
                 table_elements: MAX_TABLE_ELEMENTS,
                 hit: None,
                 memory_in_use: 0,
+                pending_growth: 0,
             },
             scope: None,
             stdio,

@@ -28,14 +28,32 @@ fn tool_runtime() -> anyhow::Result<Runtime> {
 }
 
 /// Where `plugin check` and `plugin run` keep compiled components: `$GUILDHOST_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/guildhost`, else `~/.cache/guildhost`; none when none of them is set.
-/// Entries are keyed by the engine and the component's hash, so a stale one is never used.
+/// `$XDG_CACHE_HOME/guildhost`, else `~/.cache/guildhost` (absolute paths only); none when none
+/// of them is set. Entries are keyed by the engine and the component's hash, so a stale one is
+/// never used. The cache holds native code that is loaded as is, so a directory others may
+/// write to (group or world writable) is not used.
 pub fn author_cache_dir() -> Option<std::path::PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-    var("GUILDHOST_CACHE_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| var("XDG_CACHE_HOME").map(|dir| Path::new(&dir).join("guildhost")))
-        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".cache").join("guildhost")))
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(std::path::PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    let dir = var("GUILDHOST_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|dir| dir.join("guildhost")))
+        .or_else(|| var("HOME").map(|home| home.join(".cache").join("guildhost")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir);
+        let mode = std::fs::metadata(&dir).ok()?.permissions().mode();
+        if mode & 0o022 != 0 {
+            return None;
+        }
+    }
+    Some(dir)
 }
 
 /// Loads `<file>.wasm` with its manifest (`manifest`, or `<file>.toml` beside it) and describes

@@ -7,9 +7,9 @@
 //
 // `build` bundles the plugin (esbuild: TypeScript, npm dependencies) behind an entry that binds
 // the WIT imports and exports `handle`, then makes the component with componentize-js against
-// the WIT this package carries. No WASI feature is compiled in but the clocks (`Date.now()`):
-// no stdio (console goes to the plugin's log), no randomness source beyond the host's locked
-// one, no `fetch`.
+// the WIT this package carries. Of the engine's WASI features only the clocks (`Date.now()`)
+// and randomness (`Math.random`, `crypto.getRandomValues`, from the host's wasi:random) are
+// compiled in: no stdio (console goes to the plugin's log), no `fetch`.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -83,7 +83,7 @@ async function build() {
       sourcePath: bundled,
       witPath: join(sdk, 'wit'),
       worldName: 'plugin',
-      disableFeatures: ['stdio', 'random', 'http', 'fetch-event'],
+      disableFeatures: ['stdio', 'http', 'fetch-event'],
     });
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, component);

@@ -4,7 +4,7 @@
 //
 // - `loop`: spins forever;
 // - `memory`: grows its heap without end;
-// - `flood`: returns 10 000 outputs;
+// - `flood`: returns 1 000 outputs;
 // - `cross <guild>`: posts in another guild, and once in its own;
 // - `ungranted`: a ban (not in `emits`) and a post (granted);
 // - `kv`: writes keys until the store refuses, then reports how far it got;

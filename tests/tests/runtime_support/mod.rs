@@ -227,7 +227,7 @@ pub fn js_guest(name: &str) -> PathBuf {
         sdk.display()
     );
     std::fs::create_dir_all(&out).expect("the guests' directory");
-    let staged = out.join(format!(".{name}.wasm.staged"));
+    let staged = out.join(format!(".{name}.wasm.{}", std::process::id()));
     let output = std::process::Command::new("node")
         .arg(sdk.join("bin").join("guildhost-plugin.js"))
         .args(["build", "index.js", "--out"])
