@@ -24,3 +24,34 @@ pub fn message_created(id: u64, guild: &str, channel: &str) -> Value {
         },
     })
 }
+
+/// A `MESSAGE_CREATED` as a plugin receives it (the WIT record): `content` by `author` in
+/// `channel`, with no mentions, attachments or optional details, at a fixed time.
+pub fn wit_message_created(
+    message_id: &str,
+    channel: &str,
+    author: &str,
+    content: &str,
+) -> guildhost::runtime::bindings::MessageCreated {
+    guildhost::runtime::bindings::MessageCreated {
+        message_id: message_id.into(),
+        channel_id: channel.into(),
+        author_id: author.into(),
+        content: content.into(),
+        mentions: guildhost::runtime::bindings::Mentions {
+            users: vec![],
+            roles: vec![],
+            everyone: false,
+        },
+        attachment_count: 0,
+        timestamp: 1_796_000_000_000,
+        author_roles: None,
+        is_bot: None,
+        is_webhook: None,
+        author_created_at: None,
+        member_joined_at: None,
+        embed_count: None,
+        sticker_count: None,
+        referenced_message_id: None,
+    }
+}

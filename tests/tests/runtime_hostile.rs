@@ -187,20 +187,11 @@ fn an_ungranted_output_type_is_dropped_and_the_granted_one_kept() {
     let result = plugin
         .call(&envelope, &message, &Default::default())
         .expect("the call succeeds");
-    assert_eq!(result.outputs.len(), 1);
-    assert!(matches!(
-        &result.outputs[0],
-        Output::Execute(emission) if matches!(emission.message, Message::SendMessage(_))
-    ));
-    assert_eq!(
-        result
-            .dropped
-            .iter()
-            .map(|d| d.reason.clone())
-            .collect::<Vec<_>>(),
-        vec![DropReason::NotGranted {
-            type_name: "BAN_USER".into()
-        }]
+    runtime_support::assert_one_post_kept_one_dropped(
+        &result,
+        DropReason::NotGranted {
+            type_name: "BAN_USER".into(),
+        },
     );
     healthy_call(&echo, "after");
 }

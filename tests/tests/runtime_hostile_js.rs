@@ -8,7 +8,6 @@ mod runtime_support;
 
 use std::sync::Arc;
 
-use guildhost::runtime::bindings::{Message, Output};
 use guildhost::runtime::{DropReason, LoadedPlugin, PluginError, Runtime};
 use runtime_support::{GUILD, config, load, load_js, message_created, ping, runtime_with};
 
@@ -99,17 +98,12 @@ fn outputs_for_another_guild_are_dropped_and_reported() {
     let result = hostile
         .call(&envelope, &message, &Default::default())
         .expect("the call itself succeeds");
-    assert_eq!(result.outputs.len(), 1, "the post at home is kept");
-    assert_eq!(
-        result
-            .dropped
-            .iter()
-            .map(|d| d.reason.clone())
-            .collect::<Vec<_>>(),
-        vec![DropReason::OtherGuild {
+    runtime_support::assert_one_post_kept_one_dropped(
+        &result,
+        DropReason::OtherGuild {
             target: "999999999999999999".into(),
-            scope: GUILD.into()
-        }]
+            scope: GUILD.into(),
+        },
     );
     // A guild-scoped plugin never receives another guild's messages.
     let (foreign, message) = message_created("foreign", "100000000000000043", "cross");
@@ -131,20 +125,11 @@ fn an_ungranted_output_type_is_dropped_and_the_granted_one_kept() {
     let result = hostile
         .call(&envelope, &message, &Default::default())
         .expect("the call succeeds");
-    assert_eq!(result.outputs.len(), 1);
-    assert!(matches!(
-        &result.outputs[0],
-        Output::Execute(emission) if matches!(emission.message, Message::SendMessage(_))
-    ));
-    assert_eq!(
-        result
-            .dropped
-            .iter()
-            .map(|d| d.reason.clone())
-            .collect::<Vec<_>>(),
-        vec![DropReason::NotGranted {
-            type_name: "BAN_USER".into()
-        }]
+    runtime_support::assert_one_post_kept_one_dropped(
+        &result,
+        DropReason::NotGranted {
+            type_name: "BAN_USER".into(),
+        },
     );
     healthy_call(&echo, "after");
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use guildhost::config::Config;
 use guildhost::queue::{JobOptions, NewJob, Queue, RedisConn};
-use guildhost::runtime::bindings::{Envelope, Mentions, Message, MessageCreated, Source};
+use guildhost::runtime::bindings::{Envelope, Message, Source};
 use guildhost::runtime::{LoadedPlugin, Manifest, MemoryKv, Origin, Runtime, RuntimeConfig};
 use guildhost_tests::bench::percentile;
 use guildhost_tests::{HostProcess, LocalRedis, NodeScript, require_node_modules};
@@ -164,27 +164,12 @@ fn message(i: u64, content: &str) -> (Envelope, Message) {
             request_id: None,
             priority: None,
         },
-        Message::MessageCreated(MessageCreated {
-            message_id: (400_000_000_000_000_000 + i).to_string(),
-            channel_id: "500000000000000001".into(),
-            author_id: (300_000_000_000_000_000 + i % 100).to_string(),
-            content: content.into(),
-            mentions: Mentions {
-                users: vec![],
-                roles: vec![],
-                everyone: false,
-            },
-            attachment_count: 0,
-            timestamp: 1_796_000_000_000,
-            author_roles: None,
-            is_bot: None,
-            is_webhook: None,
-            author_created_at: None,
-            member_joined_at: None,
-            embed_count: None,
-            sticker_count: None,
-            referenced_message_id: None,
-        }),
+        Message::MessageCreated(guildhost_tests::messages::wit_message_created(
+            &(400_000_000_000_000_000 + i).to_string(),
+            "500000000000000001",
+            &(300_000_000_000_000_000 + i % 100).to_string(),
+            content,
+        )),
     )
 }
 

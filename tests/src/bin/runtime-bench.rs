@@ -15,9 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use guildhost::runtime::bindings::{
-    CustomMessage, Envelope, Mentions, Message, MessageCreated, Source,
-};
+use guildhost::runtime::bindings::{CustomMessage, Envelope, Message, MessageCreated, Source};
 use guildhost::runtime::kv::{KvNamespace, KvQuota, KvStore};
 use guildhost::runtime::{
     Allocator, GuildContext, LoadedPlugin, Manifest, MemoryKv, Origin, Runtime, RuntimeConfig,
@@ -189,25 +187,13 @@ fn automod_message() -> (Envelope, Message) {
     (
         envelope("MESSAGE_CREATED"),
         Message::MessageCreated(MessageCreated {
-            message_id: "300000000000000003".into(),
-            channel_id: "200000000000000002".into(),
-            author_id: "100000000000000001".into(),
-            content: "this message contains a badword, sadly".into(),
-            mentions: Mentions {
-                users: vec![],
-                roles: vec![],
-                everyone: false,
-            },
-            attachment_count: 0,
-            timestamp: 1_796_000_000_000,
-            author_roles: None,
             is_bot: Some(false),
-            is_webhook: None,
-            author_created_at: None,
-            member_joined_at: None,
-            embed_count: None,
-            sticker_count: None,
-            referenced_message_id: None,
+            ..guildhost_tests::messages::wit_message_created(
+                "300000000000000003",
+                "200000000000000002",
+                "100000000000000001",
+                "this message contains a badword, sadly",
+            )
         }),
     )
 }

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use guildhost::runtime::bindings::{
-    CustomMessage, Envelope, Mentions, Message, MessageCreated, Source,
-};
+use guildhost::runtime::bindings::{CustomMessage, Envelope, Message, Source};
 use guildhost::runtime::breaker::BreakerPolicy;
 use guildhost::runtime::{LoadedPlugin, Manifest, MemoryKv, Origin, Runtime, RuntimeConfig};
 
@@ -115,27 +113,12 @@ pub fn ping(id: &str, guild: Option<&str>) -> (Envelope, Message) {
 pub fn message_created(id: &str, guild: &str, content: &str) -> (Envelope, Message) {
     (
         envelope(id, "MESSAGE_CREATED", Some(guild)),
-        Message::MessageCreated(MessageCreated {
-            message_id: "300000000000000003".into(),
-            channel_id: "200000000000000002".into(),
-            author_id: "100000000000000001".into(),
-            content: content.into(),
-            mentions: Mentions {
-                users: vec![],
-                roles: vec![],
-                everyone: false,
-            },
-            attachment_count: 0,
-            timestamp: 1_796_000_000_000,
-            author_roles: None,
-            is_bot: None,
-            is_webhook: None,
-            author_created_at: None,
-            member_joined_at: None,
-            embed_count: None,
-            sticker_count: None,
-            referenced_message_id: None,
-        }),
+        Message::MessageCreated(guildhost_tests::messages::wit_message_created(
+            "300000000000000003",
+            "200000000000000002",
+            "100000000000000001",
+            content,
+        )),
     )
 }
 
@@ -245,4 +228,20 @@ pub fn js_guest(name: &str) -> PathBuf {
         .expect("the guest's manifest");
     std::fs::rename(&staged, &wasm).expect("the component into place");
     wasm
+}
+
+/// Asserts the call kept exactly one output, a `SEND_MESSAGE` to execute (the legitimate post),
+/// and dropped exactly one, for `reason`.
+pub fn assert_one_post_kept_one_dropped(
+    result: &guildhost::runtime::CallResult,
+    reason: guildhost::runtime::DropReason,
+) {
+    use guildhost::runtime::bindings::Output;
+    assert_eq!(result.outputs.len(), 1, "the legitimate post is kept");
+    assert!(matches!(
+        &result.outputs[0],
+        Output::Execute(emission) if matches!(emission.message, Message::SendMessage(_))
+    ));
+    let dropped: Vec<_> = result.dropped.iter().map(|d| d.reason.clone()).collect();
+    assert_eq!(dropped, vec![reason]);
 }
