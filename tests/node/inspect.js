@@ -1,7 +1,8 @@
 // Reads a queue through Bull's own getters.
 // argv[2]: {prefix, queue, ids?: [string], finished?: [string], repeatable?: bool, finishedTimeoutMs?}
 //   finished: await job.finished() for these ids (resolves on global:completed or fails on global:failed).
-// result: {counts, jobs: {id: job|null}, finished: {id: {value}|{error}}, repeatable: [...], paused}
+// result: {counts, jobs: {id: job|null}, finished: {id: {value}|{error}}, repeatable: [...], paused,
+//          metrics: {completed, failed}}
 'use strict';
 const { args, openQueue, finish, run, within, describe } = require('./lib');
 
@@ -10,6 +11,11 @@ run(async () => {
   const queue = openQueue(spec);
   const result = { counts: await queue.getJobCounts(), jobs: {}, finished: {} };
   result.paused = await queue.isPaused();
+  // What getMetrics() counted (worker-made completions and final failures).
+  result.metrics = {};
+  for (const kind of ['completed', 'failed']) {
+    result.metrics[kind] = (await queue.getMetrics(kind)).meta.count;
+  }
   for (const id of spec.ids || []) {
     result.jobs[id] = await describe(await queue.getJob(id));
   }

@@ -524,3 +524,111 @@ async fn dead_letters_are_plain_bull_jobs_node_can_read_and_replay_returns_the_j
     assert_eq!(after["jobs"][replayed.as_str()]["name"], "ban");
     cleanup(&conn, &prefix).await.ok();
 }
+
+/// Node's `getMetrics()` counts what guildhost's worker finished: every completion and every
+/// final failure (a failed attempt that is retried is not a failure yet), as Bull's worker with
+/// `metrics` counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_get_metrics_counts_guildhost_completions_and_failures() {
+    let conn = connect().await;
+    let prefix = unique_prefix("metrics");
+    let ids = node_add(
+        &prefix,
+        json!([
+            {"name": "ok", "data": {}},
+            {"name": "ok", "data": {}, "opts": {"removeOnComplete": true}},
+            {"name": "ok", "data": {}},
+            {"name": "bad", "data": {}, "opts": {"attempts": 2}},
+            {"name": "bad", "data": {}},
+        ]),
+    )
+    .await;
+    let calls = Calls::default();
+    let seen = calls.clone();
+    let worker = spawn_worker(&conn, &prefix, QUEUE, fast_worker_options(2), move |job| {
+        seen.record(&job);
+        let outcome = if job.name == "bad" {
+            Err(JobFailure::retryable("it broke"))
+        } else {
+            Ok(Completion::empty())
+        };
+        async move { outcome }
+    });
+    // Three completions, and three attempts of the two failing jobs.
+    calls.wait_for(6, WAIT).await;
+    let report = eventually(WAIT, "every job finished", || async {
+        let report = node_inspect(&prefix, json!({"ids": ids})).await;
+        (report["counts"]["failed"] == 2).then_some(report)
+    })
+    .await;
+    worker.stop().await;
+    assert_eq!(
+        report["metrics"],
+        json!({"completed": 3, "failed": 2}),
+        "{report}"
+    );
+    cleanup(&conn, &prefix).await.ok();
+}
+
+/// A debounce slot (`opts.debounce`, Bull 4.16) is one slot whichever engine adds: guildhost's
+/// add takes it and Node's add with the same id gets guildhost's job back; the slot is freed
+/// when the job completes or when a delayed job is removed, so the next add is a new job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debounce_slots_are_shared_with_node_and_freed_with_their_job() {
+    let conn = connect().await;
+    let prefix = unique_prefix("debounce");
+    let queue = Queue::new(conn.clone(), &prefix, QUEUE);
+    let debounced = |slot: &str, delay: i64| {
+        guildhost::queue::JobOptions::from_json(
+            &json!({"debounce": {"id": slot}, "delay": delay}).to_string(),
+        )
+        .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let ours = queue.add("ban", "{}", debounced("d1", 0)).await.unwrap();
+    let again = queue.add("ban", "{}", debounced("d1", 0)).await.unwrap();
+    assert_eq!(again, ours, "a second add in the slot returns its holder");
+    let theirs = node_add(
+        &prefix,
+        json!([{"name": "ban", "data": {}, "opts": {"debounce": {"id": "d1"}}}]),
+    )
+    .await;
+    assert_eq!(theirs, [ours.clone()], "Node's add sees guildhost's slot");
+    let counts = queue.job_counts().await.unwrap();
+    assert_eq!(counts.waiting, 1, "one job for three adds: {counts:?}");
+
+    let later = queue
+        .add("ban", "{}", debounced("d2", 60_000))
+        .await
+        .unwrap();
+    assert!(queue.remove_delayed(&later).await.unwrap());
+    let after_removal = node_add(
+        &prefix,
+        json!([{"name": "ban", "data": {}, "opts": {"debounce": {"id": "d2"}}}]),
+    )
+    .await;
+    assert_ne!(after_removal, [later], "the removed job's slot was freed");
+
+    let calls = Calls::default();
+    let seen = calls.clone();
+    let worker = spawn_worker(&conn, &prefix, QUEUE, fast_worker_options(1), move |job| {
+        seen.record(&job);
+        async move { Ok(Completion::empty()) }
+    });
+    calls.wait_for(2, WAIT).await;
+    eventually(WAIT, "both completed", || async {
+        (queue.job_counts().await.ok()?.completed == 2).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    let after_completion = node_add(
+        &prefix,
+        json!([{"name": "ban", "data": {}, "opts": {"debounce": {"id": "d1"}}}]),
+    )
+    .await;
+    assert_ne!(
+        after_completion,
+        [ours],
+        "the completed job's slot was freed"
+    );
+    cleanup(&conn, &prefix).await.ok();
+}

@@ -367,3 +367,66 @@ async fn a_bulk_add_redis_would_refuse_writes_nothing() {
     assert!(counter.is_none());
     cleanup(&conn, &prefix).await;
 }
+
+/// `debounce` as Bull 4.16's addJob: the first add takes the slot `de:<id>` (with its TTL),
+/// stores `deid`, and later adds return the holder's id without adding; removing the series of
+/// a repeatable job frees the slot its pending iteration held.
+#[tokio::test]
+async fn a_debounced_add_takes_its_slot_and_removal_frees_it() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let with = |debounce: Value| {
+        JobOptions::from_json(&serde_json::json!({ "debounce": debounce }).to_string()).unwrap()
+    };
+    let first = queue
+        .add(
+            "a",
+            "{}",
+            with(serde_json::json!({"id": "s", "ttl": 60_000})),
+        )
+        .await
+        .unwrap();
+    let second = queue
+        .add("a", "{}", with(serde_json::json!({"id": "s"})))
+        .await
+        .unwrap();
+    assert_eq!(second, first);
+    let holder: Option<String> = cmd(&conn, &["GET", &format!("{prefix}:q:de:s")]).await;
+    assert_eq!(holder.as_deref(), Some(first.as_str()));
+    let ttl: i64 = cmd(&conn, &["PTTL", &format!("{prefix}:q:de:s")]).await;
+    assert!(ttl > 0 && ttl <= 60_000, "ttl {ttl}");
+    let deid: Option<String> = cmd(&conn, &["HGET", &format!("{prefix}:q:{first}"), "deid"]).await;
+    assert_eq!(deid.as_deref(), Some("s"));
+    assert_eq!(queue.job_counts().await.unwrap().waiting, 1);
+    // Bull ignores a debounce without an id; a TTL it would refuse is refused naming the field.
+    queue
+        .add("a", "{}", with(serde_json::json!({"ttl": 5})))
+        .await
+        .unwrap();
+    let error = queue
+        .add("a", "{}", with(serde_json::json!({"id": "t", "ttl": -1})))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("debounce.ttl"), "{error}");
+
+    let repeat = RepeatOptions {
+        every: Some(60_000),
+        ..RepeatOptions::default()
+    };
+    let mut repeating = with(serde_json::json!({"id": "r"}));
+    repeating.repeat = Some(repeat.clone());
+    queue.add("tick", "{}", repeating).await.unwrap();
+    let exists: i64 = cmd(&conn, &["EXISTS", &format!("{prefix}:q:de:r")]).await;
+    assert_eq!(exists, 1);
+    assert!(
+        queue
+            .remove_repeatable("tick", &repeat, None)
+            .await
+            .unwrap()
+    );
+    let exists: i64 = cmd(&conn, &["EXISTS", &format!("{prefix}:q:de:r")]).await;
+    assert_eq!(exists, 0, "the removed iteration's slot is free");
+    cleanup(&conn, &prefix).await;
+}

@@ -28,14 +28,16 @@ pub use error::{QueueError, QueueResult};
 pub use job::{Job, NewJob};
 pub use keys::QueueKeys;
 pub use options::{
-    Backoff, JobIdOption, JobOptions, KeepJobs, RepeatOptions, Retention, bull_priority_for_level,
+    Backoff, Debounce, JobIdOption, JobOptions, KeepJobs, RepeatOptions, Retention,
+    bull_priority_for_level,
 };
 pub use producer::{JobCounts, JobState, Queue};
 pub use repeat::{
     RepeatPlan, iteration_id_prefix, next_cron, next_millis, plan_iteration, repeat_key,
 };
 pub use worker::{
-    Completion, FnHandler, JobFailure, JobHandler, Worker, WorkerOptions, WorkerStats, handler_fn,
+    Completion, FnHandler, JobFailure, JobHandler, METRICS_ONE_WEEK, Worker, WorkerOptions,
+    WorkerStats, handler_fn,
 };
 
 /// Milliseconds since the Unix epoch from this host's clock, as Bull's `Date.now()`.

@@ -387,6 +387,43 @@ impl JobOptions {
     pub fn total_attempts(&self) -> u32 {
         self.attempts.unwrap_or(1).max(1)
     }
+
+    /// Bull's `debounce: {id, ttl?}` (4.16+): the slot `id` this job takes when added, held
+    /// until the job finishes or, with `ttl`, for that many milliseconds. Kept among the
+    /// verbatim keys so a job whose `debounce` Bull would ignore (no `id`) still runs; read as
+    /// Bull reads it: an absent or empty id means no debounce.
+    pub fn debounce(&self) -> QueueResult<Option<Debounce>> {
+        let Some(Value::Object(debounce)) = self.extra.get("debounce") else {
+            return Ok(None);
+        };
+        let id = match debounce.get("id") {
+            Some(Value::String(id)) => id.clone(),
+            Some(Value::Number(id)) => id.to_string(),
+            _ => return Ok(None),
+        };
+        if id.is_empty() {
+            return Ok(None);
+        }
+        let ttl_millis = match debounce.get("ttl") {
+            None | Some(Value::Null) => None,
+            Some(ttl) => Some(ttl.as_u64().filter(|millis| *millis > 0).ok_or_else(|| {
+                QueueError::InvalidOption {
+                    field: "debounce.ttl",
+                    rule: format!("must be a whole number of milliseconds above 0, got {ttl}"),
+                }
+            })?),
+        };
+        Ok(Some(Debounce { id, ttl_millis }))
+    }
+}
+
+/// A job's debounce slot (see [`JobOptions::debounce`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Debounce {
+    /// The slot: the key `<prefix>:<queue>:de:<id>` holds the id of the job owning it.
+    pub id: String,
+    /// How long the slot is held at most (without it, until the job finishes).
+    pub ttl_millis: Option<u64>,
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ fn record(
         });
     }
     let opts = with_defaults(opts, now);
+    let debounce = opts.debounce()?;
     let name = if name.is_empty() { "__default__" } else { name };
     let (repeat_mode, repeat_key, repeat_next) =
         repeat.unwrap_or((RepeatMode::None, String::new(), 0));
@@ -61,6 +62,11 @@ fn record(
         repeat_mode,
         repeat_key,
         repeat_next,
+        debounce_ttl: debounce
+            .as_ref()
+            .and_then(|slot| slot.ttl_millis)
+            .unwrap_or(0),
+        debounce_id: debounce.map(|slot| slot.id).unwrap_or_default(),
     })
 }
 

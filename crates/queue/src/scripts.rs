@@ -193,6 +193,10 @@ pub(crate) struct AddRecord {
     pub(crate) repeat_key: String,
     /// The series' next run in ms, stored as its score in `repeat`.
     pub(crate) repeat_next: i64,
+    /// The debounce slot the job takes (`""` for none).
+    pub(crate) debounce_id: String,
+    /// The slot's TTL in ms (0 for none: held until the job finishes).
+    pub(crate) debounce_ttl: u64,
 }
 
 impl AddRecord {
@@ -210,7 +214,9 @@ impl AddRecord {
             .arg(flag(self.lifo))
             .arg(self.repeat_mode.as_arg())
             .arg(&self.repeat_key)
-            .arg(self.repeat_next);
+            .arg(self.repeat_next)
+            .arg(&self.debounce_id)
+            .arg(self.debounce_ttl);
     }
 }
 
@@ -309,6 +315,8 @@ pub(crate) struct Finish<'a, J> {
     pub(crate) announce_drained: bool,
     /// Publish every event (on a cluster, see `new_hears` in lib.lua).
     pub(crate) publish_always: bool,
+    /// Bull's `metrics.maxDataPoints` (0: completions are not counted).
+    pub(crate) metrics_points: u32,
     /// The jobs to complete.
     pub(crate) jobs: J,
 }
@@ -337,7 +345,8 @@ impl<'a, J: ExactSizeIterator<Item = FinishedJob<'a>>> Finish<'a, J> {
             .arg(self.take)
             .arg(self.jobs.len())
             .arg(flag(self.announce_drained))
-            .arg(flag(self.publish_always));
+            .arg(flag(self.publish_always))
+            .arg(self.metrics_points);
         for job in self.jobs {
             invocation
                 .arg(job.id)
@@ -427,6 +436,8 @@ pub(crate) struct Fail<'a> {
     pub(crate) lifo: bool,
     /// `removeOnFail` (for a final failure).
     pub(crate) retention: Retention,
+    /// Bull's `metrics.maxDataPoints` (0: a final failure is not counted).
+    pub(crate) metrics_points: u32,
     /// Jobs added with a final failure (its dead letter first), all or none.
     pub(crate) final_adds: &'a [AddRecord],
 }
@@ -454,6 +465,7 @@ impl Fail<'_> {
             .arg(flag(self.lifo))
             .arg(self.retention.count)
             .arg(self.retention.age_arg())
+            .arg(self.metrics_points)
             .arg(self.final_adds.len());
         for record in self.final_adds {
             record.push_args(&mut invocation);

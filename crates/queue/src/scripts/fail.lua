@@ -3,7 +3,8 @@
 -- the dead letter and what the handler asked for, in the same step). KEYS[1]: `active` (routing).
 -- ARGV: base, id, token, now, mode ("retry" | "delay" | "fail"), reason, stackEntry,
 --   stackTraceLimit (0 = all), attemptsMade, delayedScore, lifo ("1"), keepCount, keepAgeSecs,
---   addCount, then addCount ADD_FIELDS records, added only when mode is "fail".
+--   metricsMaxPoints (0: no metrics, see collect_metrics), addCount, then addCount ADD_FIELDS
+--   records, added only when mode is "fail".
 -- Returns 0, or Bull's error codes -1 / -2 / -6 / -3 (nothing written then).
 local base, id, token, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local reason, stack_entry = ARGV[6], ARGV[7]
@@ -16,12 +17,12 @@ end
 -- job is failed without any and kept in `failed` whatever its retention says.
 local add_count = 0
 if mode == "fail" then
-  add_count = tonumber(ARGV[14]) or 0
+  add_count = tonumber(ARGV[15]) or 0
 end
 local keep_count, keep_age = tonumber(ARGV[12]), tonumber(ARGV[13])
 local memo = new_add_memo()
 for n = 0, add_count - 1 do
-  if add_problem_at(ARGV, 15 + n * ADD_FIELDS, memo) then
+  if add_problem_at(ARGV, 16 + n * ADD_FIELDS, memo) then
     add_count = 0
     keep_count, keep_age = -1, -1
     break
@@ -62,9 +63,10 @@ elseif mode == "retry" then
 else
   release_debounce(base, job_key)
   finish_with_retention(base, "failed", id, now, nil, nil, keep_count, keep_age)
+  collect_metrics(base, "failed", tonumber(ARGV[14]) or 0, tonumber(now), 1)
   redis.call("PUBLISH", base .. "failed", finished_message(id, reason))
   for n = 0, add_count - 1 do
-    add_job_at(ARGV, 15 + n * ADD_FIELDS, token, nil, memo)
+    add_job_at(ARGV, 16 + n * ADD_FIELDS, token, nil, memo)
   end
 end
 return 0

@@ -1,7 +1,8 @@
 -- Completes several jobs, each together with the jobs it produced, then takes more.
 -- KEYS[1]: `active` (routing).
 -- ARGV: base, token, now, lockMillis, takeCount, jobCount, announceDrained ("1"), publishAlways
--- ("1": publish every event, see new_hears), then per job: id, returnValueJson, keepCount,
+-- ("1": publish every event, see new_hears), metricsMaxPoints (0: no metrics, see
+-- collect_metrics), then per job: id, returnValueJson, keepCount,
 -- keepAgeSecs, debounceId ("" for none), outputCount, outputCount * ADD_FIELDS.
 -- A job whose lock is not ours (or that is gone or not active) is left alone and its outputs are
 -- not added: a stale completion writes nothing.
@@ -13,9 +14,10 @@ local take_count = tonumber(ARGV[5])
 local job_count = tonumber(ARGV[6])
 local announce_drained = ARGV[7] == "1"
 local hears = new_hears(ARGV[8] == "1")
+local metrics_points = tonumber(ARGV[9]) or 0
 local memo = new_add_memo()
 local active = base .. "active"
-local FIRST_JOB, JOB_FIELDS = 9, 6
+local FIRST_JOB, JOB_FIELDS = 10, 6
 
 -- Every lock in one MGET, and `active`'s tail in one LRANGE: the jobs found there leave `active`
 -- in one LTRIM at the end instead of an LREM each (a worker finishes its oldest jobs first).
@@ -115,6 +117,13 @@ else
   end
 end
 flush_batch(base, batch)
+local completed = 0
+for _, status in ipairs(statuses) do
+  if status == 0 then
+    completed = completed + 1
+  end
+end
+collect_metrics(base, "completed", metrics_points, tonumber(now), completed)
 local taken = {}
 if take_count > 0 then
   take_jobs(base, token, lock_ms, now, take_count, taken, announce_drained, hears)

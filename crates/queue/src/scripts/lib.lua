@@ -127,12 +127,15 @@ local function push_waiting(base, id, priority, lifo, memo)
 end
 
 -- Number of ARGV entries describing one job to add (see add_job_at).
-local ADD_FIELDS = 12
+local ADD_FIELDS = 14
 
--- Adds one job described by ARGV[i .. i+11]:
+-- Adds one job described by ARGV[i .. i+13]:
 -- base, customId, name, data, opts, timestamp, delay, priority, lifo ("1"), repeatMode
--- ("" | "add" | "next"), repeatKey, repeatNextMillis.
+-- ("" | "add" | "next"), repeatKey, repeatNextMillis, debounceId ("" for none), debounceTtl
+-- (ms, "0" for none).
 -- repeatMode "next" adds only while the repeat key is still registered (the series was not removed).
+-- As Bull's addJob: a job whose debounce slot (`de:<id>`) is taken is not added; the id of the
+-- job holding the slot is returned and `debounced@<token>` published.
 -- Returns the job id, or false when a "next" iteration was skipped. `hears` (new_hears) decides
 -- which events are published; all of them when it is nil. `memo`: see new_add_memo (may be nil).
 local function add_job_at(argv, i, token, hears, memo)
@@ -155,11 +158,29 @@ local function add_job_at(argv, i, token, hears, memo)
     redis.call("PUBLISH", base .. "duplicated@" .. token, id)
     return id
   end
+  local debounce_id = argv[i + 12]
+  if debounce_id ~= "" then
+    local slot = base .. "de:" .. debounce_id
+    local taken
+    if argv[i + 13] ~= "0" then
+      taken = redis.call("SET", slot, id, "PX", argv[i + 13], "NX")
+    else
+      taken = redis.call("SET", slot, id, "NX")
+    end
+    if not taken then
+      local holder = redis.call("GET", slot)
+      redis.call("PUBLISH", base .. "debounced@" .. token, holder)
+      return holder
+    end
+  end
   local timestamp = argv[i + 5]
   local delay = tonumber(argv[i + 6]) or 0
   local priority = tonumber(argv[i + 7]) or 0
   redis.call("HSET", base .. id, "name", argv[i + 2], "data", argv[i + 3], "opts", argv[i + 4],
     "timestamp", timestamp, "delay", argv[i + 6], "priority", argv[i + 7])
+  if debounce_id ~= "" then
+    redis.call("HSET", base .. id, "deid", debounce_id)
+  end
   if delay > 0 then
     local due = (tonumber(timestamp) or 0) + delay
     redis.call("ZADD", base .. "delayed", int_text(due * 4096 + (counter % 4096)), id)
@@ -227,6 +248,15 @@ local function release_debounce(base, job_key)
   free_debounce(base, redis.call("HGET", job_key, "deid"))
 end
 
+-- Frees the debounce slot of a job about to be deleted, TTL or not (Bull's removeDebounceKey):
+-- a slot must not outlive the job it points to.
+local function drop_debounce(base, job_key)
+  local debounce_id = redis.call("HGET", job_key, "deid")
+  if debounce_id then
+    redis.call("DEL", base .. "de:" .. debounce_id)
+  end
+end
+
 -- Records a finished job in `completed`/`failed` with KeepJobs retention (count 0 deletes it,
 -- deferred to flush_batch when a `batch` is given; age -1 is no age limit, and age 0, as in
 -- Bull, removes everything finished by now, this job included).
@@ -262,6 +292,41 @@ local function finish_with_retention(base, set_name, id, finished_on, field, val
       delete_jobs(base, old)
       redis.call("ZREMRANGEBYRANK", set, 0, -(count + 1))
     end
+  end
+end
+
+-- Bull's collectMetrics for `n` jobs finished at `now`, into `metrics:<kind>` (count, prevTS,
+-- prevCount) and its per-minute list `metrics:<kind>:data` (newest first, at most `max_points`).
+-- Every job of one script call shares `now`, so only the first can open a new minute: the same
+-- state as n calls of Bull's. Counting must never cost a job its completion, so a metrics key of
+-- the wrong type (Redis errors are not rolled back) only skips the counting.
+local function collect_metrics(base, kind, max_points, now, n)
+  if max_points <= 0 or n <= 0 then
+    return
+  end
+  local meta = base .. "metrics:" .. kind
+  local total = redis.pcall("HINCRBY", meta, "count", n)
+  if type(total) ~= "number" then
+    return
+  end
+  local before = total - n
+  local prev_ts = tonumber(redis.call("HGET", meta, "prevTS"))
+  if not prev_ts then
+    redis.call("HSET", meta, "prevTS", now, "prevCount", 0)
+    return
+  end
+  local minutes = math.min(math.floor(now / 60000) - math.floor(prev_ts / 60000), max_points)
+  if minutes > 0 then
+    local points = { before - (tonumber(redis.call("HGET", meta, "prevCount")) or 0) }
+    for k = 2, minutes do
+      points[k] = 0
+    end
+    local data = meta .. ":data"
+    for first = 1, #points, 4000 do
+      redis.pcall("LPUSH", data, unpack(points, first, math.min(first + 3999, #points)))
+    end
+    redis.pcall("LTRIM", data, 0, max_points - 1)
+    redis.call("HSET", meta, "prevCount", before, "prevTS", now)
   end
 end
 
@@ -356,6 +421,9 @@ local function add_problem_at(argv, i, memo)
   end
   if argv[i + 9] ~= "" then
     expected[#expected + 1] = { base .. "repeat", "zset" }
+  end
+  if argv[i + 12] ~= "" then
+    expected[#expected + 1] = { base .. "de:" .. argv[i + 12], "string" }
   end
   for _, pair in ipairs(expected) do
     local kind = redis.call("TYPE", pair[1])["ok"]

@@ -13,6 +13,7 @@ for i = 2, #ARGV do
     for _, set in ipairs({ "delayed", "completed", "failed", "priority" }) do
       redis.call("ZREM", dl_base .. set, id)
     end
+    drop_debounce(dl_base, key)
     deleted = deleted + redis.call("DEL", key)
     redis.call("DEL", key .. ":logs")
   end

@@ -5,5 +5,6 @@ local base, id = ARGV[1], ARGV[2]
 if redis.call("ZREM", base .. "delayed", id) == 0 then
   return 0
 end
+drop_debounce(base, base .. id)
 redis.call("DEL", base .. id, base .. id .. ":logs")
 return 1

@@ -9,6 +9,7 @@ if not millis then
 end
 local pending = id_prefix .. millis
 if redis.call("ZREM", base .. "delayed", pending) == 1 then
+  drop_debounce(base, base .. pending)
   redis.call("DEL", base .. pending, base .. pending .. ":logs")
 end
 redis.call("ZREM", base .. "repeat", repeat_key)

@@ -23,6 +23,7 @@ for n = 1, count do
     for _, set in ipairs({ "delayed", "completed", "failed", "priority" }) do
       redis.call("ZREM", dl_base .. set, letter)
     end
+    drop_debounce(dl_base, letter_key)
     redis.call("DEL", letter_key, letter_key .. ":logs")
     out[n] = add_job_at(ARGV, i + 1, token, nil, memo)
   else

@@ -66,7 +66,7 @@ if #suspects > 0 then
               .. ',"attemptsMade":' .. (tonumber(fields[4]) or 0)
               .. ',"opts":' .. json_or_string(fields[1]) .. '}'
             local letter_opts = '{"attempts":1,"delay":0,"timestamp":' .. now .. '}'
-            add_job_at({ dl_base, "", dl_name, letter, letter_opts, now, "0", "0", "0", "", "", "" }, 1, token)
+            add_job_at({ dl_base, "", dl_name, letter, letter_opts, now, "0", "0", "0", "", "", "", "", "0" }, 1, token)
           end
           finish_with_retention(base, "failed", id, now, nil, nil, keep_count, keep_age)
           redis.call("PUBLISH", base .. "failed",

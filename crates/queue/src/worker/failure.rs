@@ -92,6 +92,7 @@ impl<H> Run<'_, H> {
             attempts_made,
             lifo: job.opts.lifo.unwrap_or(false),
             retention: Retention::from_option(job.opts.remove_on_fail.as_ref()),
+            metrics_points: shared.options.metrics_points,
             final_adds: &final_adds,
         };
         let mut failures = 0;

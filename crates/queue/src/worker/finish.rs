@@ -75,6 +75,7 @@ impl<H> Run<'_, H> {
             take,
             announce_drained,
             publish_always: shared.publish_always(),
+            metrics_points: shared.options.metrics_points,
             jobs: items.iter().map(FinishItem::as_finished),
         }
         .prepare(&shared.conn);

@@ -61,7 +61,14 @@ pub struct WorkerOptions {
     pub shutdown_timeout: Duration,
     /// Run delayed promotion and the stalled check (a deployment without Node workers needs them).
     pub maintenance: bool,
+    /// Bull's `metrics.maxDataPoints`: completions and final failures are counted in
+    /// `metrics:completed|failed`, where Node's `getMetrics()` reads them, keeping that many
+    /// per-minute points. 0 counts nothing (Bull's default when `metrics` is not set).
+    pub metrics_points: u32,
 }
+
+/// Bull's `MetricsTime.ONE_WEEK`: a week of per-minute points.
+pub const METRICS_ONE_WEEK: u32 = 7 * 24 * 60;
 
 impl Default for WorkerOptions {
     fn default() -> Self {
@@ -77,6 +84,7 @@ impl Default for WorkerOptions {
             dead_letter_queue: Some(DEFAULT_DEAD_LETTER_QUEUE.to_owned()),
             shutdown_timeout: Duration::from_secs(10),
             maintenance: true,
+            metrics_points: METRICS_ONE_WEEK,
         }
     }
 }
