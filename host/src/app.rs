@@ -49,6 +49,8 @@ pub fn worker_options(config: &Config, queue: &str) -> WorkerOptions {
     WorkerOptions {
         concurrency: settings.concurrency,
         lock_duration: Duration::from_millis(settings.lock_duration_ms),
+        // Renewed four times per lock: a host late by up to three renewals keeps its jobs.
+        lock_renew_time: Some(Duration::from_millis(settings.lock_duration_ms / 4)),
         stalled_interval: Duration::from_millis(settings.stalled_interval_ms),
         max_stalled_count: settings.max_stalled_count,
         ..WorkerOptions::default()
@@ -60,6 +62,70 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     run_serving(config, shutdown, |_| {}).await
 }
 
+/// How long startup waits at most between two tries of a step that needs Redis.
+const REDIS_RETRY_CEILING: Duration = Duration::from_secs(5);
+
+/// Connects to Redis, waiting for it while nothing answers (a host started before its Redis, or
+/// during a restart, comes up on its own once Redis does); a refusal that waiting cannot fix (a
+/// wrong password, a bad URL) fails at once.
+async fn connect_when_redis_answers(config: &Config) -> anyhow::Result<RedisConn> {
+    let url = crate::config::redact_url(&config.redis.url);
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match RedisConn::connect(&config.redis.url).await {
+            Ok(conn) => return Ok(conn),
+            Err(error) if error.is_transient() => {
+                tracing::warn!(
+                    %url,
+                    %error,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "Redis does not answer yet; waiting for it"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(REDIS_RETRY_CEILING);
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("connecting to Redis at {url}"));
+            }
+        }
+    }
+}
+
+/// Registers the configured schedules, trying again while Redis is unavailable (until the host
+/// stops); a schedule that is wrong is reported once.
+async fn register_schedules(conn: RedisConn, config: Arc<Config>, mut stop: watch::Receiver<bool>) {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match crate::scheduler::register(&conn, &config).await {
+            Ok(report) => {
+                tracing::info!(
+                    registered = report.registered.len(),
+                    kept = report.kept.len(),
+                    removed = report.removed.len(),
+                    "schedules in place"
+                );
+                return;
+            }
+            Err(crate::scheduler::ScheduleError::Queue(error)) if error.is_transient() => {
+                tracing::warn!(
+                    %error,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "registering the schedules failed; trying again"
+                );
+            }
+            Err(error) => {
+                tracing::error!(%error, "registering the schedules failed");
+                return;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = (wait * 2).min(REDIS_RETRY_CEILING);
+    }
+}
+
 /// [`run`], handing `serving` the address of the HTTP endpoints once they listen (`[http]
 /// listen` may ask for port 0; tests learn the port this way instead of guessing a free one).
 pub async fn run_serving(
@@ -69,7 +135,14 @@ pub async fn run_serving(
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let prefix = config.redis.prefix.clone();
-    let conn = crate::ops::connect(&config).await?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    let conn = tokio::select! {
+        conn = connect_when_redis_answers(&config) => conn?,
+        () = shutdown.as_mut() => {
+            tracing::info!("stopped before Redis answered");
+            return Ok(());
+        }
+    };
     tracing::info!(
         url = %crate::config::redact_url(&config.redis.url),
         prefix = %prefix,
@@ -117,6 +190,7 @@ pub async fn run_serving(
             RuntimeConfig {
                 // A restart (and a host catching up with the store) loads what it compiled before.
                 cache_dir: Some(config.plugins.artifact_dir()),
+                breaker: config.plugins.breaker.policy(),
                 ..RuntimeConfig::default()
             },
             kv,
@@ -264,16 +338,12 @@ pub async fn run_serving(
     );
     health.set_workers_expected(workers.len());
     tracing::info!(queues = workers.len(), "guildhost is running");
-    match crate::scheduler::register(&conn, &config).await {
-        Ok(report) => tracing::info!(
-            registered = report.registered.len(),
-            kept = report.kept.len(),
-            removed = report.removed.len(),
-            "schedules in place"
-        ),
-        // The host still does its main work; schedules other hosts registered still run.
-        Err(error) => tracing::error!(%error, "registering the schedules failed"),
-    }
+    // The host does its main work meanwhile; schedules other hosts registered still run.
+    tokio::spawn(register_schedules(
+        conn.clone(),
+        config.clone(),
+        stop_rx.clone(),
+    ));
 
     shutdown.await;
     health.set_stopping();

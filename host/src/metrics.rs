@@ -203,7 +203,7 @@ impl Metrics {
         let plugin_calls = Family::<PluginResultLabels, Counter>::default();
         registry.register(
             "guildhost_plugin_calls",
-            "Plugin calls by plugin and result (ok, trap, limit, returned_error, suspended, out_of_scope, instantiate, not_loaded)",
+            "Plugin calls by plugin and result (ok, trap, limit, returned_error, suspended, unavailable, out_of_scope, instantiate, not_loaded)",
             plugin_calls.clone(),
         );
         let plugin_call_duration: HistogramFamily<PluginLabel> =
@@ -348,6 +348,7 @@ impl Metrics {
             Some(PluginError::Suspended { .. }) => "suspended",
             Some(PluginError::OutOfScope { .. }) => "out_of_scope",
             Some(PluginError::Instantiate { .. }) => "instantiate",
+            Some(PluginError::Unavailable { .. }) => "unavailable",
             Some(PluginError::NotLoaded { .. }) => "not_loaded",
         };
         let plugin = plugin.to_owned();

@@ -314,3 +314,70 @@ async fn a_guild_plugin_cannot_take_a_first_party_plugins_name() {
     expect_request(&fake, "DELETE", &path, "guild A's automod delete").await;
     host.stop().await;
 }
+
+/// A plugin suspended in a guild holds nothing back: the guild's gateway events still reach the
+/// API at once, and a message the plugin missed waits for it (no attempt used, not
+/// dead-lettered, though each job has a single attempt here) and reaches it once the suspension
+/// ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_plugins_messages_wait_for_it_and_events_still_reach_the_api() {
+    let fake = fake().await;
+    let base = fake.base_url();
+    let host = Host::start_and(&[], move |config| {
+        guildhost_tests::fake_discord::use_fake_discord(config, base);
+        config.queues.defaults.attempts = 1;
+        config.plugins.breaker = guildhost::config::BreakerConfig {
+            failures: 2,
+            window_ms: 60_000,
+            backoff_ms: 2_000,
+            max_backoff_ms: 2_000,
+        };
+        install_hostile(config, "flaky", "\"global\"", 100);
+    })
+    .await;
+    if let Err(e) = fake.wait_for_identify(Duration::from_secs(20)).await {
+        panic!("{e:#}");
+    }
+    let first = 400_000_000_000_000_600;
+    say(&fake, first, GUILD_A, "trap");
+    say(&fake, first + 1, GUILD_A, "trap");
+    metric_reaches(
+        &host,
+        "guildhost_plugin_calls_total{plugin=\"flaky\",result=\"trap\"}",
+        2.0,
+    )
+    .await;
+    let missed = first + 2;
+    say(&fake, missed, GUILD_A, "loop");
+    metric_reaches(
+        &host,
+        "guildhost_plugin_calls_total{plugin=\"flaky\",result=\"suspended\"}",
+        1.0,
+    )
+    .await;
+    // The API hears of the message though the only plugin's call was refused.
+    host.expect_on("discord:events", "MESSAGE_CREATED", |message| {
+        message.to_string().contains(&missed.to_string())
+    })
+    .await;
+    // The plugin acts on it once resumed: the job waited instead of failing for good.
+    let member = format!("/guilds/{GUILD_A}/members/{AUTHOR}");
+    expect_request(
+        &fake,
+        "PATCH",
+        &member,
+        "flaky's timeout after its suspension",
+    )
+    .await;
+    let events = host
+        .waiting("discord:events")
+        .await
+        .into_iter()
+        .filter(|message| message.to_string().contains(&missed.to_string()))
+        .count();
+    assert_eq!(
+        events, 1,
+        "the event went to the API once, not once per attempt"
+    );
+    host.stop().await;
+}

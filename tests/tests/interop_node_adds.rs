@@ -592,7 +592,11 @@ async fn debounce_slots_are_shared_with_node_and_freed_with_their_job() {
         json!([{"name": "ban", "data": {}, "opts": {"debounce": {"id": "d1"}}}]),
     )
     .await;
-    assert_eq!(theirs, std::slice::from_ref(&ours), "Node's add sees guildhost's slot");
+    assert_eq!(
+        theirs,
+        std::slice::from_ref(&ours),
+        "Node's add sees guildhost's slot"
+    );
     let counts = queue.job_counts().await.unwrap();
     assert_eq!(counts.waiting, 1, "one job for three adds: {counts:?}");
 

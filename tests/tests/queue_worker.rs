@@ -1498,3 +1498,65 @@ async fn an_age_of_zero_removes_every_job_finished_by_now() {
     assert_eq!((counts.completed, counts.failed), (0, 0));
     cleanup(&conn, &prefix).await;
 }
+
+/// A postponed failure (not the job's fault: a dependency down, a suspended plugin) sends the
+/// job to `delayed` without using an attempt, however often it happens; what the failure owes
+/// now goes out with the first postponement, with a note the next attempt reads back.
+#[tokio::test]
+async fn a_postponed_job_uses_no_attempt_and_sends_what_it_owes_once() {
+    let conn = redis().await;
+    let prefix = unique_prefix();
+    let queue = Queue::new(conn.clone(), &prefix, "q");
+    let id = queue
+        .add(
+            "flaky",
+            "{}",
+            JobOptions {
+                attempts: Some(1),
+                ..JobOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let tries = Arc::new(AtomicUsize::new(0));
+    let seen = tries.clone();
+    let running = spawn_worker(&conn, &prefix, "q", fast_options(), move |job| {
+        let attempt = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if attempt < 3 {
+                let owed = if job.notes.contains_key("sent") {
+                    Vec::new()
+                } else {
+                    vec![NewJob::new("events", "OWED", "{}")]
+                };
+                Err(
+                    JobFailure::postponed("the store is down", Duration::from_millis(50))
+                        .with_outputs_now(owed, &[("sent", "1")]),
+                )
+            } else {
+                Ok(Completion::value(
+                    json!({"attemptsMade": job.attempts_made}),
+                ))
+            }
+        }
+    });
+    eventually(10, "the job completed", || async {
+        let score: Option<f64> =
+            cmd(&conn, &["ZSCORE", &format!("{prefix}:q:completed"), &id]).await;
+        score
+    })
+    .await;
+    let stats = running.stop().await;
+    assert_eq!(tries.load(Ordering::SeqCst), 4);
+    assert_eq!((stats.completed, stats.dead_lettered), (1, 0));
+    let job = queue.get_job(&id).await.unwrap().unwrap();
+    assert_eq!(job.attempts_made, 0, "no attempt used by a postponement");
+    assert_eq!(job.return_value.as_deref(), Some(r#"{"attemptsMade":0}"#));
+    let owed: Vec<String> = cmd(
+        &conn,
+        &["LRANGE", &format!("{prefix}:events:wait"), "0", "-1"],
+    )
+    .await;
+    assert_eq!(owed.len(), 1, "owed once, not once per postponement");
+    cleanup(&conn, &prefix).await;
+}

@@ -384,3 +384,127 @@ fn plugin_check_and_run_describe_a_plugin_and_run_a_seed_message() {
     assert!(!ok);
     assert!(report.contains("panicked on purpose"), "{report}");
 }
+
+/// A KV store in front of another that takes `delay` per operation and, when `down`, answers
+/// every operation with `Unavailable` after that delay (a Redis restarting or far away).
+struct SlowStore {
+    inner: guildhost::runtime::MemoryKv,
+    delay: Duration,
+    down: bool,
+}
+
+impl SlowStore {
+    fn wait(&self) -> Result<(), guildhost::runtime::kv::KvError> {
+        std::thread::sleep(self.delay);
+        if self.down {
+            return Err(guildhost::runtime::kv::KvError::Unavailable(
+                "connection refused".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl KvStore for SlowStore {
+    fn get(
+        &self,
+        namespace: &KvNamespace,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, guildhost::runtime::kv::KvError> {
+        self.wait()?;
+        self.inner.get(namespace, key)
+    }
+    fn set(
+        &self,
+        namespace: &KvNamespace,
+        key: &str,
+        value: &[u8],
+        quota: KvQuota,
+    ) -> Result<(), guildhost::runtime::kv::KvError> {
+        self.wait()?;
+        self.inner.set(namespace, key, value, quota)
+    }
+    fn delete(
+        &self,
+        namespace: &KvNamespace,
+        key: &str,
+    ) -> Result<bool, guildhost::runtime::kv::KvError> {
+        self.wait()?;
+        self.inner.delete(namespace, key)
+    }
+    fn increment(
+        &self,
+        namespace: &KvNamespace,
+        key: &str,
+        delta: i64,
+        quota: KvQuota,
+    ) -> Result<i64, guildhost::runtime::kv::KvError> {
+        self.wait()?;
+        self.inner.increment(namespace, key, delta, quota)
+    }
+}
+
+fn runtime_on(store: SlowStore, config: RuntimeConfig) -> Arc<guildhost::runtime::Runtime> {
+    Arc::new(guildhost::runtime::Runtime::new(config, Arc::new(store)).expect("the runtime starts"))
+}
+
+/// The time the host's store takes is the host's, not the plugin's: an automod call of two KV
+/// reads at 80 ms each passes under its 50 ms wall-time limit.
+#[test]
+fn time_spent_in_the_hosts_store_is_not_the_plugins_wall_time() {
+    let runtime = runtime_on(
+        SlowStore {
+            inner: guildhost::runtime::MemoryKv::new(),
+            delay: Duration::from_millis(80),
+            down: false,
+        },
+        config(),
+    );
+    let plugin = load(&runtime, "automod-like");
+    let (envelope, message) = message_created("slow", GUILD, "a badword here");
+    let done = plugin
+        .call(&envelope, &message, &GuildContext::default())
+        .unwrap_or_else(|failure| panic!("the call failed: {}", failure.error));
+    assert_eq!(done.outputs.len(), 2);
+}
+
+/// When the host's store fails during a call, the call's failure is the host's trouble: it is
+/// reported as such and never opens the plugin's breaker, however often it happens (a Redis
+/// restart must not suspend every plugin that uses the store).
+#[test]
+fn a_store_failure_is_never_held_against_the_plugin() {
+    let runtime = runtime_on(
+        SlowStore {
+            inner: guildhost::runtime::MemoryKv::new(),
+            // Longer than the host's allowance for store time: the call runs out of time.
+            delay: Duration::from_millis(300),
+            down: true,
+        },
+        RuntimeConfig {
+            breaker: BreakerPolicy {
+                failures: 2,
+                window: Duration::from_secs(60),
+                backoff: Duration::from_secs(60),
+                max_backoff: Duration::from_secs(60),
+            },
+            limits: guildhost::runtime::RuntimeLimits {
+                max_wall_time: Duration::from_millis(100),
+                ..guildhost::runtime::RuntimeLimits::default()
+            },
+            ..config()
+        },
+    );
+    let plugin = load(&runtime, "automod-like");
+    for n in 0..4 {
+        let (envelope, message) = message_created(&format!("down-{n}"), GUILD, "badword");
+        let failure = plugin
+            .call(&envelope, &message, &GuildContext::default())
+            .expect_err("the store is down");
+        assert!(
+            !failure.error.counts_as_failure(),
+            "call {n}: held against the plugin: {}",
+            failure.error
+        );
+    }
+    assert!(plugin.suspended(Some(GUILD)).is_none());
+}

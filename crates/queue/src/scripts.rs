@@ -440,6 +440,10 @@ pub(crate) struct Fail<'a> {
     pub(crate) metrics_points: u32,
     /// Jobs added with a final failure (its dead letter first), all or none.
     pub(crate) final_adds: &'a [AddRecord],
+    /// Jobs added with this attempt whatever the mode, all or none, with `notes`.
+    pub(crate) now_adds: &'a [AddRecord],
+    /// Notes (`gh:<name>` fields) written with the attempt.
+    pub(crate) notes: &'a [(String, String)],
 }
 
 impl Fail<'_> {
@@ -466,9 +470,14 @@ impl Fail<'_> {
             .arg(self.retention.count)
             .arg(self.retention.age_arg())
             .arg(self.metrics_points)
-            .arg(self.final_adds.len());
-        for record in self.final_adds {
+            .arg(self.final_adds.len())
+            .arg(self.now_adds.len())
+            .arg(self.notes.len());
+        for record in self.final_adds.iter().chain(self.now_adds) {
             record.push_args(&mut invocation);
+        }
+        for (name, value) in self.notes {
+            invocation.arg(name).arg(value);
         }
         invoke(invocation, conn).await.map(JobStatus::from_reply)
     }

@@ -166,12 +166,22 @@ impl PluginEngine {
     /// Epoch ticks to allow for `wall_time`: rounded up, plus one because the current tick is
     /// already partly over when the deadline is set.
     pub fn deadline_ticks(&self, wall_time: Duration) -> u64 {
-        let tick = self.epoch_tick.as_nanos().max(1);
-        let ticks = wall_time.as_nanos().div_ceil(tick);
-        u64::try_from(ticks)
-            .unwrap_or(u64::MAX - 1)
-            .saturating_add(1)
+        ticks_for(wall_time, self.epoch_tick)
     }
+
+    /// How often the epoch advances.
+    pub fn epoch_tick(&self) -> Duration {
+        self.epoch_tick
+    }
+}
+
+/// Epoch ticks of `epoch_tick` to allow for `wall_time` (see [`PluginEngine::deadline_ticks`]).
+pub(crate) fn ticks_for(wall_time: Duration, epoch_tick: Duration) -> u64 {
+    let tick = epoch_tick.as_nanos().max(1);
+    let ticks = wall_time.as_nanos().div_ceil(tick);
+    u64::try_from(ticks)
+        .unwrap_or(u64::MAX - 1)
+        .saturating_add(1)
 }
 
 fn base_config(config: &RuntimeConfig) -> anyhow::Result<Config> {

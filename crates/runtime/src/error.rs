@@ -257,6 +257,15 @@ pub enum PluginError {
         /// The message's guild.
         guild: Option<String>,
     },
+    /// The host's own backend (the KV store) failed during the call, and the call failed: the
+    /// host's trouble, not the plugin's (never counted against its breaker).
+    #[error("plugin {plugin}: the host's store was unavailable during the call: {reason}")]
+    Unavailable {
+        /// The plugin's name.
+        plugin: String,
+        /// What the backend said.
+        reason: String,
+    },
     /// The host could not create an instance (pool exhausted, ...).
     #[error("plugin {plugin}: cannot instantiate: {reason}")]
     Instantiate {
@@ -277,6 +286,7 @@ impl PluginError {
             | Self::Suspended { plugin, .. }
             | Self::NotLoaded { plugin }
             | Self::OutOfScope { plugin, .. }
+            | Self::Unavailable { plugin, .. }
             | Self::Instantiate { plugin, .. } => plugin,
         }
     }

@@ -267,6 +267,14 @@ pub(crate) struct HostState {
     max_log_line: usize,
     /// When the running call (or instantiation) must end; host calls never block past it.
     deadline: Option<std::time::Instant>,
+    /// How much time the host's backend (the KV store) may still add to `deadline` in this
+    /// call: its round trips are the host's time, not the plugin's, within this bound.
+    backend_allowance: std::time::Duration,
+    /// The host's ceiling for `backend_allowance` (its maximum wall time per call).
+    max_backend_allowance: std::time::Duration,
+    /// Why the backend failed during this call, if it did: a failure of the call is then the
+    /// host's trouble, not the plugin's.
+    pub(crate) backend_failure: Option<String>,
     log_budget: Arc<LogBudget>,
 }
 
@@ -329,12 +337,27 @@ impl HostState {
             max_log_line: limits.max_log_line_bytes,
             log_budget,
             deadline: None,
+            backend_allowance: limits.max_wall_time,
+            max_backend_allowance: limits.max_wall_time,
+            backend_failure: None,
         }
     }
 
-    /// Sets when the call about to run must end (see `deadline`).
+    /// Sets when the call about to run must end (see `deadline`), with a fresh allowance for
+    /// backend time and no backend failure.
     pub(crate) fn set_call_deadline(&mut self, deadline: std::time::Instant) {
         self.deadline = Some(deadline);
+        self.backend_allowance = self.max_backend_allowance;
+        self.backend_failure = None;
+    }
+
+    /// Gives the call back `spent` (time the host's backend took), within the allowance.
+    fn excuse_backend_time(&mut self, spent: std::time::Duration) {
+        let granted = spent.min(self.backend_allowance);
+        self.backend_allowance -= granted;
+        if let Some(deadline) = &mut self.deadline {
+            *deadline += granted;
+        }
     }
 
     /// When the running call must end, if one is running.
@@ -456,7 +479,12 @@ impl HostState {
         }
         let kv = self.kv.clone();
         let scope = self.scope_mut()?;
+        let started = std::time::Instant::now();
         let result = operation(kv.as_ref(), &scope.namespace, scope.quota);
+        self.excuse_backend_time(started.elapsed());
+        if let Err(KvError::Unavailable(reason)) = &result {
+            self.backend_failure = Some(reason.clone());
+        }
         Ok(result.map_err(|error| self.kv_error(error)))
     }
 

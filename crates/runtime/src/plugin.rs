@@ -328,6 +328,18 @@ impl LoadedPlugin {
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.engine.deadline_ticks(init_wall_time));
+        // The deadline moves when the host's backend takes time (see `excuse_backend_time`):
+        // when the epoch deadline comes, the call goes on if its deadline has moved past now.
+        let epoch_tick = self.engine.epoch_tick();
+        store.epoch_deadline_callback(move |context| {
+            let now = Instant::now();
+            match context.data().call_deadline() {
+                Some(deadline) if deadline > now => Ok(wasmtime::UpdateDeadline::Continue(
+                    crate::engine::ticks_for(deadline - now, epoch_tick),
+                )),
+                _ => Err(wasmtime::Trap::Interrupt.into()),
+            }
+        });
         if self.engine.fuel_metering() {
             store
                 .set_fuel(self.manifest.limits.fuel.unwrap_or(u64::MAX))
@@ -517,6 +529,7 @@ impl LoadedPlugin {
         let fuel = metering.then(|| budget - store.get_fuel().unwrap_or(0));
         let stdio_tail = store.data().stdio_tail(2048);
         let hit = store.data_mut().limiter.hit.take();
+        let backend_failure = store.data_mut().backend_failure.take();
         let log = store.data_mut().finish_call();
         let limit = |limit: String| PluginError::Limit {
             plugin: name.clone(),
@@ -548,6 +561,17 @@ impl LoadedPlugin {
                 enforce(&self.manifest, envelope.guild_id.as_deref(), outputs),
                 true,
             ),
+        };
+        // A call that failed after the host's store failed it is the host's trouble: the
+        // plugin may have trapped or run out of time only because of it.
+        let result = match (result, backend_failure) {
+            (Err(error), Some(reason)) if error.counts_as_failure() => {
+                Err(PluginError::Unavailable {
+                    plugin: name.clone(),
+                    reason,
+                })
+            }
+            (result, _) => result,
         };
         Outcome {
             result,

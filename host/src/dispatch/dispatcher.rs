@@ -15,6 +15,7 @@
 //! stamp of the message it answers, one level deeper.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -24,7 +25,7 @@ use crate::protocol::{self as p, Message, MessageType, Payload, QueueName};
 use crate::queue::{Completion, Job, JobFailure, JobHandler, NewJob};
 use crate::runtime::bindings as w;
 use crate::runtime::lanes::Lanes;
-use crate::runtime::{GuildContext, LoadedPlugin, Runtime, Scope};
+use crate::runtime::{GuildContext, LoadedPlugin, PluginError, Runtime, Scope};
 
 use super::budget::{Grant, OutputBudget, Refusal};
 use super::causation::Causation;
@@ -52,6 +53,15 @@ pub struct Dispatcher {
     budget: OutputBudget,
     commands: Option<CommandJobs>,
     kv_guilds: Option<KvGuilds>,
+}
+
+/// A plugin call that failed, as the job's outcome sees it.
+struct Failed {
+    reason: String,
+    /// The plugin said no attempt can help.
+    is_final: bool,
+    /// Not the plugin's fault: how long to wait before trying again.
+    wait: Option<Duration>,
 }
 
 /// A plugin reply on its way to becoming a job.
@@ -258,7 +268,7 @@ impl Dispatcher {
             return Ok(vec![message.clone()]);
         };
         let guilds = kv_guilds.of(plugin.name()).await.map_err(|e| {
-            JobFailure::retryable(format!(
+            host_trouble(format!(
                 "listing the guilds {} has data for: {e}",
                 plugin.name()
             ))
@@ -295,7 +305,7 @@ impl Dispatcher {
                 update.section.as_deref(),
             )
             .await
-            .map_err(|e| JobFailure::retryable(format!("storing the configuration: {e}")))?;
+            .map_err(|e| host_trouble(format!("storing the configuration: {e}")))?;
         tracing::info!(guild = %guild, sections = ?written, "guild configuration updated");
         Ok(())
     }
@@ -517,7 +527,7 @@ impl Dispatcher {
                         drops.refuse("target", 1, reason, true);
                     }
                     Err(unavailable @ TargetError::Unavailable(_)) => {
-                        return Err(JobFailure::retryable(unavailable.to_string()));
+                        return Err(host_trouble(unavailable.to_string()));
                     }
                 }
             }
@@ -546,9 +556,7 @@ impl Dispatcher {
                     .budget
                     .pending_delayed(plugin.name(), plugin_guild, &delayed)
                     .await
-                    .map_err(|e| {
-                        JobFailure::retryable(format!("counting pending delayed outputs: {e}"))
-                    })?;
+                    .map_err(|e| host_trouble(format!("counting pending delayed outputs: {e}")))?;
                 let refused: std::collections::HashSet<&str> = delayed
                     .iter()
                     .zip(&granted)
@@ -646,8 +654,59 @@ impl Drops<'_> {
     }
 }
 
+/// How long a job waits after trouble that is not its own (Redis or Discord unavailable).
+const HOST_TROUBLE_DELAY: Duration = Duration::from_secs(2);
+
+/// Bounds on how long a suspended plugin's job waits for it: at least this long per wait (a
+/// breaker about to close is tried again at once otherwise) ...
+const MIN_SUSPENSION_WAIT: Duration = Duration::from_millis(500);
+/// ... and at most this long per wait, so a plugin resumed early is not left idle.
+const MAX_SUSPENSION_WAIT: Duration = Duration::from_secs(60);
+
+/// A job older than this is no longer postponed: its failures use attempts again, so trouble
+/// that never ends still ends in the dead letters instead of waiting forever.
+const MAX_POSTPONED_AGE: Duration = Duration::from_secs(60 * 60);
+
+/// The note saying a job's events were forwarded (by a failed attempt, see `handle`).
+const FORWARDED_NOTE: &str = "forwarded";
+
+/// A failure of what the host depends on (Redis, Discord's API), not of the job: it waits and
+/// is tried again without using an attempt.
+fn host_trouble(reason: String) -> JobFailure {
+    JobFailure::postponed(reason, HOST_TROUBLE_DELAY)
+}
+
+/// Whether a failed plugin call is the host's trouble or the plugin's suspension rather than
+/// the job's failure, and how long to wait before trying again.
+fn wait_for(error: &PluginError) -> Option<Duration> {
+    match error {
+        PluginError::Suspended { remaining, .. } => {
+            Some((*remaining).clamp(MIN_SUSPENSION_WAIT, MAX_SUSPENSION_WAIT))
+        }
+        PluginError::Unavailable { .. } => Some(HOST_TROUBLE_DELAY),
+        _ => None,
+    }
+}
+
 impl JobHandler for Dispatcher {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
+        self.dispatch(job).await.map_err(|mut failure| {
+            let age = job
+                .timestamp
+                .map(|created| crate::queue::now_ms().saturating_sub(created))
+                .unwrap_or(0);
+            if failure.postpone.is_some()
+                && u128::try_from(age).unwrap_or(0) > MAX_POSTPONED_AGE.as_millis()
+            {
+                failure.postpone = None;
+            }
+            failure
+        })
+    }
+}
+
+impl Dispatcher {
+    async fn dispatch(&self, job: &Job) -> Result<Completion, JobFailure> {
         let mut message = Message::decode_with(job.data.as_bytes(), type_policy(&job.queue))
             .map_err(|e| JobFailure::permanent(format!("invalid message: {e}")))?;
         address_cleanup(&mut message)?;
@@ -673,8 +732,13 @@ impl JobHandler for Dispatcher {
         }
         let turn = dispatch_place.turn().await;
         self.apply_config_update(&message).await?;
-        let forwarded = self.forward_gateway_event(job, &message);
-        let dashboard = self.dashboard_copy(job, &message);
+        // What goes to the API whatever the plugins do: with the completion, or, when every
+        // plugin failed, with the failed attempt (noted, so a later attempt does not repeat it).
+        let owed_anyway = !job.notes.contains_key(FORWARDED_NOTE);
+        let forwarded = self
+            .forward_gateway_event(job, &message)
+            .filter(|_| owed_anyway);
+        let dashboard = self.dashboard_copy(job, &message).filter(|_| owed_anyway);
         let subscribers = self.subscribers(&message);
         if subscribers.is_empty() {
             let owed: Vec<NewJob> = forwarded
@@ -713,9 +777,7 @@ impl JobHandler for Dispatcher {
                     .configs
                     .cached_section(&guild.to_string(), plugin.authored_name())
                     .await
-                    .map_err(|e| {
-                        JobFailure::retryable(format!("reading guild configuration: {e}"))
-                    })?,
+                    .map_err(|e| host_trouble(format!("reading guild configuration: {e}")))?,
                 None => None,
             };
             let call = self.runtime.submit(
@@ -778,26 +840,49 @@ impl JobHandler for Dispatcher {
                 Ok(Err(failure)) => {
                     tracing::warn!(plugin = %plugin, job_id = %job.id, error = %failure, "plugin call failed");
                     reports.push(json!({ "plugin": plugin, "error": failure.to_string() }));
-                    failures.push((failure.to_string(), failure.error.is_final()));
+                    failures.push(Failed {
+                        reason: failure.to_string(),
+                        is_final: failure.error.is_final(),
+                        wait: wait_for(&failure.error),
+                    });
                 }
                 Err(_) => {
                     let reason =
                         format!("plugin {plugin}: the call was abandoned (runtime shutting down)");
                     reports.push(json!({ "plugin": plugin, "error": reason }));
-                    failures.push((reason, false));
+                    failures.push(Failed {
+                        reason,
+                        is_final: false,
+                        wait: Some(HOST_TROUBLE_DELAY),
+                    });
                 }
             }
         }
         if calls > 0 && failures.len() == calls {
             // Every plugin failed: another attempt may help unless each of them said it cannot
             // (`retryable: false`), in which case the job fails at once into the dead letters.
-            let all_final = failures.iter().all(|(_, is_final)| *is_final);
-            let reasons: Vec<String> = failures.into_iter().map(|(reason, _)| reason).collect();
-            let reason = reasons.join("; ");
-            return Err(if all_final {
-                JobFailure::permanent(reason)
+            // When none of them failed by its own fault (suspended, or the host's trouble), the
+            // job waits for them without using an attempt. What the API is owed goes out now.
+            let all_final = failures.iter().all(|failed| failed.is_final);
+            let wait = failures
+                .iter()
+                .map(|failed| failed.wait)
+                .try_fold(Duration::ZERO, |longest, wait| wait.map(|w| longest.max(w)));
+            let reason = failures
+                .into_iter()
+                .map(|failed| failed.reason)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let failure = match wait {
+                _ if all_final => JobFailure::permanent(reason),
+                Some(wait) => JobFailure::postponed(reason, wait),
+                None => JobFailure::retryable(reason),
+            };
+            let owed: Vec<NewJob> = forwarded.into_iter().chain(dashboard).collect();
+            return Err(if owed.is_empty() {
+                failure
             } else {
-                JobFailure::retryable(reason)
+                failure.with_outputs_now(owed, &[(FORWARDED_NOTE, "1")])
             });
         }
         outputs.extend(forwarded);

@@ -3,8 +3,10 @@
 -- the dead letter and what the handler asked for, in the same step). KEYS[1]: `active` (routing).
 -- ARGV: base, id, token, now, mode ("retry" | "delay" | "fail"), reason, stackEntry,
 --   stackTraceLimit (0 = all), attemptsMade, delayedScore, lifo ("1"), keepCount, keepAgeSecs,
---   metricsMaxPoints (0: no metrics, see collect_metrics), addCount, then addCount ADD_FIELDS
---   records, added only when mode is "fail".
+--   metricsMaxPoints (0: no metrics, see collect_metrics), finalCount, nowCount, noteCount, then
+--   finalCount ADD_FIELDS records added only when mode is "fail", nowCount records added in
+--   every mode, and noteCount name/value pairs written as `gh:<name>` fields (only when the
+--   now-records could be added: a note says they went out).
 -- Returns 0, or Bull's error codes -1 / -2 / -6 / -3 (nothing written then).
 local base, id, token, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local reason, stack_entry = ARGV[6], ARGV[7]
@@ -15,16 +17,28 @@ if redis.call("EXISTS", job_key) == 0 then
 end
 -- Checked before any write (scripts are not rolled back): when one of them cannot be added, the
 -- job is failed without any and kept in `failed` whatever its retention says.
+local final_count = tonumber(ARGV[15]) or 0
+local now_count = tonumber(ARGV[16]) or 0
+local note_count = tonumber(ARGV[17]) or 0
+local FIRST_FINAL = 18
+local first_now = FIRST_FINAL + final_count * ADD_FIELDS
+local first_note = first_now + now_count * ADD_FIELDS
 local add_count = 0
 if mode == "fail" then
-  add_count = tonumber(ARGV[15]) or 0
+  add_count = final_count
 end
 local keep_count, keep_age = tonumber(ARGV[12]), tonumber(ARGV[13])
 local memo = new_add_memo()
 for n = 0, add_count - 1 do
-  if add_problem_at(ARGV, 16 + n * ADD_FIELDS, memo) then
+  if add_problem_at(ARGV, FIRST_FINAL + n * ADD_FIELDS, memo) then
     add_count = 0
     keep_count, keep_age = -1, -1
+    break
+  end
+end
+for n = 0, now_count - 1 do
+  if add_problem_at(ARGV, first_now + n * ADD_FIELDS, memo) then
+    now_count, note_count = 0, 0
     break
   end
 end
@@ -52,6 +66,13 @@ if stack_limit > 0 then
 end
 redis.call("HSET", job_key, "stacktrace", cjson.encode(stack), "failedReason", reason,
   "attemptsMade", ARGV[9])
+for n = 0, note_count - 1 do
+  local at = first_note + n * 2
+  redis.call("HSET", job_key, "gh:" .. ARGV[at], ARGV[at + 1])
+end
+for n = 0, now_count - 1 do
+  add_job_at(ARGV, first_now + n * ADD_FIELDS, token, nil, memo)
+end
 
 if mode == "delay" then
   local score = ARGV[10]
@@ -66,7 +87,7 @@ else
   collect_metrics(base, "failed", tonumber(ARGV[14]) or 0, tonumber(now), 1)
   redis.call("PUBLISH", base .. "failed", finished_message(id, reason))
   for n = 0, add_count - 1 do
-    add_job_at(ARGV, 16 + n * ADD_FIELDS, token, nil, memo)
+    add_job_at(ARGV, FIRST_FINAL + n * ADD_FIELDS, token, nil, memo)
   end
 end
 return 0

@@ -26,10 +26,24 @@ impl<H> Run<'_, H> {
     /// Writes a failed attempt: immediate retry, backoff, or final failure with dead letter.
     pub(super) async fn fail(&mut self, job: &Job, failure: JobFailure) {
         let now = now_ms();
-        let attempts_made = job.attempts_made.saturating_add(1);
+        let postpone = failure.postpone.filter(|_| !failure.permanent);
+        // A postponed attempt was not the job's failure: it uses none of its attempts.
+        let attempts_made = match postpone {
+            Some(_) => job.attempts_made,
+            None => job.attempts_made.saturating_add(1),
+        };
         let mut reason = failure.message;
         let mut mode = FailMode::Fail;
-        if !failure.permanent && attempts_made < job.opts.total_attempts() {
+        if let Some(delay) = postpone {
+            let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 8192);
+            let due = now.saturating_add(delay);
+            mode = FailMode::Delay {
+                score: due
+                    .saturating_mul(4096)
+                    .saturating_add(id_low_bits(&job.id)),
+            };
+            let _ = self.due_tx.send(due);
+        } else if !failure.permanent && attempts_made < job.opts.total_attempts() {
             match job
                 .opts
                 .backoff
@@ -71,6 +85,19 @@ impl<H> Run<'_, H> {
                 }
             }
         }
+        let mut now_adds = Vec::new();
+        for new_job in &failure.outputs_now {
+            match prepare_add(shared.keys.prefix(), new_job, now) {
+                Ok(Some(record)) => now_adds.push(record),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(
+                    id = %job.id,
+                    queue = %new_job.queue,
+                    %error,
+                    "a job owed with this failed attempt cannot be added; it is dropped"
+                ),
+            }
+        }
         let stack_entry = format!(
             "Error: {reason}\n    at guildhost worker ({})",
             shared.keys.name()
@@ -94,6 +121,8 @@ impl<H> Run<'_, H> {
             retention: Retention::from_option(job.opts.remove_on_fail.as_ref()),
             metrics_points: shared.options.metrics_points,
             final_adds: &final_adds,
+            now_adds: &now_adds,
+            notes: &failure.notes,
         };
         let mut failures = 0;
         let status = loop {
@@ -126,6 +155,14 @@ impl<H> Run<'_, H> {
                     "job failed for good"
                 );
             }
+            Some(JobStatus::Done) if postpone.is_some() => tracing::warn!(
+                queue = shared.keys.name(),
+                id = %job.id,
+                r#type = %job.name,
+                attempts = attempts_made,
+                %reason,
+                "attempt postponed (not the job's failure; no attempt used)"
+            ),
             Some(JobStatus::Done) => tracing::warn!(
                 queue = shared.keys.name(),
                 id = %job.id,

@@ -120,7 +120,7 @@ impl Completion {
 }
 
 /// A failed attempt.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct JobFailure {
     /// Stored as `failedReason`.
     pub message: String,
@@ -129,6 +129,16 @@ pub struct JobFailure {
     /// Jobs added atomically with the failure when it is final (no attempt left, or
     /// permanent), in the same script as the dead letter; dropped when the job will be retried.
     pub outputs_if_final: Vec<NewJob>,
+    /// Try again after this long without using an attempt: the failure was not the job's (a
+    /// dependency down, a suspended plugin). Ignored when `permanent`.
+    pub postpone: Option<Duration>,
+    /// Jobs added with this failed attempt whatever follows (retry, backoff, postponement or
+    /// final failure), in the same script: what the job owes others now, whether or not a
+    /// later attempt succeeds. Write a note with them so the next attempt knows they went out.
+    pub outputs_now: Vec<NewJob>,
+    /// Notes written on the job with this failure (as [`crate::Queue::note`] writes them), read
+    /// back by the next attempt in [`Job::notes`]; with `outputs_now`, only if those were added.
+    pub notes: Vec<(String, String)>,
 }
 
 impl JobFailure {
@@ -136,8 +146,7 @@ impl JobFailure {
     pub fn retryable(message: impl Into<String>) -> JobFailure {
         JobFailure {
             message: message.into(),
-            permanent: false,
-            outputs_if_final: Vec::new(),
+            ..JobFailure::default()
         }
     }
 
@@ -146,7 +155,17 @@ impl JobFailure {
         JobFailure {
             message: message.into(),
             permanent: true,
-            outputs_if_final: Vec::new(),
+            ..JobFailure::default()
+        }
+    }
+
+    /// A failure that is not the job's: the job waits `delay` in `delayed` and is tried again
+    /// without using one of its attempts.
+    pub fn postponed(message: impl Into<String>, delay: Duration) -> JobFailure {
+        JobFailure {
+            message: message.into(),
+            postpone: Some(delay),
+            ..JobFailure::default()
         }
     }
 
@@ -154,6 +173,16 @@ impl JobFailure {
     /// others whatever it is: the events of work already done, a report of the failure).
     pub fn with_outputs_if_final(mut self, outputs: Vec<NewJob>) -> JobFailure {
         self.outputs_if_final = outputs;
+        self
+    }
+
+    /// The same failure, adding `outputs` now, with `notes` (see [`JobFailure::outputs_now`]).
+    pub fn with_outputs_now(mut self, outputs: Vec<NewJob>, notes: &[(&str, &str)]) -> JobFailure {
+        self.outputs_now = outputs;
+        self.notes = notes
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
         self
     }
 }
