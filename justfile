@@ -38,3 +38,8 @@ bench-store *ARGS:
 # examples/guild-automod-ts and tests/node).
 bench-js *ARGS:
     cargo run --release -p guildhost-tests --bin js_bench -- {{ARGS}}
+
+# The differential tester's long campaign against the real npm bull (needs redis-server, Node 20+
+# and `npm ci` in tests/node): `just difftest --sequences 1000 --minutes 60 --seed 1000000`.
+difftest *ARGS:
+    cargo run --release -p guildhost-tests --bin difftest -- {{ARGS}}

@@ -2,10 +2,11 @@
 //! deadline, child processes that die with the test, the Node scripts driving the real npm
 //! `bull` in `tests/node`, a guildhost worker on a task, throwaway Redis servers and clusters, a fake
 //! Discord for serenity's real client, a loopback file server for the fetch policy, and a
-//! recording voice player.
+//! recording voice player, and the differential tester against npm bull (`difftest`).
 
 pub mod bench;
 mod cluster;
+pub mod difftest;
 pub mod fake_discord;
 pub mod file_server;
 mod local_redis;

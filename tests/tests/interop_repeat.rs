@@ -206,11 +206,10 @@ async fn a_series_started_by_node_continues_on_guildhost() {
     worker.stop().await;
     let runs = calls.all();
     let parts: Vec<(String, i64)> = runs.iter().map(|job| split_iteration_id(&job.id)).collect();
-    assert_eq!(
-        parts[0],
-        (series.clone(), node_millis + 700),
-        "same series, next slot"
-    );
+    // The next slot, or a later one if Node's worker, slowed down by a loaded machine, ran
+    // the next iteration itself before it stopped.
+    assert_eq!(parts[0].0, series, "same series");
+    assert_later_slot(node_millis, parts[0].1, 700, "tick");
     assert_eq!(parts[1].0, series);
     assert_later_slot(parts[0].1, parts[1].1, 700, "tick");
     assert_eq!(repeat_of(&runs[0]).count, Some(2));

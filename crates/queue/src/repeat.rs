@@ -25,13 +25,6 @@ fn job_id_part(repeat: &RepeatOptions) -> String {
 
 /// Bull's repeat key: `name:jobIdPart endDatePart (tz:cron | every)`.
 pub fn repeat_key(name: &str, repeat: &RepeatOptions) -> QueueResult<String> {
-    // Bull throws "Both .cron and .every options are defined for this repeatable job".
-    if repeat.cron.is_some() && repeat.every.is_some() {
-        return Err(QueueError::InvalidOption {
-            field: "repeat",
-            rule: "must have `cron` or `every`, not both".to_owned(),
-        });
-    }
     let mut key = format!("{name}:{}", job_id_part(repeat));
     match &repeat.end_date {
         Some(end) => {
@@ -129,6 +122,14 @@ pub fn plan_iteration(name: &str, opts: &JobOptions, now: i64) -> QueueResult<Op
     let Some(repeat) = &opts.repeat else {
         return Ok(None);
     };
+    // Bull throws "Both .cron and .every options are defined for this repeatable job" when
+    // adding (removing such a series is no error: its key is the cron's).
+    if repeat.cron.is_some() && repeat.every.is_some() {
+        return Err(QueueError::InvalidOption {
+            field: "repeat",
+            rule: "must have `cron` or `every`, not both".to_owned(),
+        });
+    }
     let mut repeat = repeat.clone();
     // Bull keeps the custom id of the first add in `repeat.jobId` for the whole series.
     if opts.prev_millis.unwrap_or(0) == 0
@@ -311,8 +312,19 @@ mod tests {
             every: Some(1000),
             ..super::RepeatOptions::default()
         };
-        let refused = super::repeat_key("tick", &both).unwrap_err().to_string();
+        let opts = super::JobOptions {
+            repeat: Some(both.clone()),
+            ..super::JobOptions::default()
+        };
+        let refused = super::plan_iteration("tick", &opts, 0)
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("not both"), "{refused}");
+        // Removing names the series by its key, the cron's, as Bull's removeRepeatable does.
+        assert_eq!(
+            super::repeat_key("tick", &both).unwrap(),
+            "tick::::* * * * *"
+        );
     }
 
     use super::*;
