@@ -43,3 +43,9 @@ bench-js *ARGS:
 # and `npm ci` in tests/node): `just difftest --sequences 1000 --minutes 60 --seed 1000000`.
 difftest *ARGS:
     cargo run --release -p guildhost-tests --bin difftest -- {{ARGS}}
+
+# The fault campaign: three hosts on one Redis under a Node producer's load while hosts are
+# SIGKILLed, Redis restarts, clients pause and the fake Discord fails in bursts; prints the
+# README's table (`just chaos --seconds 120 --rate 200`, `--redis-sigkill` for the harsh restart).
+chaos *ARGS:
+    cargo run --release -p guildhost-tests --bin chaos -- {{ARGS}}

@@ -2,7 +2,8 @@
 //
 // produce: adds `count` commands as the API does (Bull's own producer, addBulk in chunks of
 //   500, the seed's job options): SEND_MESSAGE on bot:commands, or with `mix` every other one a
-//   BAN_USER on bot:moderation; spread over `guilds` guilds. result: {ms}
+//   BAN_USER on bot:moderation; spread over `guilds` guilds; with `rate`, that many per second
+//   (retrying adds Redis refused). result: {ms}
 // noop: Bull's no-op worker (concurrency 50) on `queues`; prints {"ready":true}; result
 //   {jobs, ms, cpuUs} from the first handler call to the `count`-th completion.
 // automod: the gateway path's anchor, a Bull worker (concurrency 50) doing what guildhost's
@@ -13,7 +14,7 @@
 //   DELETE_MESSAGE to bot:commands. Prints {"ready":true}; result {jobs, ms, cpuUs, deletes}.
 //   With `fill`, first adds `count` MESSAGE_CREATED (every 50th with an invite link).
 //
-// argv[2]: {role, prefix, queue, redisUrl, count, guilds?, mix?, queues?, fill?}
+// argv[2]: {role, prefix, queue, redisUrl, count, guilds?, mix?, rate?, queues?, fill?}
 'use strict';
 const Queue = require('bull');
 const { args, line, finish, run, redisUrl } = require('./lib');
@@ -102,12 +103,15 @@ function messageCreated(i, guilds) {
   };
 }
 
-async function addInChunks(queues, entries) {
+// `keyed`: each job's id is its envelope's, so an add retried after a lost reply adds nothing,
+// and completed jobs are kept (the fault campaign reads when each was added).
+async function addInChunks(queues, entries, keyed) {
   for (let start = 0; start < entries.length; start += 500) {
     const byQueue = new Map();
     for (const { queue, message } of entries.slice(start, start + 500)) {
       if (!byQueue.has(queue)) byQueue.set(queue, []);
-      byQueue.get(queue).push({ name: message.type, data: message, opts: SEED_OPTS });
+      const opts = keyed ? { ...SEED_OPTS, removeOnComplete: false, jobId: message.id } : SEED_OPTS;
+      byQueue.get(queue).push({ name: message.type, data: message, opts });
     }
     await Promise.all([...byQueue].map(([name, jobs]) => queues.get(name).addBulk(jobs)));
   }
@@ -117,6 +121,30 @@ async function produce(spec) {
   const names = ['bot:commands', 'bot:moderation'];
   const queues = new Map(names.map((name) => [name, open(spec, name)]));
   await Promise.all([...queues.values()].map((q) => q.isReady()));
+  if (spec.rate) {
+    // A steady load: `rate` commands per second, each envelope stamped when it is added.
+    const started = process.hrtime.bigint();
+    const perTick = Math.max(1, Math.round(spec.rate / 10));
+    for (let next = 0; next < spec.count; ) {
+      const due = Math.min(spec.count, Math.floor(Number(process.hrtime.bigint() - started) / 1e9 * spec.rate) + perTick);
+      const entries = [];
+      for (; next < due; next += 1) entries.push(command(next, spec.guilds || 1000, spec.mix));
+      // A Redis restart or pause makes an add fail: the API would retry it, and so does this.
+      for (;;) {
+        try {
+          await addInChunks(queues, entries, true);
+          break;
+        } catch (error) {
+          console.error(`add failed, retrying: ${error.message}`);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    await finish({ ms }, [...queues.values()]);
+    return;
+  }
   const entries = [];
   for (let i = 0; i < spec.count; i += 1) entries.push(command(i, spec.guilds || 1000, spec.mix));
   const started = process.hrtime.bigint();

@@ -5,6 +5,7 @@
 //! recording voice player, and the differential tester against npm bull (`difftest`).
 
 pub mod bench;
+pub mod chaos;
 mod cluster;
 pub mod difftest;
 pub mod fake_discord;

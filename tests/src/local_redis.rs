@@ -13,33 +13,64 @@ use crate::process::KillOnDrop;
 pub struct LocalRedis {
     dir: PathBuf,
     port: u16,
+    persistence: Vec<String>,
     server: KillOnDrop,
 }
 
 impl LocalRedis {
     /// Starts the server and waits (up to 10 s) until it answers PING.
     pub async fn start() -> anyhow::Result<LocalRedis> {
+        Self::start_with(&["--save", "", "--appendonly", "no"]).await
+    }
+
+    /// Starts the server with an append-only file written every second (`appendfsync
+    /// everysec`), which a restart reads back.
+    pub async fn start_persistent() -> anyhow::Result<LocalRedis> {
+        Self::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+        ])
+        .await
+    }
+
+    async fn start_with(persistence: &[&str]) -> anyhow::Result<LocalRedis> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let dir = std::env::temp_dir().join(format!("ght-redis-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start redis-server: install it (apt-get install redis-server)")?;
+        let persistence: Vec<String> = persistence.iter().map(|s| (*s).to_owned()).collect();
+        let server = spawn(port, &dir, &persistence)?;
         let redis = LocalRedis {
             dir,
             port,
-            server: KillOnDrop(child),
+            persistence,
+            server,
         };
+        redis.wait_for_pong().await?;
+        Ok(redis)
+    }
+
+    /// Stops the server with `signal` (`libc::SIGTERM`: it writes what it has; `SIGKILL`: it
+    /// loses what the last second of its append-only file did not hold) and starts it again on
+    /// the same port and directory; returns once it answers (having loaded its data).
+    pub async fn restart(&mut self, signal: i32) -> anyhow::Result<()> {
+        let pid = libc::pid_t::try_from(self.server.id()).unwrap_or(0);
+        // SAFETY: kill(2) on the pid of the child this value owns.
+        unsafe { libc::kill(pid, signal) };
+        let _ = self.server.0.wait();
+        self.server = spawn(self.port, &self.dir, &self.persistence)?;
+        self.wait_for_pong().await
+    }
+
+    async fn wait_for_pong(&self) -> anyhow::Result<()> {
+        let port = self.port;
+        let redis = self;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let pong = async {
@@ -51,13 +82,18 @@ impl LocalRedis {
             }
             .await;
             if pong.is_ok() {
-                return Ok(redis);
+                return Ok(());
             }
             if tokio::time::Instant::now() > deadline {
                 bail!("the private redis-server on port {port} did not answer within 10 s");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.server.id()
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -71,4 +107,18 @@ impl Drop for LocalRedis {
         self.server.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn spawn(port: u16, dir: &std::path::Path, persistence: &[String]) -> anyhow::Result<KillOnDrop> {
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(persistence)
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start redis-server: install it (apt-get install redis-server)")?;
+    Ok(KillOnDrop(child))
 }

@@ -46,7 +46,17 @@ impl HostProcess {
 
     /// Starts a host with `config` (its plugins directory and endpoints its own, the cleanup
     /// schedule off) and waits until `/readyz` answers 200.
-    pub async fn start(mut config: guildhost::config::Config) -> anyhow::Result<HostProcess> {
+    pub async fn start(config: guildhost::config::Config) -> anyhow::Result<HostProcess> {
+        Self::start_exe(&std::env::current_exe()?, &["--host"], config).await
+    }
+
+    /// [`HostProcess::start`] running `exe args… <guildhost.toml>` (e.g. the suite's
+    /// `host_process` binary, for a test: cargo builds a package's binaries for its tests).
+    pub async fn start_exe(
+        exe: &std::path::Path,
+        args: &[&str],
+        mut config: guildhost::config::Config,
+    ) -> anyhow::Result<HostProcess> {
         use anyhow::Context as _;
         let dir =
             std::env::temp_dir().join(format!("bench-host-{}", uuid::Uuid::new_v4().simple()));
@@ -59,8 +69,8 @@ impl HostProcess {
         config.cleanup.enabled = false;
         let path = dir.join("guildhost.toml");
         std::fs::write(&path, toml::to_string(&config)?)?;
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .arg("--host")
+        let child = std::process::Command::new(exe)
+            .args(args)
             .arg(&path)
             .env("RUST_LOG", "warn")
             .stdin(std::process::Stdio::null())
