@@ -60,12 +60,50 @@ impl LocalRedis {
     /// loses what the last second of its append-only file did not hold) and starts it again on
     /// the same port and directory; returns once it answers (having loaded its data).
     pub async fn restart(&mut self, signal: i32) -> anyhow::Result<()> {
+        let before = self.run_id().await?;
         let pid = libc::pid_t::try_from(self.server.id()).unwrap_or(0);
         // SAFETY: kill(2) on the pid of the child this value owns.
         unsafe { libc::kill(pid, signal) };
-        let _ = self.server.0.wait();
+        // The server is gone only once its process is: until then it may still serve the
+        // connections it has while a new one would serve new ones.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.server.0.try_wait()?.is_none() {
+            if tokio::time::Instant::now() > deadline {
+                self.server.kill();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The port is free again once nothing listens on it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if tokio::time::Instant::now() > deadline {
+                bail!("port {} still answers after the server exited", self.port);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.server = spawn(self.port, &self.dir, &self.persistence)?;
-        self.wait_for_pong().await
+        self.wait_for_pong().await?;
+        if self.run_id().await? == before {
+            bail!("redis-server on port {} did not restart", self.port);
+        }
+        Ok(())
+    }
+
+    /// The server's `run_id` (new at every start).
+    async fn run_id(&self) -> anyhow::Result<String> {
+        let client = redis::Client::open(self.url())?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut connection)
+            .await?;
+        Ok(info
+            .lines()
+            .find_map(|line| line.strip_prefix("run_id:"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned())
     }
 
     async fn wait_for_pong(&self) -> anyhow::Result<()> {
