@@ -49,3 +49,8 @@ difftest *ARGS:
 # README's table (`just chaos --seconds 120 --rate 200`, `--redis-sigkill` for the harsh restart).
 chaos *ARGS:
     cargo run --release -p guildhost-tests --bin chaos -- {{ARGS}}
+
+# Fuzzing what comes from outside (job data, protocol messages, configuration files, manifests):
+# a million cases per property (`just fuzz 100000` for fewer).
+fuzz CASES="1000000":
+    GUILDHOST_FUZZ_CASES={{CASES}} cargo test --release -p guildhost --test protocol_properties --test input_properties

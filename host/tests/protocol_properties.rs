@@ -16,7 +16,12 @@ use serde_json::{Map, Number, Value};
 /// Earliest and latest epoch milliseconds a protocol date holds (years 0000 to 9999).
 const MILLIS_RANGE: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
 
+/// `cases`, or `GUILDHOST_FUZZ_CASES` when set (`just fuzz` runs a million).
 fn config(cases: u32) -> Config {
+    let cases = std::env::var("GUILDHOST_FUZZ_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(cases);
     Config {
         cases,
         failure_persistence: None,
