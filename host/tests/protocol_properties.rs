@@ -16,12 +16,18 @@ use serde_json::{Map, Number, Value};
 /// Earliest and latest epoch milliseconds a protocol date holds (years 0000 to 9999).
 const MILLIS_RANGE: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
 
-/// `cases`, or `GUILDHOST_FUZZ_CASES` when set (`just fuzz` runs a million).
+/// `cases`, or for the fuzzing properties `GUILDHOST_FUZZ_CASES` when set (`just fuzz` runs a
+/// million).
+fn fuzz_config(cases: u32) -> Config {
+    config(
+        std::env::var("GUILDHOST_FUZZ_CASES")
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(cases),
+    )
+}
+
 fn config(cases: u32) -> Config {
-    let cases = std::env::var("GUILDHOST_FUZZ_CASES")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(cases);
     Config {
         cases,
         failure_persistence: None,
@@ -176,7 +182,7 @@ fn decode_both_ways(value: &Value) {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(fuzz_config(512))]
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -222,7 +228,7 @@ fn replace_leaf(value: &mut Value, index: &mut usize, replacement: &Value) -> bo
 #[test]
 fn fixtures_with_a_hostile_leaf_never_panic() {
     let fixtures = fixtures();
-    let mut runner = TestRunner::new(config(1024));
+    let mut runner = TestRunner::new(fuzz_config(1024));
     let strategy = (0..fixtures.len(), any::<usize>(), arbitrary_json());
     let outcome = runner.run(&strategy, |(fixture, leaf, replacement)| {
         let mut value = fixtures[fixture].1.clone();
