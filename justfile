@@ -54,3 +54,8 @@ chaos *ARGS:
 # a million cases per property (`just fuzz 100000` for fewer).
 fuzz CASES="1000000":
     GUILDHOST_FUZZ_CASES={{CASES}} cargo test --release -p guildhost --test protocol_properties --test input_properties
+
+# The soak run: hosts under a steady load for 30 minutes; memory and p99 per minute
+# (`just soak --minutes 30 --rate 100`).
+soak *ARGS:
+    cargo run --release -p guildhost-tests --bin soak -- {{ARGS}}

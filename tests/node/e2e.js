@@ -3,7 +3,8 @@
 // produce: adds `count` commands as the API does (Bull's own producer, addBulk in chunks of
 //   500, the seed's job options): SEND_MESSAGE on bot:commands, or with `mix` every other one a
 //   BAN_USER on bot:moderation; spread over `guilds` guilds; with `rate`, that many per second
-//   (retrying adds Redis refused). result: {ms}
+//   (retrying adds Redis refused, each job's id its envelope's, the add time in the message),
+//   and with `keepCompleted` completed jobs are kept. result: {ms}
 // noop: Bull's no-op worker (concurrency 50) on `queues`; prints {"ready":true}; result
 //   {jobs, ms, cpuUs} from the first handler call to the `count`-th completion.
 // automod: the gateway path's anchor, a Bull worker (concurrency 50) doing what guildhost's
@@ -14,7 +15,7 @@
 //   DELETE_MESSAGE to bot:commands. Prints {"ready":true}; result {jobs, ms, cpuUs, deletes}.
 //   With `fill`, first adds `count` MESSAGE_CREATED (every 50th with an invite link).
 //
-// argv[2]: {role, prefix, queue, redisUrl, count, guilds?, mix?, rate?, queues?, fill?}
+// argv[2]: {role, prefix, queue, redisUrl, count, guilds?, mix?, rate?, keepCompleted?, queues?, fill?}
 'use strict';
 const Queue = require('bull');
 const { args, line, finish, run, redisUrl } = require('./lib');
@@ -51,7 +52,7 @@ function envelope(type, i, guildId, data) {
   };
 }
 
-function command(i, guilds, mix) {
+function command(i, guilds, mix, stamped) {
   const guildId = guildOf(i, guilds);
   if (mix && i % 2 === 1) {
     return {
@@ -70,7 +71,8 @@ function command(i, guilds, mix) {
     queue: 'bot:commands',
     message: envelope('SEND_MESSAGE', i, guildId, {
       channelId: String(CHANNEL_BASE + BigInt(i % guilds)),
-      content: `Reminder ${i}: the weekly event starts in one hour in the stage channel.`,
+      // With `stamped`, the add time rides along (the soak run reads it at the fake Discord).
+      content: `Reminder ${i}: the weekly event starts in one hour in the stage channel.${stamped ? ` [${Date.now()}]` : ''}`,
     }),
   };
 }
@@ -103,14 +105,15 @@ function messageCreated(i, guilds) {
   };
 }
 
-// `keyed`: each job's id is its envelope's, so an add retried after a lost reply adds nothing,
-// and completed jobs are kept (the fault campaign reads when each was added).
-async function addInChunks(queues, entries, keyed) {
+// `keyed`: each job's id is its envelope's, so an add retried after a lost reply adds nothing;
+// `keep`: completed jobs are kept (the fault campaign reads when each was added).
+async function addInChunks(queues, entries, keyed, keep) {
   for (let start = 0; start < entries.length; start += 500) {
     const byQueue = new Map();
     for (const { queue, message } of entries.slice(start, start + 500)) {
       if (!byQueue.has(queue)) byQueue.set(queue, []);
-      const opts = keyed ? { ...SEED_OPTS, removeOnComplete: false, jobId: message.id } : SEED_OPTS;
+      const opts = keyed ? { ...SEED_OPTS, jobId: message.id } : { ...SEED_OPTS };
+      if (keep) opts.removeOnComplete = false;
       byQueue.get(queue).push({ name: message.type, data: message, opts });
     }
     await Promise.all([...byQueue].map(([name, jobs]) => queues.get(name).addBulk(jobs)));
@@ -128,11 +131,11 @@ async function produce(spec) {
     for (let next = 0; next < spec.count; ) {
       const due = Math.min(spec.count, Math.floor(Number(process.hrtime.bigint() - started) / 1e9 * spec.rate) + perTick);
       const entries = [];
-      for (; next < due; next += 1) entries.push(command(next, spec.guilds || 1000, spec.mix));
+      for (; next < due; next += 1) entries.push(command(next, spec.guilds || 1000, spec.mix, true));
       // A Redis restart or pause makes an add fail: the API would retry it, and so does this.
       for (;;) {
         try {
-          await addInChunks(queues, entries, true);
+          await addInChunks(queues, entries, true, spec.keepCompleted);
           break;
         } catch (error) {
           console.error(`add failed, retrying: ${error.message}`);

@@ -128,7 +128,7 @@ fn pick(state: &mut u64, n: usize) -> usize {
     ((*state >> 33) as usize) % n.max(1)
 }
 
-fn host_config(
+pub(crate) fn host_config(
     redis_url: &str,
     prefix: &str,
     fake: &FakeDiscord,
@@ -169,7 +169,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
         "e2e.js",
         &json!({
             "role": "produce", "prefix": prefix, "queue": "bot:commands", "redisUrl": url, "count": count,
-            "rate": settings.rate, "guilds": settings.guilds, "mix": true,
+            "rate": settings.rate, "guilds": settings.guilds, "mix": true, "keepCompleted": true,
             "deadlineMs": (settings.seconds + 300) * 1000,
         }),
     )?;

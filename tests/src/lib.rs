@@ -16,6 +16,7 @@ mod node;
 mod process;
 mod reports;
 mod server;
+pub mod soak;
 mod voice;
 mod wait;
 mod worker;
