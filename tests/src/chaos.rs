@@ -1,7 +1,8 @@
 //! The fault campaign: hosts on one Redis (append-only file, `everysec`) under a steady load
 //! from Node's bull (the e2e producer: SEND_MESSAGE and BAN_USER over many guilds, the seed's
 //! options), while a chaos driver SIGKILLs a random host every few seconds (and starts it
-//! again), restarts Redis, pauses every client (`CLIENT PAUSE`), and makes the fake Discord
+//! again), restarts Redis, pauses every client (`CLIENT PAUSE`), fills Redis to `maxmemory`
+//! for two seconds, and makes the fake Discord
 //! answer 5xx, 429 and nothing at all in bursts. Then every command is accounted for: executed
 //! at the fake, dead-lettered with a reason, or still queued — none lost, none executed twice
 //! with distinct nonces, each ban reported once.
@@ -187,6 +188,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
     let started = Instant::now();
     let third = Duration::from_secs(settings.seconds) / 3;
     let (mut redis_done, mut pause_done, mut discord_done) = (false, false, false);
+    let mut memory_done = false;
     let mut discord_faults_from = None;
     let recoveries: std::sync::Arc<std::sync::Mutex<Vec<Duration>>> = Default::default();
     let mut next_kill = started + settings.kill_every;
@@ -242,6 +244,37 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
             if paused.is_ok() {
                 pause_done = true;
                 *report.faults.entry("CLIENT PAUSE 3 s").or_default() += 1;
+            }
+        }
+        if !memory_done && now >= started + third * 5 / 2 {
+            // Redis full: writes are refused (`OOM`, no eviction) for two seconds.
+            let mut redis = conn.clone();
+            let info: String = redis::cmd("INFO")
+                .arg("memory")
+                .query_async(&mut redis)
+                .await
+                .unwrap_or_default();
+            let used: u64 = info
+                .lines()
+                .find_map(|line| line.strip_prefix("used_memory:"))
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(0);
+            if used > 0 {
+                memory_done = true;
+                let _: redis::RedisResult<()> = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("maxmemory")
+                    .arg(used + 64 * 1024)
+                    .query_async(&mut redis)
+                    .await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _: redis::RedisResult<()> = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("maxmemory")
+                    .arg(0)
+                    .query_async(&mut redis)
+                    .await;
+                *report.faults.entry("Redis at maxmemory 2 s").or_default() += 1;
             }
         }
         if !discord_done && now >= started + third * 2 {

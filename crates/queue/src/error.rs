@@ -38,6 +38,7 @@ impl QueueError {
                         error.code(),
                         Some(
                             "LOADING"
+                                | "OOM"
                                 | "BUSY"
                                 | "TRYAGAIN"
                                 | "CLUSTERDOWN"
