@@ -46,7 +46,7 @@ difftest *ARGS:
 
 # The fault campaign: three hosts on one Redis under a Node producer's load while hosts are
 # SIGKILLed, Redis restarts, clients pause and the fake Discord fails in bursts; prints the
-# README's table (`just chaos --seconds 120 --rate 200`, `--redis-sigkill` for the harsh restart).
+# README's table (`just chaos --seconds 120 --rate 200`; `--redis-sigkill`, `--no-aof`).
 chaos *ARGS:
     cargo run --release -p guildhost-tests --bin chaos -- {{ARGS}}
 

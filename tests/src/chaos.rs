@@ -42,6 +42,8 @@ pub struct Settings {
     pub kill_every: Duration,
     /// Redis is stopped with SIGKILL instead of SIGTERM (it loses up to a second of writes).
     pub redis_sigkill: bool,
+    /// Redis keeps an append-only file (`everysec`); without one a restart loses everything.
+    pub aof: bool,
     /// The host binary and the arguments before its configuration file.
     pub host_exe: (PathBuf, Vec<String>),
 }
@@ -146,7 +148,11 @@ pub(crate) fn host_config(
 
 /// Runs the campaign.
 pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
-    let mut redis = LocalRedis::start_persistent().await?;
+    let mut redis = if settings.aof {
+        LocalRedis::start_persistent().await?
+    } else {
+        LocalRedis::start().await?
+    };
     let url = redis.url();
     let conn = RedisConn::connect(&url).await?;
     let prefix = crate::unique_prefix("chaos");

@@ -16,6 +16,7 @@ async fn no_command_is_lost_or_duplicated_through_kills_restarts_and_discord_err
         hosts: 3,
         kill_every: Duration::from_secs(4),
         redis_sigkill: false,
+        aof: true,
         host_exe: (env!("CARGO_BIN_EXE_host_process").into(), Vec::new()),
     };
     let report = run(&settings).await.unwrap_or_else(|e| panic!("{e:#}"));
