@@ -123,12 +123,15 @@ async function drainState(horizonMs) {
     .llen(queue.toKey('paused'))
     .zrange(queue.toKey('delayed'), 0, 0, 'WITHSCORES')
     .exists(queue.toKey('meta-paused'))
-    // Bull's isPaused also honours BullMQ's flag.
     .hexists(queue.toKey('meta'), 'paused')
     .exec();
   const now = Date.now();
   const nextDue = delayed.length ? Math.floor(Number(delayed[1]) / 4096) : null;
-  const globallyPaused = Boolean(metaPaused || metaHashPaused);
+  // Jobs go to `paused` only while `meta-paused` exists (Bull's `empty()` deletes it and leaves
+  // `meta`'s flag): jobs in `wait` are a worker's whatever `isPaused()` says, as the Rust
+  // driver's drain sees it too.
+  const globallyPaused = Boolean(metaPaused);
+  void metaHashPaused;
   const dueSoon = nextDue !== null && nextDue <= now + horizonMs;
   const drained = globallyPaused ? active === 0 : wait === 0 && active === 0 && !dueSoon;
   return {
