@@ -44,6 +44,8 @@ pub struct Settings {
     pub redis_sigkill: bool,
     /// Redis keeps an append-only file (`everysec`); without one a restart loses everything.
     pub aof: bool,
+    /// Restart Redis a third of the way in.
+    pub redis_restart: bool,
     /// The host binary and the arguments before its configuration file.
     pub host_exe: (PathBuf, Vec<String>),
 }
@@ -228,7 +230,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
             hosts.push(HostProcess::start_exe(exe, &args, config.clone()).await?);
             next_kill = Instant::now() + settings.kill_every;
         }
-        if !redis_done && now >= started + third {
+        if settings.redis_restart && !redis_done && now >= started + third {
             redis_done = true;
             let signal = if settings.redis_sigkill {
                 *report.faults.entry("Redis SIGKILL + restart").or_default() += 1;

@@ -137,7 +137,9 @@ impl DeadLetter {
     }
 
     /// The job to add when replaying: same queue, name, data and options, minus the fields that
-    /// tie it to its old life (id, repeat series, delay, timestamp).
+    /// tie it to its old life (id, repeat series, delay, timestamp, debounce slot: a slot still
+    /// held would make the add return its holder, and the letter, already taken back, would be
+    /// gone with nothing added).
     pub fn replay_job(&self) -> NewJob {
         let mut opts = match &self.opts {
             Some(Value::Object(map)) => {
@@ -150,6 +152,7 @@ impl DeadLetter {
         opts.prev_millis = None;
         opts.delay = None;
         opts.timestamp = None;
+        opts.extra.remove("debounce");
         NewJob {
             queue: self.queue.clone(),
             name: if self.job_name.is_empty() {

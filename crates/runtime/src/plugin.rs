@@ -563,9 +563,18 @@ impl LoadedPlugin {
             ),
         };
         // A call that failed after the host's store failed it is the host's trouble: the
-        // plugin may have trapped or run out of time only because of it.
+        // plugin may have trapped, run out of time or given up (retryably) only because of it.
         let result = match (result, backend_failure) {
-            (Err(error), Some(reason)) if error.counts_as_failure() => {
+            (Err(error), Some(reason))
+                if error.counts_as_failure()
+                    || matches!(
+                        error,
+                        PluginError::Returned {
+                            retryable: true,
+                            ..
+                        }
+                    ) =>
+            {
                 Err(PluginError::Unavailable {
                     plugin: name.clone(),
                     reason,

@@ -691,9 +691,11 @@ fn wait_for(error: &PluginError) -> Option<Duration> {
 impl JobHandler for Dispatcher {
     async fn handle(&self, job: &Job) -> Result<Completion, JobFailure> {
         self.dispatch(job).await.map_err(|mut failure| {
+            // From when the job was due (a delayed job, a repeat iteration), not when added.
             let age = job
                 .timestamp
-                .map(|created| crate::queue::now_ms().saturating_sub(created))
+                .map(|created| created.saturating_add(job.delay.unwrap_or(0).max(0)))
+                .map(|due| crate::queue::now_ms().saturating_sub(due))
                 .unwrap_or(0);
             if failure.postpone.is_some()
                 && u128::try_from(age).unwrap_or(0) > MAX_POSTPONED_AGE.as_millis()

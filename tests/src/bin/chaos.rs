@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         kill_every: Duration::from_secs(3),
         redis_sigkill: false,
         aof: true,
+        redis_restart: true,
         host_exe: (std::env::current_exe()?, vec!["--host".to_owned()]),
     };
     let mut args = std::env::args().skip(1);

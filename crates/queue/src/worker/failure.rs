@@ -13,6 +13,9 @@ use crate::options::Retention;
 use crate::producer::prepare_add;
 use crate::scripts::{Fail, FailMode, JobStatus};
 
+/// Stack entries a postponed job keeps when its options set no `stackTraceLimit`.
+const POSTPONED_STACK_ENTRIES: u64 = 10;
+
 /// Numeric part of a job id as JS `id & 4095` sees it (0 for non-numeric ids).
 fn id_low_bits(id: &str) -> i64 {
     id.parse::<f64>()
@@ -110,12 +113,19 @@ impl<H> Run<'_, H> {
             mode,
             reason: &reason,
             stack_entry: &stack_entry,
-            stack_trace_limit: job
-                .opts
-                .extra
-                .get("stackTraceLimit")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            stack_trace_limit: match (
+                job.opts
+                    .extra
+                    .get("stackTraceLimit")
+                    .and_then(Value::as_u64),
+                postpone,
+            ) {
+                (Some(limit), _) => limit,
+                // A job postponed through an hour's outage would gather an entry every few
+                // seconds: the last ones say enough.
+                (None, Some(_)) => POSTPONED_STACK_ENTRIES,
+                (None, None) => 0,
+            },
             attempts_made,
             lifo: job.opts.lifo.unwrap_or(false),
             retention: Retention::from_option(job.opts.remove_on_fail.as_ref()),
