@@ -71,7 +71,21 @@ fn an_infinite_loop_hits_the_wall_time_limit() {
 
 #[test]
 fn a_growing_heap_hits_the_memory_limit() {
-    let (_runtime, echo, hostile) = setup();
+    let (runtime, echo, _) = setup();
+    // Growing a JavaScript heap to 32 MiB takes about 100 ms of a loaded machine: with its
+    // usual 100 ms the call could end on time before memory. Two seconds leave memory to end it.
+    let wasm = runtime_support::js_guest("hostile");
+    let text = std::fs::read_to_string(wasm.with_extension("toml")).expect("the manifest");
+    let manifest = guildhost::runtime::Manifest::parse(
+        &text.replace("wall-time-ms = 100", "wall-time-ms = 2000"),
+        &runtime.config().limits,
+    )
+    .expect("the edited manifest");
+    assert_eq!(manifest.limits.wall_time, std::time::Duration::from_secs(2));
+    let bytes = std::fs::read(&wasm).expect("the component");
+    let hostile = runtime
+        .load(guildhost::runtime::Origin::Directory, manifest, &bytes)
+        .expect("the guest loads");
     let limit = limit_of(failed(&echo, &hostile, "memory"));
     assert!(limit.starts_with("memory 33554432"), "{limit}");
 }
