@@ -133,19 +133,69 @@ fn pick(state: &mut u64, n: usize) -> usize {
     ((*state >> 33) as usize) % n.max(1)
 }
 
-pub(crate) fn host_config(
-    redis_url: &str,
-    prefix: &str,
-    fake: &FakeDiscord,
-    cache: &std::path::Path,
-) -> Config {
-    let mut config = Config::default();
-    config.redis.url = redis_url.to_owned();
-    config.redis.prefix = prefix.to_owned();
-    use_fake_discord(&mut config, fake.base_url());
-    // Every incarnation of every host shares the compiled plugins, as one machine's would.
-    config.plugins.cache_dir = Some(cache.to_path_buf());
-    config
+/// The hosts of a campaign and the fake Discord they talk to, on one Redis: every incarnation
+/// of every host shares the compiled plugins, as one machine's would.
+pub(crate) struct Fleet {
+    /// The fake Discord.
+    pub(crate) fake: FakeDiscord,
+    /// The hosts running now.
+    pub(crate) hosts: Vec<HostProcess>,
+    config: Config,
+    host_exe: (PathBuf, Vec<String>),
+    cache: PathBuf,
+}
+
+impl Fleet {
+    /// Starts the fake Discord with `guilds` guilds and `hosts` hosts on `redis_url` under
+    /// `prefix`, and waits until the fake has seen an identify.
+    pub(crate) async fn start(
+        redis_url: &str,
+        prefix: &str,
+        guilds: u64,
+        hosts: usize,
+        host_exe: &(PathBuf, Vec<String>),
+    ) -> anyhow::Result<Fleet> {
+        let guilds: Vec<u64> = (1..=guilds).map(|i| GUILD_BASE + i).collect();
+        let fake = FakeDiscord::start(&guilds).await?;
+        let cache = std::env::temp_dir().join(format!("{prefix}-artifacts"));
+        std::fs::create_dir_all(&cache)?;
+        let mut config = Config::default();
+        config.redis.url = redis_url.to_owned();
+        config.redis.prefix = prefix.to_owned();
+        use_fake_discord(&mut config, fake.base_url());
+        config.plugins.cache_dir = Some(cache.clone());
+        let mut fleet = Fleet {
+            fake,
+            hosts: Vec::with_capacity(hosts),
+            config,
+            host_exe: host_exe.clone(),
+            cache,
+        };
+        for _ in 0..hosts {
+            fleet.start_host().await?;
+        }
+        fleet
+            .fake
+            .wait_for_identify(Duration::from_secs(60))
+            .await?;
+        Ok(fleet)
+    }
+
+    /// Starts one more host and waits until it is ready.
+    pub(crate) async fn start_host(&mut self) -> anyhow::Result<()> {
+        let (exe, args) = &self.host_exe;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.hosts
+            .push(HostProcess::start_exe(exe, &args, self.config.clone()).await?);
+        Ok(())
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.hosts.clear();
+        let _ = std::fs::remove_dir_all(&self.cache);
+    }
 }
 
 /// Runs the campaign.
@@ -158,18 +208,14 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
     let url = redis.url();
     let conn = RedisConn::connect(&url).await?;
     let prefix = crate::unique_prefix("chaos");
-    let guilds: Vec<u64> = (1..=settings.guilds).map(|i| GUILD_BASE + i).collect();
-    let fake = FakeDiscord::start(&guilds).await?;
-    let cache = std::env::temp_dir().join(format!("{prefix}-artifacts"));
-    std::fs::create_dir_all(&cache)?;
-    let config = host_config(&url, &prefix, &fake, &cache);
-    let (exe, args) = &settings.host_exe;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut hosts = Vec::with_capacity(settings.hosts);
-    for _ in 0..settings.hosts {
-        hosts.push(HostProcess::start_exe(exe, &args, config.clone()).await?);
-    }
-    fake.wait_for_identify(Duration::from_secs(60)).await?;
+    let mut fleet = Fleet::start(
+        &url,
+        &prefix,
+        settings.guilds,
+        settings.hosts,
+        &settings.host_exe,
+    )
+    .await?;
 
     let count = settings.rate * settings.seconds;
     let wall_at_start = SystemTime::now();
@@ -204,11 +250,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let now = Instant::now();
         if now >= next_kill {
-            let victim = pick(&mut dice, hosts.len());
+            let victim = pick(&mut dice, fleet.hosts.len());
             // The jobs active when the host dies, its own among them: how long until every one
             // has left `active` (finished by a survivor, or taken back from the dead host).
             let active = active_ids(&conn, &prefix).await.unwrap_or_default();
-            drop(hosts.remove(victim));
+            drop(fleet.hosts.remove(victim));
             let (conn, prefix, recoveries) = (conn.clone(), prefix.clone(), recoveries.clone());
             // Once Discord stalls requests, live hosts hold jobs for its 30 s timeout: only the
             // kills before that measure the dead host's jobs.
@@ -227,7 +273,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
                 }
             });
             *report.faults.entry("host SIGKILL").or_default() += 1;
-            hosts.push(HostProcess::start_exe(exe, &args, config.clone()).await?);
+            fleet.start_host().await?;
             next_kill = Instant::now() + settings.kill_every;
         }
         if settings.redis_restart && !redis_done && now >= started + third {
@@ -288,14 +334,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
         if !discord_done && now >= started + third * 2 {
             discord_done = true;
             discord_faults_from = Some(SystemTime::now());
-            fake.script(Scripted::bare(Method::POST, "/messages", 500).times(30));
-            fake.script(
+            fleet
+                .fake
+                .script(Scripted::bare(Method::POST, "/messages", 500).times(30));
+            fleet.fake.script(
                 Scripted::error(Method::PUT, "/bans/", 429, 0)
                     .header("retry-after", "1")
                     .header("x-ratelimit-global", "false")
                     .times(10),
             );
-            fake.script(
+            fleet.fake.script(
                 Scripted::bare(Method::POST, "/messages", 503)
                     .stalling()
                     .times(3),
@@ -328,10 +376,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
         instant_at_start,
         discord_faults_from: discord_faults_from.unwrap_or(SystemTime::now()),
     };
-    account(&mut report, &conn, &prefix, &fake, count, &clock).await?;
-    drop(hosts);
+    account(&mut report, &conn, &prefix, &fleet.fake, count, &clock).await?;
+    drop(fleet);
     drop(redis);
-    let _ = std::fs::remove_dir_all(&cache);
     Ok(report)
 }
 

@@ -9,12 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use guildhost::queue::RedisConn;
 use serde_json::json;
 
-use crate::chaos::host_config;
-use crate::fake_discord::FakeDiscord;
-use crate::{HostProcess, LocalRedis, NodeScript};
-
-/// The producer's guild ids start after this (tests/node/e2e.js).
-const GUILD_BASE: u64 = 100_000_000_000_000_000;
+use crate::chaos::Fleet;
+use crate::{LocalRedis, NodeScript};
 
 /// What the soak run does.
 #[derive(Debug, Clone)]
@@ -54,18 +50,14 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<Window>> {
     let url = redis.url();
     let conn = RedisConn::connect(&url).await?;
     let prefix = crate::unique_prefix("soak");
-    let guilds: Vec<u64> = (1..=settings.guilds).map(|i| GUILD_BASE + i).collect();
-    let fake = FakeDiscord::start(&guilds).await?;
-    let cache = std::env::temp_dir().join(format!("{prefix}-artifacts"));
-    std::fs::create_dir_all(&cache)?;
-    let config = host_config(&url, &prefix, &fake, &cache);
-    let (exe, args) = &settings.host_exe;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut hosts = Vec::with_capacity(settings.hosts);
-    for _ in 0..settings.hosts {
-        hosts.push(HostProcess::start_exe(exe, &args, config.clone()).await?);
-    }
-    fake.wait_for_identify(Duration::from_secs(60)).await?;
+    let fleet = Fleet::start(
+        &url,
+        &prefix,
+        settings.guilds,
+        settings.hosts,
+        &settings.host_exe,
+    )
+    .await?;
     // The API's side: Bull workers taking the reports and event copies guildhost publishes
     // (a queue nobody consumes grows, whatever the host does).
     let mut api = NodeScript::spawn(
@@ -95,7 +87,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<Window>> {
     let mut seen = 0;
     while !produced.is_finished() {
         tokio::time::sleep(settings.window).await;
-        let posts = fake.requests_to("POST", "/messages");
+        let posts = fleet.fake.requests_to("POST", "/messages");
         let mut latencies: Vec<f64> = posts[seen.min(posts.len())..]
             .iter()
             .filter_map(|request| {
@@ -115,7 +107,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<Window>> {
         let messages = posts.len() - seen.min(posts.len());
         seen = posts.len();
         let mut hosts_kib = 0.0;
-        for host in &hosts {
+        for host in &fleet.hosts {
             hosts_kib += resident_kib(host.id()).unwrap_or(0.0);
         }
         let info: String = redis::cmd("INFO")
@@ -138,8 +130,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<Window>> {
     }
     produced.await??;
     api.kill().await;
-    drop(hosts);
-    let _ = std::fs::remove_dir_all(&cache);
+    drop(fleet);
     Ok(windows)
 }
 
